@@ -1,0 +1,3 @@
+from tinyicenet.cli import main
+
+main()
