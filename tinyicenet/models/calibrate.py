@@ -1,0 +1,32 @@
+"""Initialise the activation quantizers' radix points from data (Brevitas calibration)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
+    """Run float ``[N, C, H, W]`` ``batches`` through ``model`` in Brevitas calibration mode.
+
+    Each activation quantizer collects its runtime statistic (percentile of |x|) and then fixes
+    its learnable log2-scale to it, so a freshly built quantized model has sensible
+    power-of-two scales before QAT or export. A float model is returned unchanged.
+    """
+    from brevitas.nn.mixin.base import QuantLayerMixin
+    if not any(isinstance(m, QuantLayerMixin) for m in model.modules()):
+        return model
+    with warnings.catch_warnings():  # brevitas.graph warns about an optional CUDA package
+        warnings.simplefilter("ignore")
+        from brevitas.graph.calibrate import calibration_mode
+    was_training = model.training
+    model.eval()
+    with calibration_mode(model):
+        for x in batches:
+            model(x)
+    model.train(was_training)
+    return model

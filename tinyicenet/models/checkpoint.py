@@ -1,0 +1,100 @@
+"""Checkpoints: one self-describing file per model (architecture + weights + training extras).
+
+Format (a dict saved with ``torch.save``)::
+
+    format: "tinyicenet-checkpoint", version: 1,
+    model: {name, kwargs}, state_dict, and any extras (epoch, optimizer, config, data_stats,
+    variables, metrics, ...)
+
+Loading uses ``torch.load(weights_only=True)``: extras must be tensors, numbers, strings,
+lists, tuples or dicts of those (an optimizer state_dict is). Every problem is a
+:class:`~tinyicenet.errors.CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tinyicenet.atomic import atomic_path
+from tinyicenet.errors import CheckpointError, ConfigError
+from tinyicenet.models.registry import create_from_config
+from tinyicenet.models.tinyicenet import TinyIceNet
+
+FORMAT = "tinyicenet-checkpoint"
+VERSION = 1
+_RESERVED = ("format", "version", "model", "state_dict")
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: TinyIceNet, **extra: Any) -> Path:
+    """Atomically write ``model`` (name, kwargs, state_dict) and ``extra`` keys to ``path``."""
+    clash = [k for k in extra if k in _RESERVED]
+    if clash:
+        raise CheckpointError(f"{path}: extra key(s) {clash} are reserved by the checkpoint format")
+    name = getattr(model, "name", "")
+    if not name or not hasattr(model, "config"):
+        raise CheckpointError(f"{path}: the model was not built by create_model (no name/config)")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "version": VERSION,
+               "model": {"name": name, "kwargs": dict(model.config)},
+               "state_dict": state, **extra}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and validate the checkpoint dict without building the model."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: checkpoint file not found")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - the unpickler raises anything on garbage bytes
+        text = str(exc)
+        if "Unsupported global" in text or "Unsupported class" in text:
+            raise CheckpointError(f"{p}: refused: it holds Python objects other than tensors and "
+                                  "plain data (loaded with weights_only=True)") from None
+        reason = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+        raise CheckpointError(f"{p}: not a readable checkpoint (corrupt or truncated?): "
+                              f"{reason}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: not a tinyicenet checkpoint (format is not {FORMAT!r})")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{p}: checkpoint version {ckpt.get('version')!r} is not "
+                              f"supported (this tinyicenet reads version {VERSION})")
+    spec = ckpt.get("model")
+    if (not isinstance(spec, dict) or not isinstance(spec.get("name"), str)
+            or not isinstance(spec.get("kwargs", {}), dict)
+            or not isinstance(ckpt.get("state_dict"), dict)):
+        raise CheckpointError(f"{p}: checkpoint lacks a valid 'model' or 'state_dict' entry")
+    return ckpt
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, expect: str | None = None,
+                    map_location: str | torch.device = "cpu") -> tuple[TinyIceNet, dict[str, Any]]:
+    """Rebuild the model saved at ``path``; return ``(model, checkpoint_dict)``.
+
+    ``expect``: a model name the checkpoint must hold (CheckpointError otherwise). The model is
+    returned in eval mode on ``map_location``.
+    """
+    p = Path(path)
+    ckpt = read_checkpoint(p)
+    name, kwargs = ckpt["model"]["name"], dict(ckpt["model"].get("kwargs", {}))
+    if expect is not None and name != expect:
+        raise CheckpointError(f"{p}: checkpoint holds model {name!r}, expected {expect!r}")
+    try:
+        model = create_from_config(name, kwargs)
+    except ConfigError as exc:
+        raise CheckpointError(f"{p}: cannot rebuild the model: {exc}") from None
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(s.strip() for s in first[:3])[:300]
+        raise CheckpointError(f"{p}: weights do not fit model {name!r} {kwargs} (another "
+                              f"architecture?): {detail}") from None
+    return model.to(map_location).eval(), ckpt
