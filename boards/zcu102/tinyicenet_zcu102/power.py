@@ -1,0 +1,250 @@
+"""ZCU102 power logging from the INA226 rail monitors (hwmon, or pynq.pmbus as a fallback).
+
+The rail table is data (``board.json`` -> ``power_monitors.rails``). On a PYNQ image every
+INA226 is a hwmon device whose ``name`` is ``ina226_u<NN>`` (the board's reference designator)
+and whose ``power1_input`` is the rail power in microwatts; the hwmon numbers change between
+boots, so the devices are found by name, never by number. When no such device exists but
+``pynq.pmbus`` does, its rails (libsensors labels) are matched to the table by rail name or
+reference designator.
+
+A :class:`PowerLogger` samples in a background thread; a :class:`PowerTrace` integrates the
+samples (trapezoids over the sample times) into energy and time-weighted mean power.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import threading
+import time
+from collections import namedtuple
+
+from .errors import BoardError, PowerUnavailable
+
+Rail = namedtuple("Rail", "refdes rail domain")
+
+_HWMON_NAME = re.compile(r"ina226_(u\d+)$")
+
+
+def default_board_json() -> str:
+    """``board.json`` beside the driver package (the deploy folder keeps them together)."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "board.json")
+
+
+def load_board(path: str | None = None) -> dict:
+    """Read the board facts."""
+    path = path or default_board_json()
+    try:
+        with open(path) as handle:
+            board = json.load(handle)
+    except FileNotFoundError:
+        raise BoardError(f"{path}: board facts not found (copy board.json beside the "
+                         "driver)") from None
+    except (OSError, ValueError) as exc:
+        raise BoardError(f"{path}: cannot read board facts ({exc})") from None
+    if board.get("format") != "tinyicenet-board" or "power_monitors" not in board:
+        raise BoardError(f"{path}: not a tinyicenet board file")
+    return board
+
+
+def rail_table(board: dict) -> list:
+    """The INA226 rails of the board as :class:`Rail` tuples."""
+    rails = board["power_monitors"]["rails"]
+    return [Rail(r["refdes"].lower(), r["rail"], r["domain"]) for r in rails]
+
+
+def energy_domains(board: dict) -> dict:
+    """Domain name -> rail names counted in the energy figures (PL and PS)."""
+    return {k: list(v) for k, v in board["power_monitors"]["energy_domains"].items()}
+
+
+class HwmonSource:
+    """Reads ``power1_input`` (uW) of every ``ina226_uNN`` hwmon device in the rail table."""
+
+    meter = "hwmon"
+
+    def __init__(self, rails: list, root: str = "/sys/class/hwmon", only=None):
+        by_refdes = {r.refdes: r for r in rails}
+        self.files = {}
+        for device in sorted(glob.glob(os.path.join(root, "hwmon*"))):
+            try:
+                with open(os.path.join(device, "name")) as handle:
+                    name = handle.read().strip()
+            except OSError:
+                continue
+            match = _HWMON_NAME.match(name)
+            if not match or match.group(1) not in by_refdes:
+                continue
+            rail = by_refdes[match.group(1)]
+            power_file = os.path.join(device, "power1_input")
+            if (only is None or rail.rail in only) and os.path.exists(power_file):
+                self.files[rail.rail] = power_file
+        if not self.files:
+            raise PowerUnavailable(f"{root}: no INA226 hwmon device (name ina226_uNN with "
+                                   "power1_input) from the board's rail table")
+        self.rails = sorted(self.files)
+
+    def read(self) -> dict:
+        """Rail name -> watts, now."""
+        watts = {}
+        for rail, path in self.files.items():
+            try:
+                with open(path) as handle:
+                    watts[rail] = int(handle.read().strip()) / 1e6
+            except (OSError, ValueError) as exc:
+                raise BoardError(f"{path}: cannot read rail {rail} ({exc})") from None
+        return watts
+
+
+class PmbusSource:
+    """Reads rail power through ``pynq.pmbus.get_rails()`` (W)."""
+
+    meter = "pmbus"
+
+    def __init__(self, rails: list, pmbus, only=None):
+        found = pmbus.get_rails()
+        keys = {r.rail.upper(): r for r in rails}
+        keys.update({r.refdes.upper(): r for r in rails})
+        self.sensors = {}
+        for label, sensor_rail in found.items():
+            token = re.sub(r"^INA226[_-]?", "", str(label).upper())
+            rail = keys.get(token) or keys.get(str(label).upper())
+            if rail is None or getattr(sensor_rail, "power", None) is None:
+                continue
+            if only is None or rail.rail in only:
+                self.sensors[rail.rail] = sensor_rail.power
+        if not self.sensors:
+            raise PowerUnavailable("pynq.pmbus: no rail label matches the board's INA226 table "
+                                   f"(labels: {', '.join(sorted(map(str, found))) or 'none'})")
+        self.rails = sorted(self.sensors)
+
+    def read(self) -> dict:
+        return {rail: float(sensor.value) for rail, sensor in self.sensors.items()}
+
+
+def open_source(board: dict, hwmon_root: str = "/sys/class/hwmon", pmbus=None, only=None):
+    """The first rail source that works: hwmon, then pynq.pmbus; else PowerUnavailable."""
+    rails = rail_table(board)
+    try:
+        return HwmonSource(rails, hwmon_root, only)
+    except PowerUnavailable as hwmon_error:
+        if pmbus is None:
+            try:
+                from pynq import pmbus  # noqa: PLC0415 - only on the board
+            except Exception:  # no pynq, or pynq without libsensors
+                raise hwmon_error from None
+        try:
+            return PmbusSource(rails, pmbus, only)
+        except PowerUnavailable as pmbus_error:
+            raise PowerUnavailable(f"{hwmon_error}; {pmbus_error}") from None
+
+
+class PowerTrace:
+    """Samples of rail power over time: ``times`` (s, monotonic) and ``watts[rail]``."""
+
+    def __init__(self, rails: list):
+        self.rails = list(rails)
+        self.times = []
+        self.watts = {r: [] for r in self.rails}
+
+    def add(self, t: float, sample: dict) -> None:
+        self.times.append(t)
+        for rail in self.rails:
+            self.watts[rail].append(sample[rail])
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def duration(self) -> float:
+        return self.times[-1] - self.times[0] if len(self.times) > 1 else 0.0
+
+    def _total(self, rails) -> list:
+        missing = [r for r in rails if r not in self.watts]
+        if missing:
+            raise BoardError(f"power trace has no rail {', '.join(missing)}")
+        return [sum(self.watts[r][i] for r in rails) for i in range(len(self.times))]
+
+    def energy_j(self, rails=None) -> float:
+        """Trapezoidal integral of the summed power of ``rails`` over the trace."""
+        if len(self.times) < 2:
+            raise BoardError("power trace holds fewer than 2 samples; lengthen the window")
+        total = self._total(self.rails if rails is None else rails)
+        return sum((total[i] + total[i + 1]) / 2 * (self.times[i + 1] - self.times[i])
+                   for i in range(len(total) - 1))
+
+    def mean_w(self, rails=None) -> float:
+        """Time-weighted mean of the summed power of ``rails``."""
+        if self.duration <= 0:
+            raise BoardError("power trace spans no time; lengthen the window")
+        return self.energy_j(rails) / self.duration
+
+    def rail_means(self) -> dict:
+        return {r: self.mean_w([r]) for r in self.rails}
+
+    def to_csv(self) -> str:
+        lines = ["time_s," + ",".join(f"{r}_W" for r in self.rails)]
+        t0 = self.times[0] if self.times else 0.0
+        for i, t in enumerate(self.times):
+            lines.append(f"{t - t0:.6f}," + ",".join(f"{self.watts[r][i]:.6f}" for r in self.rails))
+        return "\n".join(lines) + "\n"
+
+
+class PowerLogger:
+    """Samples a rail source every ``interval_s`` in a thread between start() and stop()."""
+
+    def __init__(self, source, interval_s: float = 0.02, clock=time.perf_counter):
+        self.source = source
+        self.interval_s = interval_s
+        self.clock = clock
+        self._thread = None
+        self._stop = threading.Event()
+        self._error = None
+        self.trace = None
+
+    def _sample(self) -> None:
+        self.trace.add(self.clock(), self.source.read())
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval_s):
+                self._sample()
+        except Exception as exc:  # reported by stop(), not lost in the thread
+            self._error = exc
+
+    def start(self) -> PowerLogger:
+        if self._thread is not None:
+            raise BoardError("power logger is already running")
+        self.trace = PowerTrace(self.source.rails)
+        self._stop.clear()
+        self._error = None
+        self._sample()  # a sample at the window's start, so the trace spans the whole window
+        self._thread = threading.Thread(target=self._run, name="ina226-logger", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> PowerTrace:
+        if self._thread is None:
+            raise BoardError("power logger was not started")
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        if self._error is not None:
+            raise self._error
+        self._sample()  # and one at its end
+        return self.trace
+
+    def __enter__(self) -> PowerLogger:
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._thread is None:
+            return
+        if exc_type is None:
+            self.stop()  # the trace stays in self.trace
+        else:  # the block failed: end the thread, keep the block's exception
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
