@@ -1,0 +1,203 @@
+"""``tinyicenet bench``: targets end to end (cpu here), imports, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyicenet.bench.harness import BenchConfig
+from tinyicenet.bench.modelled import modelled_result
+from tinyicenet.bench.schema import load_results, write_results
+from tinyicenet.bench.targets import TargetOptions, run_target
+from tinyicenet.bench.targets.common import make_tiles
+from tinyicenet.bench.units import ew_scene
+from tinyicenet.errors import ConfigError
+
+TINY = BenchConfig(window_s=0.3, repetitions=2, warmup_s=0.0, warmup_calls=1, idle_s=0.1)
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tinyicenet", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_cpu_target_end_to_end_through_the_cli(tmp_path):
+    out = tmp_path / "cpu.json"
+    proc = cli("bench", "--target", "cpu", "--window", "0.3", "-r", "2", "--warmup", "0",
+               "--idle", "0.1", "--tile", "64", "64", "--scene-pixels", "128", "128",
+               "--batch", "2", "--note", "test run", "--quiet", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    [r] = load_results(out)
+    assert (r["target"], r["backend"], r["model"], r["precision"]) == (
+        "cpu", "torch", "tinyicenet_float", "fp32")
+    assert r["tile"] == [64, 64] and r["batch"] == 2
+    assert r["scene"] == {"pixels": [128, 128], "pixel_spacing_m": None, "tiles": 16,
+                          "halo": 16, "name": "scene of 128 x 128 px"}
+    assert r["tiles_per_s"] > 0 and r["repetitions"] == 2
+    assert r["scenes_per_s"] == pytest.approx(r["tiles_per_s"] / 16)
+    assert "test run" in r["method"]["notes"]
+    assert any("untrained weights" in n for n in r["method"]["notes"])
+    if r["provenance"]["energy"] == "unavailable":   # this machine and CI: no powercap
+        assert "rapl" in r["provenance"]["energy_reason"]
+        assert r["energy_mj"]["per_tile_gross"] is None
+    else:
+        assert r["method"]["meter"] == "rapl" and r["energy_mj"]["per_tile_gross"] > 0
+
+
+def test_cpu_target_on_tiles_of_a_real_scene_with_a_csv_meter(sample_scene_files, tmp_path):
+    options = TargetOptions(batch=3, tile=(64, 64), scene_pixels=(128, 128),
+                            scene_path=str(sample_scene_files[0]), config=TINY,
+                            meter=f"csv:{tmp_path / 'absent.csv'}")
+    tiles = make_tiles(options)
+    assert tiles.shape == (3, 2, 64, 64) and tiles.dtype == np.float32
+    assert np.abs(tiles).sum() > 0 and not np.allclose(tiles[0], tiles[1])
+    [r] = run_target("cpu", options)
+    assert r["provenance"]["energy"] == "unavailable"
+    assert "absent.csv" in r["provenance"]["energy_reason"]
+
+
+def test_unknown_target_and_bad_options_are_one_line_errors(tmp_path):
+    proc = cli("bench", "--target", "tpu")
+    assert proc.returncode == 2
+    assert "unknown bench target 'tpu'" in one_error_line(proc)
+    proc = cli("bench", "--target", "cpu", "--backend", "tensorflow")
+    assert proc.returncode == 2 and "backend 'tensorflow' unknown" in one_error_line(proc)
+    proc = cli("bench", "--target", "cpu", "--window", "0", "--tile", "64", "64",
+               "--scene-pixels", "64", "64", "--out", str(tmp_path / "x.json"))
+    assert proc.returncode == 2 and "window" in one_error_line(proc)
+    assert not (tmp_path / "x.json").exists()
+    proc = cli("bench", "--target", "cpu", "--meter", "watts")
+    assert proc.returncode == 2 and "unknown meter 'watts'" in one_error_line(proc)
+    with pytest.raises(ConfigError, match="square"):
+        run_target("cpu", TargetOptions(tile=(64, 32)))
+
+
+def test_targets_without_their_hardware_say_so():
+    import torch
+    if not torch.cuda.is_available():
+        proc = cli("bench", "--target", "cuda")
+        assert proc.returncode == 4 and "no CUDA device" in one_error_line(proc)
+    if not Path("/etc/nv_tegra_release").exists():
+        proc = cli("bench", "--target", "jetson")
+        assert proc.returncode == 4 and "not a Jetson" in one_error_line(proc)
+
+
+def test_fpga_imports_board_and_modelled_results(tmp_path):
+    modelled = modelled_result(target="fpga", backend="hls-model", device="ZCU102 (modelled)",
+                               model="tinyicenet_w4a4", precision="w4a4", scene=ew_scene(),
+                               tiles_per_s=20.0, power_w=1.5, assumptions=["200 MHz"],
+                               method="hls schedule")
+    src = write_results(tmp_path / "modelled.json", modelled)
+    out = tmp_path / "kept.json"
+    proc = cli("bench", "--target", "fpga", "--import", str(src), "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    [kept] = load_results(out)
+    assert kept["provenance"]["throughput"] == "modelled" and kept["tiles_per_s"] == 20.0
+    wrong = dict(modelled, target="cpu")
+    write_results(tmp_path / "wrong.json", wrong)
+    proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "wrong.json"))
+    assert proc.returncode == 2 and "not fpga" in one_error_line(proc)
+    (tmp_path / "v9.json").write_text(json.dumps(dict(modelled, schema_version=9)))
+    proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "v9.json"))
+    assert proc.returncode == 2 and "schema_version 9" in one_error_line(proc)
+
+
+def test_fpga_without_board_or_model_explains_what_to_do():
+    from tinyicenet import hls
+    if hasattr(hls, "modelled_bench"):
+        pytest.skip("the HLS performance model is installed")
+    proc = cli("bench", "--target", "fpga")
+    assert proc.returncode == 4 and "--import" in one_error_line(proc)
+
+
+def test_cuda_variants_parse():
+    from tinyicenet.bench.targets.cuda import VARIANTS, variants
+    assert variants(None) == ["eager-fp32"]
+    assert variants("eager-fp16,compile-fp16") == ["eager-fp16", "compile-fp16"]
+    assert set(variants("all")) >= {"eager-fp32", "eager-fp16", "compile-fp16"}
+    assert set(variants("all")) <= set(VARIANTS)
+    with pytest.raises(ConfigError, match="unknown variant"):
+        variants("eager-int3")
+
+
+@pytest.mark.gpu
+def test_cuda_target_on_a_gpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    cfg = BenchConfig(window_s=1.5, repetitions=2, warmup_s=0.5, idle_s=1.5)
+    results = run_target("cuda", TargetOptions(variant="eager-fp32,eager-fp16", batch=4,
+                                               config=cfg))
+    assert [r["variant"] for r in results] == ["eager-fp32", "eager-fp16"]
+    for r in results:
+        assert r["tiles_per_s"] > 0 and r["precision"] in ("fp32", "fp16")
+        assert any("resident on the GPU" in n for n in r["method"]["notes"])
+        if r["provenance"]["energy"] == "measured":
+            assert r["method"]["meter"] == "nvml" and r["power_w"]["idle"] > 0
+
+
+def test_fpga_import_converts_the_hls_planner_design(tmp_path):
+    plan = {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
+            "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
+            "fits": True, "assumptions": ["II per the HLS schedule"],
+            "energy": {"power_w": 0.795, "assumption": "P from the paper's ZCU102 figures"}}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    out = tmp_path / "fpga.json"
+    proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "plan.json"),
+               "--model", "tinyicenet_w4a4", "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    [r] = load_results(out)
+    assert r["provenance"]["throughput"] == "modelled" == r["provenance"]["energy"]
+    assert "P from the paper's ZCU102 figures" in r["provenance"]["assumptions"]
+    assert r["tile"] == [128, 128] and r["scene"]["tiles"] == 11 * 11
+    assert r["energy_mj"]["per_tile_gross"] == pytest.approx(7.95)
+    assert r["scenes_per_s"] == pytest.approx(100.0 / 121)
+
+
+def test_jetson_target_with_a_recorded_tegrastats_stream(tmp_path, monkeypatch):
+    """The jetson path end to end off a Jetson: a fake `tegrastats` replays a recorded line."""
+    from tinyicenet.bench.targets import jetson
+    line = (Path(__file__).parent / "data" / "recorded" / "tegrastats" /
+            "orin_nx_jp5.txt").read_text().splitlines()[1]          # VDD_IN 11604 mW
+    tool = tmp_path / "bin" / "tegrastats"
+    tool.parent.mkdir()
+    tool.write_text(f"#!{sys.executable}\nimport time\n"
+                    f"while True:\n    print({line!r}, flush=True)\n    time.sleep(0.05)\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tool.parent}:/usr/bin:/bin")
+    monkeypatch.setattr(jetson, "device_name", lambda root="/": "Jetson Orin NX (emulated)")
+    options = TargetOptions(backend="torch", batch=1, tile=(64, 64), scene_pixels=(128, 128),
+                            config=BenchConfig(window_s=0.5, repetitions=2, warmup_s=0.0,
+                                               warmup_calls=1, idle_s=0.5))
+    [r] = run_target("jetson", options)
+    assert r["target"] == "jetson" and r["device"] == "Jetson Orin NX (emulated)"
+    assert r["method"]["meter"] == "tegrastats" and r["method"]["rails"] == ["VDD_IN"]
+    assert r["provenance"]["energy"] == "measured"
+    assert r["power_w"]["average"] == pytest.approx(11.604, rel=1e-6)
+    assert r["power_w"]["idle"] == pytest.approx(11.604, rel=1e-6)
+    assert abs(r["energy_mj"]["per_tile_above_idle"]) < 1e-6 * r["energy_mj"]["per_tile_gross"]
+
+
+def test_cpu_onnxruntime_exports_a_named_model_and_cleans_up(tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # where the export goes
+    options = TargetOptions(backend="onnxruntime", tile=(64, 64), scene_pixels=(128, 128),
+                            config=TINY)
+    [r] = run_target("cpu", options)
+    assert (r["backend"], r["precision"], r["model"]) == ("onnxruntime", "fp32",
+                                                          "tinyicenet_float")
+    assert any("exported to ONNX" in n for n in r["method"]["notes"])
+    assert r["tiles_per_s"] > 0
+    assert not list(tmp_path.glob("tinyicenet-bench-onnx-*"))   # the export was removed

@@ -1,0 +1,297 @@
+"""Collect result files into the report's content: rows, orbit plan, downlink, Pareto, verdict."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tinyicenet.bench.schema import load_results, validate_result
+from tinyicenet.bench.sysinfo import commit, now_iso
+from tinyicenet.bench.units import ew_scene
+from tinyicenet.errors import ResultError, TinyIceNetError
+from tinyicenet.report.accuracy import is_accuracy_document, parse_accuracy
+from tinyicenet.report.planning import (
+    Downlink,
+    OrbitPlan,
+    downlink,
+    downlink_per_plan,
+    orbit_energy,
+)
+
+REPORT_SCHEMA = "tinyicenet-report"
+REPORT_VERSION = 1
+PAPER_PATH = Path(__file__).with_name("paper_figures.json")
+
+
+@lru_cache(maxsize=1)
+def paper_figures() -> dict[str, Any]:
+    """The TinyIceNet paper's published figures (paper_figures.json)."""
+    return json.loads(PAPER_PATH.read_text())
+
+
+def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
+    """(file, came from a folder): files as given; a folder contributes its ``*.json``."""
+    out: list[tuple[Path, bool]] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.json"))
+            if not found:
+                raise ResultError(f"{p}: folder holds no .json result files")
+            out.extend((f, True) for f in found)
+        else:
+            out.append((p, False))
+    return out
+
+
+def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
+                skip_invalid: bool = False) -> tuple[list, list, list, list]:
+    """(bench results with their source, accuracy entries, inputs, gaps).
+
+    A file holding an accuracy document goes to the accuracy list whichever argument names it.
+    In a folder, JSON files of another tool's schema (``"schema": "tinyicenet-predict-bench"``,
+    say) are listed as skipped, not errors; a file named explicitly must be a result. With
+    ``skip_invalid`` any bad file becomes a gap in the report instead of an error.
+    """
+    results: list[tuple[dict, str]] = []
+    accuracy: list[dict] = []
+    inputs: list[dict] = []
+    gaps: list[dict] = []
+    files = expand(list(paths)) + [(Path(p), False) for p in accuracy_paths]
+    for path, from_folder in files:
+        try:
+            kind, items = _read_one(path, from_folder)
+        except ResultError as exc:
+            if not skip_invalid:
+                raise
+            gaps.append({"source": path.name, "reason": str(exc)})
+            continue
+        if kind == "other":
+            gaps.append({"source": path.name, "reason": f"skipped: not a bench or accuracy "
+                         f"result (schema {items[0]!r})"})
+            continue
+        inputs.append({"file": path.name, "kind": kind, "entries": len(items)})
+        if kind == "accuracy":
+            accuracy.extend(items)
+        else:
+            results.extend((r, path.name) for r in items)
+    return results, accuracy, inputs, gaps
+
+
+def _read_one(path: Path, from_folder: bool = False) -> tuple[str, list]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return "bench", load_results(path)   # raises the precise ResultError
+    if is_accuracy_document(data):
+        return "accuracy", parse_accuracy(data, str(path))
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if from_folder and isinstance(schema, str) and schema != "tinyicenet-bench":
+        return "other", [schema]
+    if isinstance(data, list):
+        return "bench", [validate_result(r, f"{path}[{i}]") for i, r in enumerate(data)]
+    return "bench", [validate_result(data, str(path))]
+
+
+def ew_unit(result: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+    """The EW scene unit for ``result``'s tile and halo, and the factor from the result's own
+    scene figures to it (None when the result's scene cannot be rescaled)."""
+    scene = result["scene"]
+    halo = scene.get("halo")
+    try:
+        unit = ew_scene(tuple(result["tile"]), 16 if halo is None else halo).to_dict()
+    except TinyIceNetError:
+        return scene, None
+    if scene["pixels"] == unit["pixels"] and scene["tiles"] == unit["tiles"]:
+        return scene, 1.0
+    return unit, unit["tiles"] / scene["tiles"]
+
+
+def row(result: dict[str, Any], source: str) -> dict[str, Any]:
+    """One platform row of the report from one bench result, per 400 km EW scene.
+
+    A result measured on another scene size (a board run on a sample scene, say) is rescaled to
+    the EW scene by tile count, and the row says so.
+    """
+    result = dict(result)
+    notes = _notes(result["method"].get("notes"))
+    scene, factor = ew_unit(result)
+    if factor is not None and factor != 1.0:
+        e = dict(result["energy_mj"])
+        for key in ("per_scene_gross", "per_scene_above_idle"):
+            tile_key = key.replace("scene", "tile")
+            e[key] = None if e[tile_key] is None else e[tile_key] * scene["tiles"]
+        result["energy_mj"] = e
+        result["scenes_per_s"] = (result["tiles_per_s"] / scene["tiles"]
+                                  if result["tiles_per_s"] else None)
+        old = result["scene"]
+        notes.append(f"scene figures rescaled by tile count from the measured "
+                     f"{old['pixels'][0]} x {old['pixels'][1]} px scene ({old['tiles']} tiles) "
+                     f"to the EW scene ({scene['tiles']} tiles)")
+        result["scene"] = scene
+    prov, e = result["provenance"], result["energy_mj"]
+    variant = result.get("variant")
+    backend = result["backend"] + (f" {variant}" if variant else "")
+    return {
+        "label": f"{result['device']} | {backend} | {result['precision']} | b{result['batch']}"
+                 + ("" if result["tile"] == [256, 256] else
+                    f" | tile {result['tile'][0]}x{result['tile'][1]}"),
+        "target": result["target"], "device": result["device"], "backend": result["backend"],
+        "variant": variant, "precision": result["precision"], "batch": result["batch"],
+        "model": result["model"], "tile": result["tile"], "scene": result["scene"],
+        "kind": "modelled" if prov["throughput"] == "modelled" else "measured",
+        "energy_kind": prov["energy"],
+        "tiles_per_s": result["tiles_per_s"], "scenes_per_s": result["scenes_per_s"],
+        "scene_ms": 1e3 / result["scenes_per_s"] if result["scenes_per_s"] else None,
+        "latency_p50_ms": result["latency_ms"].get("p50"),
+        "latency_p99_ms": result["latency_ms"].get("p99"),
+        "energy_tile_mj": e["per_tile_gross"], "energy_tile_above_mj": e["per_tile_above_idle"],
+        "energy_scene_mj": e["per_scene_gross"],
+        "energy_scene_above_mj": e["per_scene_above_idle"],
+        "power_w": result["power_w"].get("average"), "idle_w": result["power_w"].get("idle"),
+        "meter": result["method"].get("meter"), "window_s": result.get("window_s"),
+        "repetitions": result.get("repetitions"),
+        "energy_reason": prov.get("energy_reason"), "assumptions": prov.get("assumptions", []),
+        "verification": prov.get("verification"),
+        "notes": notes, "scene_comparable": factor is not None,
+        "date": result["date"], "commit": result.get("commit"), "source": source,
+    }
+
+
+def _notes(notes: Any) -> list[str]:
+    if notes is None:
+        return []
+    return [notes] if isinstance(notes, str) else list(notes)
+
+
+def paper_rows() -> list[dict[str, Any]]:
+    paper = paper_figures()
+    return [{"label": f"{p['device']} (paper)", "target": p["target"], "device": p["device"],
+             "kind": "paper", "fps": p["fps"], "energy_scene_mj": p["energy_mj_per_scene"]}
+            for p in paper["platforms"]]
+
+
+def pareto_points(rows: list[dict], accuracy: list[dict]) -> list[dict[str, Any]]:
+    """Accuracy entries joined with bench rows of the same model (and precision if it is a
+    bit width on both sides), one point per pair with an energy per scene."""
+    points = []
+    for entry in accuracy:
+        for r in rows:
+            if r["energy_scene_mj"] is None or r["model"] != entry["model"]:
+                continue
+            points.append({
+                "label": f"{entry['precision']}{'' if entry['skips'] else ' no-skip'} "
+                         f"@ {r['target']}",
+                "model": entry["model"], "precision": entry["precision"],
+                "skips": entry["skips"], "sod_f1": entry["sod_f1"],
+                "energy_mj": r["energy_scene_mj"], "target": r["target"],
+                "device": r["device"], "kind": r["kind"] if r["energy_kind"] != "modelled"
+                else "modelled"})
+    return points
+
+
+def verdict(rows: list[dict], orbit: list[dict], link: dict[str, Any], plan: OrbitPlan) -> str:
+    """One plain sentence a mission planner can act on."""
+    saved = f"{100 * link['saved_fraction']:.1f} %"
+    downlink_part = (f"sending the SOD map instead of raw SAR cuts the downlink by {saved}")
+    measured = [r for r in rows if r["kind"] == "measured" and r["energy_kind"] == "measured"
+                and r["energy_scene_mj"] is not None]
+    if not measured:
+        fastest = max((r for r in rows if r["scenes_per_s"]), key=lambda r: r["scenes_per_s"],
+                      default=None)
+        if fastest is None:
+            return f"No platform was measured; {downlink_part}."
+        reason = (fastest["energy_reason"] or "no meter").removeprefix("unavailable: ")
+        modelled = " (modelled)" if fastest["kind"] == "modelled" else ""
+        return (f"No energy could be measured here \u2013 {reason} \u2013 so only speed is "
+                f"known: the fastest platform, {_platform(fastest)}, maps a 400 km Sentinel-1 "
+                f"EW scene in {_ms(fastest['scene_ms'])}{modelled}, and {downlink_part}.")
+    best = min(measured, key=lambda r: r["energy_scene_mj"])
+    o = next((o for o in orbit if o["label"] == best["label"]), None)
+    if o is None:
+        day = ""
+    else:
+        if not o["includes_idle"]:
+            why = ", idle not measured"
+        elif o["idle_j"] > o["processing_j"]:
+            why = ", mostly idle power while switched on"
+        else:
+            why = ""
+        day = (f", so {plan.scenes_per_orbit:g} scenes per orbit cost {o['day_wh']:.3g} Wh a "
+               f"day ({o['average_w']:.3g} W on average{why})")
+    modelled = [r for r in rows if r["energy_kind"] == "modelled" and r["energy_scene_mj"]
+                and r["energy_scene_mj"] < best["energy_scene_mj"]]
+    model_part = ""
+    if modelled:
+        m = min(modelled, key=lambda r: r["energy_scene_mj"])
+        model_part = (f" (the {m['device']} would use {_mj(m['energy_scene_mj'])}, but that is "
+                      "modelled, not measured)")
+    return (f"Of the platforms measured here, {_platform(best)} maps a "
+            f"400 km Sentinel-1 EW scene with the least energy, {_mj(best['energy_scene_mj'])} in "
+            f"{_ms(best['scene_ms'])}{model_part}{day}, and {downlink_part}.")
+
+
+def _platform(r: dict[str, Any]) -> str:
+    variant = f" {r['variant']}" if r["variant"] else ""
+    return f"{r['device']} ({r['backend']}{variant}, batch {r['batch']})"
+
+
+def _mj(value: float) -> str:
+    return f"{value / 1e3:.3g} J" if value >= 1e3 else f"{value:.3g} mJ"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "an unknown time"
+    return f"{value / 1e3:.3g} s" if value >= 1e3 else f"{value:.3g} ms"
+
+
+def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
+          plan: OrbitPlan | None = None, raw: str = "grd",
+          product: str | Path | None = None, skip_invalid: bool = False) -> dict[str, Any]:
+    """The report's content as one JSON-able dict (charts are added by the writer)."""
+    plan = (plan or OrbitPlan()).check()
+    results, accuracy, inputs, gaps = read_inputs(list(paths), list(accuracy_paths),
+                                                  skip_invalid)
+    if not results:
+        raise ResultError("no usable bench results among the inputs"
+                          + (f" ({'; '.join(g['reason'] for g in gaps)})" if gaps else ""))
+    rows = [row(r, src) for r, src in results]
+    rows.sort(key=lambda r: (["cuda", "jetson", "fpga", "cpu"].index(r["target"]),
+                             r["device"], r["backend"], r["variant"] or "", r["batch"]))
+    for r in rows:
+        if r["energy_kind"] == "unavailable":
+            gaps.append({"source": r["source"], "reason": f"{r['label']}: energy unavailable "
+                                                          f"({r['energy_reason']})"})
+        elif r["energy_reason"]:
+            gaps.append({"source": r["source"], "reason": f"{r['label']}: {r['energy_reason']}"})
+    orbit = []
+    for r in rows:
+        o = orbit_energy({"energy_mj": {"per_scene_gross": r["energy_scene_mj"]},
+                          "scenes_per_s": r["scenes_per_s"], "power_w": {"idle": r["idle_w"]}},
+                         plan)
+        if o is not None:
+            orbit.append({"label": r["label"], "kind": r["kind"],
+                          "energy_kind": r["energy_kind"], **o})
+    scene = rows[0]["scene"]
+    mismatched = sorted({r["label"] for r in rows if r["scene"]["pixels"] != scene["pixels"]})
+    if mismatched:
+        gaps.append({"source": "scene unit", "reason": "results use different scene sizes; the "
+                     f"downlink uses {scene['pixels']} ({', '.join(mismatched)} differ)"})
+    link: Downlink = downlink(tuple(scene["pixels"]), scene.get("pixel_spacing_m"), raw, product)
+    link_plan = downlink_per_plan(link, plan)
+    points = pareto_points(rows, accuracy)
+    if accuracy and not points:
+        gaps.append({"source": "accuracy", "reason": "no bench result with energy for the "
+                     "models in the accuracy results: no accuracy-vs-energy chart"})
+    paper = paper_figures()
+    return {
+        "schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION,
+        "generated": now_iso(), "commit": commit(),
+        "inputs": inputs, "gaps": gaps, "platforms": rows, "paper": paper,
+        "paper_rows": paper_rows(), "plan": plan.to_dict(), "orbit": orbit,
+        "downlink": {**asdict(link), **link_plan}, "accuracy": accuracy, "pareto": points,
+        "verdict": verdict(rows, orbit, link_plan, plan),
+    }
