@@ -132,3 +132,34 @@ def test_cuda_matches_cpu(qckpt, tiles):
     a = get_backend("torch", model).run(tiles)
     b = get_backend("torch", model, device="cuda", dtype="fp16").run(tiles)
     assert np.abs(a - b).max() < 0.05 * np.abs(a).max() + 1e-2
+
+
+def test_check_lists_only_backends_usable_here(monkeypatch):
+    # no CUDA (really, or simulated on a GPU machine): the custom kernels are not offered
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    usable = available_backends(check=True)
+    assert "cuda-kernels" not in usable and {"torch", "integer"} <= set(usable)
+    assert "cuda-kernels" in available_backends()   # still registered
+    ok, reason = backends.backend_availability("cuda-kernels")
+    assert not ok and "CUDA" in reason
+
+
+class UnavailableBackend(EchoBackend):
+    name = "nowhere"
+
+    @classmethod
+    def availability(cls):
+        return False, "needs the nowhere accelerator"
+
+
+def test_check_drops_unloadable_and_unavailable_backends(monkeypatch):
+    monkeypatch.setitem(backends._REGISTRY, "nowhere", f"{__name__}:UnavailableBackend")
+    monkeypatch.setitem(backends._REGISTRY, "broken", "tinyicenet_no_such_module:Backend")
+    monkeypatch.setitem(backends._REGISTRY, "echo", f"{__name__}:EchoBackend")
+    usable = available_backends(check=True)
+    assert "echo" in usable and "nowhere" not in usable and "broken" not in usable
+    assert backends.backend_availability("nowhere") == (False, "needs the nowhere accelerator")
+    ok, reason = backends.backend_availability("broken")
+    assert not ok and "tinyicenet_no_such_module" in reason
+    with pytest.raises(ConfigError, match="unknown backend"):
+        backends.backend_availability("tpu")

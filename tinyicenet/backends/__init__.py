@@ -7,6 +7,14 @@ Contract (``tinyicenet/README.md``)::
     backend.run(tiles: float32 [N, C, H, W]) -> float32 [N, K, H, W]   # logits
     backend.close()                        # also: ``with get_backend(...) as backend:``
 
+Optional, for benchmarks that keep inputs on the device (``torch``, ``cuda-kernels``)::
+
+    x = backend.prepare(tiles)             # checked tiles as a device tensor
+    y = backend.run_prepared(x)            # device result; queues the work and returns
+    backend.synchronize()                  # waits for queued device work
+
+``available_backends(check=True)`` / ``backend_availability(name)`` say what runs here.
+
 Integer backends return the dequantised head output (``codes * 2**exp``), so every backend's
 ``argmax`` is comparable and integer backends are compared bit for bit through
 ``tinyicenet.export.intref``.
@@ -54,18 +62,28 @@ class Backend:
 
     def run(self, tiles: np.ndarray) -> np.ndarray:
         """Logits ``[N, K, H, W]`` float32 for float32 tiles ``[N, C, H, W]``."""
+        return self._run(self.check_tiles(tiles))
+
+    def check_tiles(self, tiles: np.ndarray) -> np.ndarray:
+        """``tiles`` as an array if float32 ``[N, C, H, W]`` that fits the model, else DataError."""
         tiles = np.asarray(tiles)
         if tiles.ndim != 4 or tiles.dtype != np.float32:
             raise DataError(f"backend {self.name}: tiles must be float32 [N, C, H, W], got "
                             f"{tiles.dtype} {list(tiles.shape)}")
-        if self.in_channels is not None and tiles.shape[1] != self.in_channels:
-            raise DataError(f"backend {self.name}: tiles have {tiles.shape[1]} channels, the "
+        self.check_shape(tiles.shape)
+        return tiles
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """DataError unless ``shape`` is ``[N, C, H, W]`` with the model's channels and stride."""
+        if len(shape) != 4:
+            raise DataError(f"backend {self.name}: tiles must be [N, C, H, W], got {list(shape)}")
+        if self.in_channels is not None and shape[1] != self.in_channels:
+            raise DataError(f"backend {self.name}: tiles have {shape[1]} channels, the "
                             f"model takes {self.in_channels}")
-        h, w = tiles.shape[-2:]
+        h, w = shape[-2:]
         if h % self.stride or w % self.stride:
             raise DataError(f"backend {self.name}: tile {h}x{w} is not a multiple of the model "
                             f"stride {self.stride}")
-        return self._run(tiles)
 
     def _run(self, tiles: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -87,6 +105,7 @@ _REGISTRY: dict[str, str] = {
     "torch": "tinyicenet.backends.torch_backend:TorchBackend",
     "integer": "tinyicenet.backends.integer:IntegerBackend",
     "onnxruntime": "tinyicenet.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "hls_csim": "tinyicenet.backends.hls_csim:HlsCSimBackend",
     "cuda-kernels": "tinyicenet.backends.cuda_kernels:CudaKernelsBackend",
 }
 
@@ -103,20 +122,34 @@ def backend_class(name: str) -> Any:
     return getattr(importlib.import_module(module), cls)
 
 
+def backend_availability(name: str) -> tuple[bool, str]:
+    """(usable on this machine, reason if not) for backend ``name``.
+
+    A backend whose module cannot be imported (missing optional dependency) is not usable;
+    otherwise its class's ``availability()`` decides (e.g. ``cuda-kernels`` needs a CUDA device).
+    """
+    try:
+        cls = backend_class(name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any import failure means "not usable here"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return False, f"cannot be loaded here ({first[:200]})"
+    check = getattr(cls, "availability", None)
+    if check is None:
+        return True, ""
+    try:
+        ok, reason = check()
+    except Exception as exc:  # noqa: BLE001 - a failing probe means "not usable here"
+        return False, f"availability check failed ({type(exc).__name__}: {exc})"
+    return bool(ok), str(reason)
+
+
 def available_backends(check: bool = False) -> list[str]:
     """Registered backend names; with ``check``, only those usable on this machine."""
     if not check:
         return list(_REGISTRY)
-    usable = []
-    for name in _REGISTRY:
-        try:
-            cls = backend_class(name)
-            ok = cls.availability()[0] if hasattr(cls, "availability") else True
-        except Exception:  # noqa: BLE001 - a backend whose module cannot load is not usable
-            ok = False
-        if ok:
-            usable.append(name)
-    return usable
+    return [name for name in _REGISTRY if backend_availability(name)[0]]
 
 
 def get_backend(name: str, artefact: Any, **options: Any) -> Backend:
@@ -134,4 +167,5 @@ def get_backend(name: str, artefact: Any, **options: Any) -> Backend:
     return cls(artefact, **options)
 
 
-__all__ = ["Backend", "available_backends", "backend_class", "get_backend"]
+__all__ = ["Backend", "available_backends", "backend_availability", "backend_class",
+           "get_backend"]

@@ -11,18 +11,24 @@ Public API::
     summarize(model, tile=256) -> ModelSummary (params, MACs, memory per layer)
     model.graph() -> [GraphNode]; model.split(logits) -> {chart: logits}
     CHART_CLASSES, TinyIceNet
+    brevitas_available() -> bool; MissingDependencyError
+
+Importing this package and using the float model need only torch; Brevitas is imported when a
+quantized model is built or a quantized checkpoint loaded (MissingDependencyError, one line
+naming the package, where it is missing).
 """
 
 from tinyicenet.models.calibrate import calibrate
 from tinyicenet.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from tinyicenet.models.deps import MissingDependencyError, brevitas_available
 from tinyicenet.models.registry import (available_models, count_parameters, create_model,
                                         parse_name, quantize_from_float)
 from tinyicenet.models.summary import summarize
 from tinyicenet.models.tinyicenet import CHART_CLASSES, GraphNode, TinyIceNet
 
 __all__ = [
-    "CHART_CLASSES", "GraphNode", "TinyIceNet", "available_models", "calibrate",
-    "count_parameters",
+    "CHART_CLASSES", "GraphNode", "MissingDependencyError", "TinyIceNet", "available_models",
+    "brevitas_available", "calibrate", "count_parameters",
     "create_model", "load_checkpoint", "parse_name", "quantize_from_float", "read_checkpoint",
     "save_checkpoint", "summarize",
 ]

@@ -15,9 +15,13 @@ def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
 
     Each activation quantizer collects its runtime statistic (percentile of |x|) and then fixes
     its learnable log2-scale to it, so a freshly built quantized model has sensible
-    power-of-two scales before QAT or export. A float model is returned unchanged.
+    power-of-two scales before QAT or export. A float model is returned unchanged (also where
+    Brevitas is not installed: then no model can hold quantized layers).
     """
-    from brevitas.nn.mixin.base import QuantLayerMixin
+    try:
+        from brevitas.nn.mixin.base import QuantLayerMixin
+    except ImportError:
+        return model
     if not any(isinstance(m, QuantLayerMixin) for m in model.modules()):
         return model
     with warnings.catch_warnings():  # brevitas.graph warns about an optional CUDA package

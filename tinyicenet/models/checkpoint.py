@@ -21,6 +21,7 @@ import torch
 
 from tinyicenet.atomic import atomic_path
 from tinyicenet.errors import CheckpointError, ConfigError
+from tinyicenet.models.deps import MissingDependencyError
 from tinyicenet.models.registry import create_from_config
 from tinyicenet.models.tinyicenet import TinyIceNet
 
@@ -79,7 +80,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: str | None = None,
     """Rebuild the model saved at ``path``; return ``(model, checkpoint_dict)``.
 
     ``expect``: a model name the checkpoint must hold (CheckpointError otherwise). The model is
-    returned in eval mode on ``map_location``.
+    returned in eval mode on ``map_location``. A quantized checkpoint needs Brevitas
+    (MissingDependencyError naming the file and the package otherwise); a float one does not.
     """
     p = Path(path)
     ckpt = read_checkpoint(p)
@@ -90,6 +92,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: str | None = None,
         model = create_from_config(name, kwargs)
     except ConfigError as exc:
         raise CheckpointError(f"{p}: cannot rebuild the model: {exc}") from None
+    except MissingDependencyError as exc:  # a quantized checkpoint where Brevitas is missing
+        raise MissingDependencyError(f"{p}: {exc}", name=exc.name) from None
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except RuntimeError as exc:

@@ -12,18 +12,19 @@ saturation (AP_SAT).
 
 from __future__ import annotations
 
-from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint,
-                            Int32Bias, Uint8ActPerTensorFixedPoint)
+from tinyicenet.models.bits import INPUT_BITS, MAX_BITS, MIN_BITS, OUTPUT_BITS, check_bits
+from tinyicenet.models.deps import require_brevitas
 
-from tinyicenet.errors import ConfigError
+# Only this module (and the quantized layers that use it) needs Brevitas: the float model and
+# tinyicenet.models import without it. Importing it where Brevitas is missing is one clear error.
+require_brevitas("the quantized TinyIceNet (tinyicenet.models.quantizers)")
 
-MIN_BITS = 2
-MAX_BITS = 8
+from brevitas.quant import (  # noqa: E402 - after the clear-error check
+    Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int32Bias,
+    Uint8ActPerTensorFixedPoint)
 
-#: Input of the network: signed 8-bit fixed point (the z-scored SAR backscatter).
-INPUT_BITS = 8
-#: Head (logits) output: signed 8-bit fixed point; argmax and the dequantised logits use it.
-OUTPUT_BITS = 8
+__all__ = ["INPUT_BITS", "MAX_BITS", "MIN_BITS", "OUTPUT_BITS", "BiasQuant", "InputQuant",
+           "OutputQuant", "ReluActQuant", "WeightQuant", "check_bits"]
 
 
 class InputQuant(Int8ActPerTensorFixedPoint):
@@ -56,10 +57,3 @@ class BiasQuant(Int32Bias):
     reference.
     """
 
-
-def check_bits(bits: int, what: str) -> int:
-    """Return ``bits`` if within the supported 2..8 range, else raise ConfigError."""
-    if not isinstance(bits, int) or isinstance(bits, bool) or not MIN_BITS <= bits <= MAX_BITS:
-        raise ConfigError(f"{what} bit width {bits!r} is not supported: use an integer in "
-                          f"{MIN_BITS}..{MAX_BITS}")
-    return bits

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from tinyicenet.errors import ConfigError
-from tinyicenet.models import quantizers as q
+from tinyicenet.models.bits import MAX_BITS, MIN_BITS
+from tinyicenet.models.deps import require_brevitas
 from tinyicenet.models.tinyicenet import FloatLayers, QuantLayers, TinyIceNet
 
 _NAME = re.compile(r"^tinyicenet_(?:(?P<float>float)|w(?P<w>\d+)a(?P<a>\d+))(?P<noskip>_noskip)?$")
@@ -23,8 +24,8 @@ _KWARGS = ("in_channels", "widths", "charts", "skips")
 def available_models() -> list[str]:
     """Every valid model name."""
     names = ["tinyicenet_float"]
-    names += [f"tinyicenet_w{w}a{a}" for w in range(q.MIN_BITS, q.MAX_BITS + 1)
-              for a in range(q.MIN_BITS, q.MAX_BITS + 1)]
+    names += [f"tinyicenet_w{w}a{a}" for w in range(MIN_BITS, MAX_BITS + 1)
+              for a in range(MIN_BITS, MAX_BITS + 1)]
     return names + [f"{n}_noskip" for n in names]
 
 
@@ -33,16 +34,16 @@ def parse_name(name: str) -> tuple[int | None, int | None, bool]:
     m = _NAME.match(str(name))
     if m is None:
         raise ConfigError(f"unknown model name {name!r}: use tinyicenet_float or "
-                          f"tinyicenet_w{{W}}a{{A}} with W, A in {q.MIN_BITS}..{q.MAX_BITS}, "
+                          f"tinyicenet_w{{W}}a{{A}} with W, A in {MIN_BITS}..{MAX_BITS}, "
                           "optionally with the suffix _noskip (e.g. tinyicenet_w4a4_noskip)")
     skips = m["noskip"] is None
     if m["float"]:
         return None, None, skips
     w, a = int(m["w"]), int(m["a"])
     for bits, what in ((w, "weight"), (a, "activation")):
-        if not q.MIN_BITS <= bits <= q.MAX_BITS:
+        if not MIN_BITS <= bits <= MAX_BITS:
             raise ConfigError(f"model {name!r}: {what} bit width {bits} is not supported; valid "
-                              f"bit widths are {q.MIN_BITS}..{q.MAX_BITS} "
+                              f"bit widths are {MIN_BITS}..{MAX_BITS} "
                               f"(e.g. tinyicenet_w4a4, tinyicenet_w8a8)")
     return w, a, skips
 
@@ -52,13 +53,16 @@ def create_model(name: str, *, in_channels: int = 2, widths: Sequence[int] = (16
     """Build a TinyIceNet by name (see module doc). ``skips=False`` equals the ``_noskip`` name.
 
     The model remembers its ``name`` and constructor ``kwargs`` (``model.config``) so that
-    checkpoints can rebuild it.
+    checkpoints can rebuild it. Quantized names need Brevitas (imported only here, for them);
+    without it they raise MissingDependencyError (a ToolNotFoundError and an ImportError).
     """
     w, a, name_skips = parse_name(name)
     if skips is not None and not skips and name_skips:
         name, name_skips = f"{name}_noskip", False
     elif skips and not name_skips:
         raise ConfigError(f"model {name!r} has no skips but skips=True was given")
+    if w is not None:
+        require_brevitas(f"model {name!r}")
     layers = FloatLayers() if w is None else QuantLayers(w, a)
     model = TinyIceNet(layers, in_channels=in_channels, widths=widths, charts=charts,
                        skips=name_skips)

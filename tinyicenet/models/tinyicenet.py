@@ -34,11 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from brevitas.quant_tensor import QuantTensor
 from torch import nn
 
 from tinyicenet.errors import ConfigError
-from tinyicenet.models import quantizers as q
+from tinyicenet.models import bits
+from tinyicenet.models.deps import require_brevitas
 
 #: Number of classes of each AI4Arctic chart (AutoICE): SOD 6, SIC 11 (0..100 % in tens), FLOE 7.
 CHART_CLASSES: dict[str, int] = {"SOD": 6, "SIC": 11, "FLOE": 7}
@@ -85,24 +85,30 @@ class QuantLayers:
 
     Every quantized layer returns a QuantTensor so that the next conv knows its input scale
     (needed by the 32-bit bias quantizer, whose scale is ``input_scale * weight_scale``).
+    Brevitas is imported here, not when the package is: the float model runs without it.
     """
 
     quantized = True
 
-    def __init__(self, weight_bits: int, act_bits: int, *, input_bits: int = q.INPUT_BITS,
-                 output_bits: int = q.OUTPUT_BITS) -> None:
-        self.weight_bits = q.check_bits(weight_bits, "weight")
-        self.act_bits = q.check_bits(act_bits, "activation")
-        self.input_bits = q.check_bits(input_bits, "input")
-        self.output_bits = q.check_bits(output_bits, "output")
+    def __init__(self, weight_bits: int, act_bits: int, *, input_bits: int = bits.INPUT_BITS,
+                 output_bits: int = bits.OUTPUT_BITS) -> None:
+        self.weight_bits = bits.check_bits(weight_bits, "weight")
+        self.act_bits = bits.check_bits(act_bits, "activation")
+        self.input_bits = bits.check_bits(input_bits, "input")
+        self.output_bits = bits.check_bits(output_bits, "output")
+        require_brevitas(f"a quantized TinyIceNet (w{self.weight_bits}a{self.act_bits})")
 
     def input_quant(self) -> nn.Module:
         from brevitas.nn import QuantIdentity
+
+        from tinyicenet.models import quantizers as q
         return QuantIdentity(act_quant=q.InputQuant, bit_width=self.input_bits,
                              return_quant_tensor=True)
 
     def conv(self, cin: int, cout: int, kernel: int, *, head: bool = False) -> nn.Module:
         from brevitas.nn import QuantConv2d
+
+        from tinyicenet.models import quantizers as q
         extra = {}
         if head:  # the head has no ReLU: its accumulator is requantised to signed logits
             extra = {"output_quant": q.OutputQuant, "output_bit_width": self.output_bits}
@@ -112,6 +118,8 @@ class QuantLayers:
 
     def relu(self) -> nn.Module:
         from brevitas.nn import QuantReLU
+
+        from tinyicenet.models import quantizers as q
         return QuantReLU(act_quant=q.ReluActQuant, bit_width=self.act_bits,
                          return_quant_tensor=True)
 
@@ -196,7 +204,9 @@ class TinyIceNet(nn.Module):
                 x = torch.cat([x, skips[i]], dim=1)
             x = self.dec_act[i](self.decoder[i](x))
         x = self.head(x)
-        return x.value if isinstance(x, QuantTensor) else x
+        # the quantized head returns a Brevitas QuantTensor (not a torch.Tensor): its dequantised
+        # value is the logits (checked without importing Brevitas, which a float-only install lacks)
+        return x if isinstance(x, torch.Tensor) else x.value
 
     def graph(self) -> list[GraphNode]:
         """The layer graph in execution order (the same as :meth:`forward`).

@@ -96,10 +96,12 @@ def load_artefact(backend: str, options: Any) -> tuple[Any, list[str], Path | No
 
 
 def backend_workload(name: str, options: Any, tiles: np.ndarray, variant: str | None = None,
-                     wrap: Any = None, **backend_options: Any) -> BackendWorkload:
+                     **backend_options: Any) -> BackendWorkload:
     """Load backend ``name`` on the model artefact and wrap it as a workload.
 
-    ``wrap`` transforms the loaded artefact first (e.g. ``torch.compile``).
+    ``backend_options`` (then ``options.backend_options``, which win) go to ``get_backend``,
+    e.g. ``compile="max-autotune"`` for the torch backend. A backend with ``prepare`` /
+    ``run_prepared`` keeps the tiles on its device (see BackendWorkload).
     """
     try:
         from tinyicenet.backends import available_backends, get_backend
@@ -111,8 +113,6 @@ def backend_workload(name: str, options: Any, tiles: np.ndarray, variant: str | 
     opts = {**backend_options, **options.backend_options}
     loaded, notes, scratch = load_artefact(name, options)
     try:
-        if wrap is not None:
-            loaded = wrap(loaded)
         backend = get_backend(name, loaded, **opts)
         workload = BackendWorkload(backend, tiles, model=model_label(options, name),
                                    variant=variant)

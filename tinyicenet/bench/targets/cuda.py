@@ -5,13 +5,15 @@ Variants (``--variant``, comma-separated, or ``all``):
 ============== ==================================================================
 eager-fp32     torch backend, float32, eager
 eager-fp16     torch backend, float16, eager
-compile-fp16   torch backend, float16, ``torch.compile(mode="max-autotune")``
-kernels        the custom integer kernels (``cuda-kernels`` backend), once they exist
+compile-fp16   torch backend, float16, ``compile="max-autotune"`` (torch.compile)
+kernels        the custom integer kernels (``cuda-kernels`` backend)
 ============== ==================================================================
 
-One idle measurement (before anything runs) serves all variants of a call. Nothing here
-imports brevitas, qonnx, hls4ml or the data stack at module import time: the GPU machine has
-only torch and the light dependencies.
+Every variant keeps its inputs on the GPU (the backends' ``prepare``/``run_prepared``), so the
+timed calls are the network, not host transfers. One idle measurement (before anything runs)
+serves all variants of a call. Nothing here imports brevitas, qonnx, hls4ml or the data stack at
+module import time: the GPU machine has only torch and the light dependencies (the float model
+needs no Brevitas; ``kernels`` on a model name builds a seeded integer model without it).
 """
 
 from __future__ import annotations
@@ -24,28 +26,25 @@ from tinyicenet.bench.meters import open_meter_or_unavailable
 from tinyicenet.bench.targets.common import backend_workload, make_tiles, scene_unit
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 
-#: variant -> (backend, backend options, compile mode or None)
-VARIANTS: dict[str, tuple[str, dict[str, Any], str | None]] = {
-    "eager-fp32": ("torch", {"device": "cuda", "dtype": "fp32"}, None),
-    "eager-fp16": ("torch", {"device": "cuda", "dtype": "fp16"}, None),
-    "compile-fp16": ("torch", {"device": "cuda", "dtype": "fp16"}, "max-autotune"),
-    "kernels": ("cuda-kernels", {}, None),   # its default device is the current GPU
+#: variant -> (backend, backend options)
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "eager-fp32": ("torch", {"device": "cuda", "dtype": "fp32"}),
+    "eager-fp16": ("torch", {"device": "cuda", "dtype": "fp16"}),
+    "compile-fp16": ("torch", {"device": "cuda", "dtype": "fp16", "compile": "max-autotune"}),
+    "kernels": ("cuda-kernels", {}),   # its default device is the current GPU
 }
 DEFAULT_VARIANT = "eager-fp32"
 
 
 def variants(spec: str | None) -> list[str]:
-    """Parse ``--variant``: one name, a comma list, or ``all`` (kernels only if available)."""
+    """Parse ``--variant``: one name, a comma list, or ``all`` (kernels only if usable here)."""
     if not spec:
         return [DEFAULT_VARIANT]
     if spec == "all":
         names = [v for v in VARIANTS if v != "kernels"]
-        try:
-            from tinyicenet.backends import available_backends
-            if "cuda-kernels" in available_backends():
-                names.append("kernels")
-        except ImportError:
-            pass
+        from tinyicenet.backends import available_backends
+        if "cuda-kernels" in available_backends(check=True):
+            names.append("kernels")
         return names
     names = [v.strip() for v in spec.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
@@ -64,51 +63,6 @@ def _nvml_spec(index: int) -> dict[str, Any]:
     if None in (domain, bus, dev):
         return {"index": index}
     return {"pci_bus_id": f"{domain:08X}:{bus:02X}:{dev:02X}.0"}
-
-
-class _TorchResident:
-    """Calls the torch backend's module on tiles kept on the GPU (no host copies timed).
-
-    Used until the torch backend offers ``prepare``/``run_prepared`` like cuda-kernels does;
-    it reads only the backend's public ``model`` and the model's own parameters.
-    """
-
-    def __init__(self, workload: Any) -> None:
-        import torch
-        self._inner = workload
-        backend = workload.backend_object
-        self._model = backend.model
-        param = next(self._model.parameters())
-        channels_last = param.dim() == 4 and param.is_contiguous(
-            memory_format=torch.channels_last) and not param.is_contiguous()
-        x = torch.from_numpy(workload.tiles_array).to(param.device)
-        self._x = x.to(dtype=param.dtype, memory_format=torch.channels_last if channels_last
-                       else torch.contiguous_format)
-        self._torch = torch
-        for key in ("backend", "device", "precision", "model", "variant", "batch", "tile"):
-            setattr(self, key, getattr(workload, key))
-        self.notes = [n for n in workload.notes if "copies tiles" not in n] + [
-            "inputs resident on the GPU: host transfers not timed"]
-
-    def run(self) -> None:
-        with self._torch.inference_mode():
-            self._model(self._x)
-
-    def synchronize(self) -> None:
-        if self._x.is_cuda:
-            self._torch.cuda.synchronize(self._x.device)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def device_resident(workload: Any) -> Any:
-    """The workload itself if it already keeps inputs on the device, else a torch adapter."""
-    if getattr(workload, "_handle", None) is not None:
-        return workload
-    if hasattr(getattr(workload, "backend_object", None), "model"):
-        return _TorchResident(workload)
-    return workload
 
 
 def run(options: Any) -> list[dict]:
@@ -133,16 +87,9 @@ def run(options: Any) -> list[dict]:
             idle = measure_idle(meter, options.config.idle_s or options.config.window_s,
                                 torch.cuda.synchronize)
         for name in names:
-            backend, backend_opts, compile_mode = VARIANTS[name]
-            wrap = (lambda m, mode=compile_mode: torch.compile(m, mode=mode)) \
-                if compile_mode else None
-            workload = backend_workload(backend, options, tiles, variant=name, wrap=wrap,
-                                        **backend_opts)
-            workload = device_resident(workload)
+            backend, backend_opts = VARIANTS[name]
+            workload = backend_workload(backend, options, tiles, variant=name, **backend_opts)
             workload.device = device_name
-            if compile_mode:
-                workload.notes.append(f"torch.compile(mode={compile_mode!r}); compilation and "
-                                      "autotuning happen in the warm-up")
             try:
                 results.append(run_bench(workload, meter, options.config, target="cuda",
                                          scene=scene, idle=idle, quiet=options.quiet))
