@@ -15,6 +15,14 @@ import sys
 import click
 import typer
 
+try:  # typer >= 0.24 bundles its own click; its exceptions are not click's
+    from typer._click import exceptions as _typer_click
+except ImportError:  # older typer uses click itself
+    _typer_click = click.exceptions
+
+_CLICK_ERRORS = (click.ClickException, _typer_click.ClickException)
+_ABORTS = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
+
 from tinyicenet import __version__
 from tinyicenet.errors import TinyIceNetError
 
@@ -67,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=argv, standalone_mode=False)
     except TinyIceNetError as exc:
         _fail(str(exc), exc.exit_code)
-    except click.ClickException as exc:
+    except _CLICK_ERRORS as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _ABORTS:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug, not a user error: still one line unless debugging
         if os.environ.get("TINYICENET_DEBUG"):
