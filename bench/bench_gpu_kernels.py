@@ -1,0 +1,718 @@
+"""GPU benchmark of the custom integer kernels against PyTorch, in one run (issue 6).
+
+On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
+
+* exactness: the kernels' int8 head output against the integer reference
+  (``tinyicenet.export.intref``) on fresh random inputs (and scene tiles with ``--scenes``),
+  for every model checked (``--check``: w8a8 / w4a4, with and without skips);
+* ceilings of this card, measured here: bf16 matrix product (torch), int8 matrix product
+  (a Triton int8 GEMM, and ``torch._int_mm``), device copy bandwidth;
+* idle power, then per configuration (``--configs``, default 256x256 batch 1, 256x256 batch 64,
+  1024x1024 batch 16) and variant (eager fp32, eager fp16, ``torch.compile(mode=
+  'max-autotune')`` fp16, the kernels): latency (p50/p99 of synchronised calls), fps and
+  mJ per image from the NVML energy counter over windows of ``--window`` seconds (>= 10 by
+  default) with calls back to back, achieved TOP/s against the measured ceilings;
+* per-stage kernel times (``--stages``), the ratios against torch.compile and the issue's
+  targets.
+
+The float variants run the float twin (``tinyicenet.kernels.float_twin``): the same topology
+and dequantised weights in plain PyTorch. "Scene" here is one input image of the configured
+size (a 1024 x 1024 image covers a 400 km EW scene at 400 m); every result also carries
+per-tile figures in the project's bench schema.
+
+Usage (repository root, package not installed)::
+
+    # here (Brevitas, netCDF4): integer models from Brevitas and generated-scene tiles
+    python bench/bench_gpu_kernels.py --prepare out/gpu_kernels
+    # on the GPU machine (carry out/gpu_kernels):
+    M=out/gpu_kernels; PYTHONPATH=. python bench/bench_gpu_kernels.py \
+        --model $M/tinyicenet_w8a8.npz --scenes $M/scenes.npz --stages \
+        --check $M/tinyicenet_w8a8.npz,$M/tinyicenet_w4a4.npz,$M/tinyicenet_w8a8_noskip.npz,\
+$M/tinyicenet_w4a4_noskip.npz,w8a8_noskip,w4a4_noskip --out bench/results/gpu_kernels_h200.json
+
+Without ``--model`` / ``--check`` files it runs on seeded synthetic integer models.
+
+Prints a short table last; ``--quick`` shortens windows for smoke runs (not for records).
+With ``--out X.json`` the full record goes to ``X.json`` and the measurements alone, in the
+project's bench schema, to ``X_bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+VARIANTS = ("eager-fp32", "eager-fp16", "compile-fp16", "kernels")
+DEFAULT_CONFIGS = "256x1,256x64,1024x16"
+CHECKS = ("w8a8", "w4a4", "w8a8_noskip", "w4a4_noskip")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ------------------------------------------------------------------------------------------
+# models
+# ------------------------------------------------------------------------------------------
+def synthetic(tag: str, seed: int = 0) -> Any:
+    from tinyicenet.kernels.synthetic import random_intmodel
+    bits, _, noskip = tag.partition("_")
+    w, a = int(bits[1]), int(bits[3])
+    return random_intmodel(weight_bits=w, act_bits=a, skips=noskip != "noskip", seed=seed)
+
+
+def load_model(spec: str) -> tuple[Any, str]:
+    """An IntModel from ``spec``: an ``.npz`` integer reference file or a synthetic tag."""
+    if spec.endswith(".npz"):
+        from tinyicenet.export.intref import load_intref
+        return load_intref(spec), Path(spec).name
+    return synthetic(spec), f"synthetic_{spec}"
+
+
+# ------------------------------------------------------------------------------------------
+# exactness
+# ------------------------------------------------------------------------------------------
+def check_exact(model: Any, label: str, scenes: np.ndarray | None, seed: int) -> dict[str, Any]:
+    import torch
+
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+
+    runner = IntTinyIceNetGPU(model, device="cuda", graphs=True)
+    rng = np.random.default_rng(seed)
+    cases: list[tuple[str, np.ndarray]] = [
+        ("random 3x256x256", (rng.standard_normal((3, 2, 256, 256)) * rng.uniform(0.5, 3))
+         .astype(np.float32)),
+        ("random 2x72x200", (rng.standard_normal((2, 2, 72, 200)) * 4).astype(np.float32)),
+    ]
+    sat = (rng.standard_normal((1, 2, 64, 64)) * 40).astype(np.float32)  # saturating input
+    cases.append(("saturating 1x64x64", sat))
+    if scenes is not None:
+        cases.append((f"scene tiles {scenes.shape[0]}x{scenes.shape[2]}x{scenes.shape[3]}",
+                      scenes))
+    out = {"model": label, "cases": []}
+    for name, x in cases:
+        ref = np.concatenate([model.run_int(model.quantize_input(x[i:i + 4]))
+                              for i in range(0, len(x), 4)])
+        got = runner.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
+        got_nograph = IntTinyIceNetGPU(model, graphs=False).forward_int(
+            torch.from_numpy(x).cuda()).cpu().numpy() if name.startswith("random 2") else got
+        diff = int((got.astype(np.int64) != ref).sum()) + int(
+            (got_nograph.astype(np.int64) != ref).sum())
+        out["cases"].append({"input": name, "values": int(ref.size), "differing": diff,
+                             "distinct_outputs": int(np.unique(ref).size)})
+    out["differing"] = sum(c["differing"] for c in out["cases"])
+    del runner
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# ceilings
+# ------------------------------------------------------------------------------------------
+def _time_cuda(fn: Callable[[], Any], reps: int, warmup: int = 3) -> float:
+    """Median seconds of ``fn`` over ``reps`` event-timed calls."""
+    import torch
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) / 1e3)
+    return statistics.median(times)
+
+
+def measure_peaks() -> dict[str, Any]:
+    import torch
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def mm_i8(a_ptr, b_ptr, c_ptr, M, N, K, BM: tl.constexpr, BN: tl.constexpr,
+              BK: tl.constexpr, GROUP: tl.constexpr):
+        pid = tl.program_id(0)
+        num_m = tl.cdiv(M, BM)
+        num_n = tl.cdiv(N, BN)
+        in_group = GROUP * num_n
+        group = pid // in_group
+        first_m = group * GROUP
+        size_m = tl.minimum(num_m - first_m, GROUP)
+        pid_m = first_m + (pid % in_group) % size_m
+        pid_n = (pid % in_group) // size_m
+        rm = pid_m * BM + tl.arange(0, BM)
+        rn = pid_n * BN + tl.arange(0, BN)
+        rk = tl.arange(0, BK)
+        a_ptrs = a_ptr + rm[:, None] * K + rk[None, :]
+        b_ptrs = b_ptr + rk[:, None] + rn[None, :] * K   # B stored [N, K]: K-major
+        acc = tl.zeros([BM, BN], dtype=tl.int32)
+        for _ in range(0, K, BK):
+            acc = tl.dot(tl.load(a_ptrs), tl.load(b_ptrs), acc, out_dtype=tl.int32)
+            a_ptrs += BK
+            b_ptrs += BK
+        tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc)
+
+    out: dict[str, Any] = {}
+    n = 8192
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    t = _time_cuda(lambda: a @ b, 10)
+    out["bf16_matmul_tflops"] = 2 * n ** 3 / t / 1e12
+    del a, b
+    ai = torch.randint(-128, 128, (n, n), device="cuda", dtype=torch.int8)
+    bi = torch.randint(-128, 128, (n, n), device="cuda", dtype=torch.int8)
+    c = torch.empty(n, n, device="cuda", dtype=torch.int32)
+    best, tried = 0.0, {}
+    for bm, bn, bk, warps, stages in ((128, 256, 128, 8, 3), (128, 128, 128, 4, 4),
+                                      (256, 128, 128, 8, 3), (128, 256, 64, 8, 4)):
+        grid = (triton.cdiv(n, bm) * triton.cdiv(n, bn),)
+        try:
+            t = _time_cuda(lambda: mm_i8[grid](ai, bi, c, n, n, n, BM=bm, BN=bn, BK=bk, GROUP=8,
+                                               num_warps=warps, num_stages=stages), 10)
+        except Exception as exc:  # a config the compiler refuses: skip it, say so
+            tried[f"{bm}x{bn}x{bk}/w{warps}/s{stages}"] = f"failed: {type(exc).__name__}"
+            continue
+        tops = 2 * n ** 3 / t / 1e12
+        tried[f"{bm}x{bn}x{bk}/w{warps}/s{stages}"] = round(tops, 1)
+        best = max(best, tops)
+    ref = (ai[:256].double() @ bi[:256].double().T).to(torch.int64)  # exact below 2**53
+    out["int8_triton_correct"] = bool(torch.equal(ref, c[:256, :256].to(torch.int64)))
+    out["int8_matmul_tops"] = best
+    out["int8_triton_configs"] = tried
+    try:
+        t = _time_cuda(lambda: torch._int_mm(ai, bi.T), 10)
+        out["int8_torch_int_mm_tops"] = 2 * n ** 3 / t / 1e12
+    except Exception as exc:  # noqa: BLE001
+        out["int8_torch_int_mm_tops"] = f"failed: {type(exc).__name__}"
+    del ai, bi, c
+    x = torch.empty(2 ** 30, dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    t = _time_cuda(lambda: y.copy_(x), 20)
+    out["copy_tb_s"] = 2 * x.numel() / t / 1e12
+    del x, y
+    torch.cuda.empty_cache()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# meter
+# ------------------------------------------------------------------------------------------
+class Energy:
+    """NVML total-energy counter through the project's meter (raw pynvml if it is missing)."""
+
+    def __init__(self) -> None:
+        self.meter = None
+        self.reason = None
+        self.kind = "nvml"
+        try:
+            from tinyicenet.bench.meters import open_meter_or_unavailable
+            self.meter = open_meter_or_unavailable("nvml")
+            self.kind = self.meter.describe()
+        except Exception as exc:  # noqa: BLE001 - fall back to pynvml directly
+            self.reason = f"project meter unavailable ({type(exc).__name__}: {exc})"
+            try:
+                import pynvml
+                pynvml.nvmlInit()
+                self._h = pynvml.nvmlDeviceGetHandleByIndex(0)
+                self._nvml = pynvml
+                self.kind = "pynvml nvmlDeviceGetTotalEnergyConsumption (direct)"
+            except Exception as exc2:  # noqa: BLE001
+                self._nvml = None
+                self.reason += f"; pynvml failed too ({exc2})"
+
+    def begin(self, name: str) -> None:
+        if self.meter is not None:
+            self.meter.begin_window(name)
+        elif self._nvml is not None:
+            self._e0 = self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._h)
+
+    def end(self, name: str) -> tuple[float | None, str | None]:
+        """(energy mJ or None, reason)."""
+        if self.meter is not None:
+            m = self.meter.end_window(name)
+            return m.energy_mj, m.reason
+        if self._nvml is not None:
+            return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._h) - self._e0), None
+        return None, self.reason
+
+    def close(self) -> None:
+        if self.meter is not None:
+            self.meter.close()
+
+
+# ------------------------------------------------------------------------------------------
+# one measurement
+# ------------------------------------------------------------------------------------------
+def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
+            tiles: dict[str, Any] | None = None) -> tuple[Callable[[], Any], str]:
+    import torch
+
+    from tinyicenet.kernels.float_twin import float_twin
+    if variant == "kernels":
+        from tinyicenet.kernels.runner import IntTinyIceNetGPU
+        runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,
+                                  tiles={k: tuple(v) for k, v in (tiles or {}).items()})
+        return (lambda: runner.forward_int(x32, copy=False)), "int (custom kernels)"
+    model = float_twin(net).cuda()
+    if variant == "eager-fp32":
+        x = x32
+        prec = "fp32 (cuDNN defaults)"
+    else:
+        model = model.half()
+        x = x32.half()
+        prec = "fp16"
+    if variant == "compile-fp16":
+        model = torch.compile(model, mode="max-autotune")
+
+    def call() -> Any:
+        with torch.inference_mode():
+            return model(x)
+    return call, prec
+
+
+def measure(fn: Callable[[], Any], batch: int, window_s: float, energy: Energy,
+            name: str, warmup_s: float) -> dict[str, Any]:
+    import torch
+
+    t0 = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - t0 < warmup_s:
+        fn()
+        calls += 1
+        if calls == 1:
+            torch.cuda.synchronize()
+            first = time.perf_counter() - t0
+    torch.cuda.synchronize()
+    warm = time.perf_counter() - t0
+    # latency: synchronised single calls
+    lat = []
+    t_end = time.perf_counter() + min(2.0, window_s / 4)
+    while len(lat) < 20 or (time.perf_counter() < t_end and len(lat) < 2000):
+        a = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        lat.append(time.perf_counter() - a)
+    # throughput + energy: calls back to back, one window
+    torch.cuda.synchronize()
+    energy.begin(name)
+    t0 = time.perf_counter()
+    n = 0
+    while time.perf_counter() - t0 < window_s:
+        fn()
+        n += 1
+    torch.cuda.synchronize()
+    elapsed = time.perf_counter() - t0
+    mj, reason = energy.end(name)
+    lat_ms = np.asarray(lat) * 1e3
+    return {"calls": n, "images": n * batch, "elapsed_s": elapsed, "energy_mj": mj,
+            "energy_reason": reason, "first_call_s": first, "warmup_s": warm,
+            "latency_ms_p50": float(np.percentile(lat_ms, 50)),
+            "latency_ms_p99": float(np.percentile(lat_ms, 99)), "latency_calls": len(lat)}
+
+
+#: launch shapes tried per stage: (TH, TW, warps, pipeline stages, widest activation copy)
+#: (8-byte, L1-cached copies, VEC=8, measured slower for every large stage: see the notes)
+TUNE_TILES = ((8, 16, 4, 3, 16), (8, 32, 4, 3, 16), (16, 16, 8, 3, 16), (8, 16, 4, 2, 16),
+              (8, 16, 4, 4, 16))
+
+
+def stage_times(intmodel: Any, n: int, h: int, w: int,
+                tiles: dict[str, tuple[int, ...]] | None = None) -> dict[str, float]:
+    """Median GPU microseconds of each kernel: a CUDA graph of 10 launches, replayed."""
+    import torch
+
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, tiles=tiles)
+    x = torch.randn(n, runner.plan.in_channels, h, w, device="cuda")
+    state = runner.state(n, h, w)
+    launches = runner.launches(state, x)
+    for _, launch in launches:  # compile, load, and fill every buffer once
+        launch()
+    torch.cuda.synchronize()
+    out = {}
+    for name, launch in launches:
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(10):
+                launch()
+        out[name] = _time_cuda(graph.replay, 10) * 1e6 / 10
+    out["sum"] = sum(out.values())
+    return out
+
+
+def check_tuned(intmodel: Any, tiles: dict[str, Any]) -> int:
+    """Differing values of a runner with per-stage launch shapes ``tiles`` (fresh input)."""
+    import torch
+
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    runner = IntTinyIceNetGPU(intmodel, device="cuda", tiles=tiles)
+    x = np.random.default_rng().standard_normal((2, runner.plan.in_channels, 128, 192))
+    x = (x * 3).astype(np.float32)
+    got = runner.forward_int(torch.from_numpy(x).cuda()).cpu().numpy().astype(np.int64)
+    return int((got != intmodel.run_int(intmodel.quantize_input(x))).sum())
+
+
+def tune(intmodel: Any, n: int, h: int, w: int) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """Stage times for each launch shape in TUNE_TILES, and the fastest shape per stage."""
+    table: dict[str, Any] = {}
+    for t in TUNE_TILES:
+        key = f"{t[0]}x{t[1]}/w{t[2]}/s{t[3]}/v{t[4]}"
+        try:
+            table[key] = stage_times(intmodel, n, h, w, {"*": t})
+        except Exception as exc:  # noqa: BLE001 - a shape the compiler refuses
+            table[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    best: dict[str, list[int]] = {}
+    stages = next(v for v in table.values() if "error" not in v)
+    for stage in stages:
+        if stage == "sum":
+            continue
+        ok = [(v[stage], t) for t, v in zip(TUNE_TILES, table.values()) if "error" not in v]
+        best[stage] = list(min(ok)[1])
+    return table, best
+
+
+# ------------------------------------------------------------------------------------------
+# inputs for a GPU machine without Brevitas / NetCDF (run here, carry the folder)
+# ------------------------------------------------------------------------------------------
+def prepare(out_dir: str, scenes: int = 2) -> None:
+    """Write integer models (Brevitas, calibrated + a few QAT steps on noise) and scene tiles.
+
+    ``tinyicenet_w{8,4}a{8,4}[_noskip].npz`` via ``save_intref``, and ``scenes.npz`` (array
+    ``tiles``): generated AI4Arctic scenes read by the project's loader, cut into 256² tiles
+    with a 16-pixel halo. Needs the full environment (Brevitas, netCDF4), not a GPU.
+    """
+    import tempfile
+
+    import torch
+
+    from tinyicenet.data import extract_tiles, load_scene, plan_tiles, write_scenes
+    from tinyicenet.export.intref import from_brevitas, save_intref
+    from tinyicenet.models import calibrate, create_model
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("tinyicenet_w8a8", "tinyicenet_w4a4", "tinyicenet_w8a8_noskip",
+                 "tinyicenet_w4a4_noskip"):
+        torch.manual_seed(0)
+        model = create_model(name)
+        g = torch.Generator().manual_seed(1)
+        calibrate(model, [torch.randn(4, 2, 32, 32, generator=g) for _ in range(2)])
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(5):  # move weights and scales off their initial values
+            x = torch.randn(4, 2, 32, 32, generator=g)
+            target = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0.5).long()
+            loss = torch.nn.functional.cross_entropy(model(x), target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        save_intref(from_brevitas(model.eval()), out / f"{name}.npz", sidecar=False)
+        log(f"wrote {out / name}.npz")
+    with tempfile.TemporaryDirectory() as tmp:
+        write_scenes(tmp, scenes, size=(600, 600), seed=3)
+        tiles = []
+        for f in sorted(Path(tmp).glob("*_prep.nc")):
+            image = load_scene(f, downsample=1)["image"]
+            tiles.append(extract_tiles(image, plan_tiles(image.shape[1:], tile=256, halo=16)))
+    from tinyicenet.atomic import atomic_path
+    with atomic_path(out / "scenes.npz") as tmp_path:
+        with open(tmp_path, "wb") as fh:
+            np.savez_compressed(fh, tiles=np.concatenate(tiles).astype(np.float32))
+    log(f"wrote {out / 'scenes.npz'}")
+
+
+# ------------------------------------------------------------------------------------------
+# main
+# ------------------------------------------------------------------------------------------
+def git_commit() -> str | None:
+    """HEAD's hash, or None (a copy of the tree without .git, as on a lent GPU machine)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001
+        return None
+    return out if len(out) == 40 and all(c in "0123456789abcdef" for c in out) else None
+
+
+def bench_result(entry: dict[str, Any], idle_w: float | None, device: str, commit: str | None,
+                 model: str) -> dict[str, Any] | None:
+    """The measurement in the project's bench schema (None if that module is missing)."""
+    try:
+        from tinyicenet.bench.harness import summarise
+        from tinyicenet.bench.schema import blank_result, validate_result
+    except Exception:  # noqa: BLE001
+        return None
+    h, w, batch = entry["h"], entry["w"], entry["batch"]
+    r = blank_result(target="cuda", backend="cuda-kernels" if entry["variant"] == "kernels"
+                     else "torch", device=device, model=model, precision=entry["precision"],
+                     tile=(h, w), batch=batch,
+                     scene={"pixels": [h, w], "pixel_spacing_m": 400.0, "tiles": 1, "halo": 0,
+                            "name": f"one {h} x {w} input image"}, variant=entry["variant"])
+    m = entry["measurement"]
+    r["windows"] = [{"elapsed_s": m["elapsed_s"], "calls": m["calls"], "tiles": m["images"],
+                     "energy_mj": m["energy_mj"], "meter_elapsed_s": m["elapsed_s"],
+                     "average_power_w": (m["energy_mj"] / 1e3 / m["elapsed_s"]
+                                         if m["energy_mj"] is not None else None),
+                     "rails_mj": None, "reason": m["energy_reason"]}]
+    r["idle"] = {"average_power_w": idle_w} if idle_w is not None else None
+    r["latency_ms"] = {"p50": m["latency_ms_p50"], "p99": m["latency_ms_p99"],
+                       "calls": m["latency_calls"]}
+    r["method"].update({"meter": "nvml", "warmup_s": round(m["warmup_s"], 3),
+                        "statistic": "one window, calls back to back (no per-call sync); "
+                                     "latency from separate synchronised calls",
+                        "notes": ["bench/bench_gpu_kernels.py"]})
+    r.update(commit=commit, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), host=platform.node())
+    summarise(r)
+    try:
+        return validate_result(r, "gpu kernels bench")
+    except Exception as exc:  # noqa: BLE001 - keep the run's own record regardless
+        r["schema_error"] = str(exc)
+        return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="w8a8",
+                   help="benchmarked model: integer reference .npz or synthetic tag (w8a8, ...)")
+    p.add_argument("--check", default=",".join(CHECKS),
+                   help="models to check for exactness (.npz files and/or synthetic tags)")
+    p.add_argument("--scenes", default=None, help=".npz with array 'tiles' [N, 2, H, W]")
+    p.add_argument("--configs", default=DEFAULT_CONFIGS, help="HxB or HxWxB, comma-separated")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--window", type=float, default=10.0, help="seconds per energy window")
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--idle", type=float, default=8.0, help="seconds of idle power window")
+    p.add_argument("--stages", action="store_true", help="time each kernel stage too")
+    p.add_argument("--no-peaks", action="store_true")
+    p.add_argument("--quick", action="store_true", help="short windows (smoke test only)")
+    p.add_argument("--out", default=None, help="JSON result file")
+    p.add_argument("--commit", default=None,
+                   help="commit to record when the tree has no .git (default: git rev-parse)")
+    p.add_argument("--prepare", default=None, metavar="DIR",
+                   help="only write the integer models and scene tiles to DIR (CPU, needs "
+                        "Brevitas) for a later run with --model/--check/--scenes, then exit")
+    args = p.parse_args(argv)
+    if args.prepare:
+        prepare(args.prepare)
+        return 0
+
+    import torch
+    import triton
+    if not torch.cuda.is_available():
+        log("error: no CUDA device")
+        return 4
+    if args.quick:
+        args.window, args.idle, args.warmup = 2.0, 2.0, 0.5
+    dev = torch.cuda.get_device_name()
+    record: dict[str, Any] = {
+        "schema": "tinyicenet-gpu-kernels", "version": 1, "script": "bench/bench_gpu_kernels.py",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": args.commit or git_commit(),
+        "host": platform.node(), "device": dev,
+        "software": {"torch": torch.__version__, "triton": triton.__version__,
+                     "cuda": torch.version.cuda, "python": platform.python_version()},
+        "args": vars(args), "window_s": args.window}
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,power.limit,"
+                              "clocks.max.sm,clocks.sm,temperature.gpu", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+        record["nvidia_smi"] = smi
+    except Exception:  # noqa: BLE001
+        pass
+    log(f"device {dev}; torch {torch.__version__}; triton {triton.__version__}")
+
+    def save() -> None:
+        if args.out:
+            text = json.dumps(record, indent=1, default=str) + "\n"
+            try:
+                from tinyicenet.atomic import write_text
+                write_text(args.out, text)
+            except ImportError:
+                Path(args.out).write_text(text)
+
+    # 1. exactness ------------------------------------------------------------------------
+    scenes = None
+    if args.scenes:
+        with np.load(args.scenes) as z:
+            scenes = np.ascontiguousarray(z["tiles"], dtype=np.float32)
+    record["exactness"] = []
+    for i, spec in enumerate(s for s in args.check.split(",") if s):
+        model, label = load_model(spec)
+        t = time.perf_counter()
+        res = check_exact(model, label, scenes, seed=1000 + i)
+        res["seconds"] = round(time.perf_counter() - t, 1)
+        record["exactness"].append(res)
+        log(f"exactness {label}: {res['differing']} differing values "
+            f"({', '.join(str(c['differing']) for c in res['cases'])})")
+    save()
+
+    # 2. ceilings ---------------------------------------------------------------------------
+    if not args.no_peaks:
+        t = time.perf_counter()
+        record["peaks"] = measure_peaks()
+        log(f"peaks ({time.perf_counter() - t:.0f} s): "
+            + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in record["peaks"].items() if not isinstance(v, dict)))
+        save()
+    peaks = record.get("peaks", {})
+
+    # 3. idle -------------------------------------------------------------------------------
+    from tinyicenet.kernels.adapt import from_intref
+    from tinyicenet.kernels.float_twin import macs_per_image
+    intmodel, label = load_model(args.model)
+    net = from_intref(intmodel)
+    energy = Energy()
+    record["meter"] = energy.kind
+    torch.cuda.synchronize()
+    time.sleep(1.0)
+    energy.begin("idle")
+    time.sleep(args.idle)
+    idle_mj, idle_reason = energy.end("idle")
+    idle_w = idle_mj / 1e3 / args.idle if idle_mj is not None else None
+    record["idle"] = {"seconds": args.idle, "power_w": idle_w, "reason": idle_reason}
+    log(f"idle power: {idle_w if idle_w is None else round(idle_w, 1)} W")
+
+    # 4. configurations ---------------------------------------------------------------------
+    record["model"] = label
+    record["results"], record["bench_schema_results"], record["stages"] = [], [], {}
+    variants = [v for v in args.variants.split(",") if v]
+    for cfg in args.configs.split(","):
+        parts = [int(v) for v in cfg.lower().split("x")]
+        h, w, batch = (parts[0], parts[0], parts[1]) if len(parts) == 2 else parts
+        ops = 2 * macs_per_image(net, h, w)
+        g = torch.Generator(device="cpu").manual_seed(h * 7 + batch)
+        x32 = torch.randn(batch, net.in_channels, h, w, generator=g).cuda()
+        best = None
+        if args.stages:
+            t = time.perf_counter()
+            table, best = tune(intmodel, batch, h, w)
+            record["stages"][f"{h}x{w}x{batch}"] = {"times_us": table, "chosen": best}
+            for shape, times in table.items():
+                log(f"stages {h}x{w}x{batch} {shape:16s} (us): " + ", ".join(
+                    f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in times.items()))
+            diff = check_tuned(intmodel, best)
+            record["stages"][f"{h}x{w}x{batch}"]["chosen_differing"] = diff
+            record.setdefault("tuned_differing", 0)
+            record["tuned_differing"] += diff
+            log(f"chosen per stage: {best}, differing {diff} ({time.perf_counter() - t:.0f} s)")
+        for variant in variants:
+            name = f"{variant}-{h}x{w}x{batch}"
+            try:
+                fn, prec = make_fn(variant, net, intmodel, x32, best)
+                m = measure(fn, batch, args.window, energy, name, args.warmup)
+            except Exception as exc:  # noqa: BLE001 - record the failure, keep measuring
+                log(f"{name}: FAILED {type(exc).__name__}: {str(exc)[:300]}")
+                record["results"].append({"variant": variant, "h": h, "w": w, "batch": batch,
+                                          "error": f"{type(exc).__name__}: {str(exc)[:500]}"})
+                continue
+            finally:
+                fn = None  # noqa: F841
+                gc.collect()
+                torch.cuda.empty_cache()
+            fps = m["images"] / m["elapsed_s"]
+            mj = m["energy_mj"] / m["images"] if m["energy_mj"] is not None else None
+            above = (mj - idle_w * 1e3 * m["elapsed_s"] / m["images"]
+                     if mj is not None and idle_w is not None else None)
+            tops = ops * fps / 1e12
+            peak = peaks.get("int8_matmul_tops") if variant == "kernels" else \
+                peaks.get("bf16_matmul_tflops")
+            entry = {"variant": variant, "precision": prec, "h": h, "w": w, "batch": batch,
+                     "launch_tiles": best if variant == "kernels" else None,
+                     "fps": fps, "latency_ms_p50": m["latency_ms_p50"],
+                     "latency_ms_p99": m["latency_ms_p99"], "mj_per_image": mj,
+                     "mj_per_image_above_idle": above,
+                     "power_w": (m["energy_mj"] / 1e3 / m["elapsed_s"]
+                                 if m["energy_mj"] is not None else None),
+                     "ops_per_image": ops, "tops": tops,
+                     "peak_used": ("int8 GEMM" if variant == "kernels" else "bf16 GEMM"),
+                     "fraction_of_peak": tops / peak if isinstance(peak, float) and peak else None,
+                     "fraction_of_bf16_peak": (tops / peaks["bf16_matmul_tflops"]
+                                               if "bf16_matmul_tflops" in peaks else None),
+                     "measurement": m}
+            record["results"].append(entry)
+            br = bench_result(entry, idle_w, dev, record["commit"], label)
+            if br is not None:
+                record["bench_schema_results"].append(br)
+            log(f"{name}: {fps:10.1f} fps  p50 {m['latency_ms_p50']:8.3f} ms  "
+                f"{'-' if mj is None else f'{mj:8.2f}'} mJ/img  {tops:7.1f} TOP/s  "
+                f"(first call {m['first_call_s']:.1f} s)")
+            save()
+    energy.close()
+
+    # 5. ratios and targets ---------------------------------------------------------------------
+    ratios = {}
+    for cfg in {(r["h"], r["w"], r["batch"]) for r in record["results"]}:
+        by = {r["variant"]: r for r in record["results"]
+              if (r["h"], r["w"], r["batch"]) == cfg and "fps" in r}
+        if "kernels" in by and "compile-fp16" in by:
+            k, c = by["kernels"], by["compile-fp16"]
+            ratios[f"{cfg[0]}x{cfg[1]}x{cfg[2]}"] = {
+                "fps_ratio": k["fps"] / c["fps"],
+                "energy_ratio": (k["mj_per_image"] / c["mj_per_image"]
+                                 if k["mj_per_image"] and c["mj_per_image"] else None)}
+    record["ratios_vs_compile_fp16"] = ratios
+    targets = {}
+    big = ratios.get("1024x1024x16")
+    if big:
+        targets["1024x16: fps >= 3x compile"] = big["fps_ratio"] >= 3
+        targets["1024x16: mJ <= 1/3 compile"] = (big["energy_ratio"] is not None
+                                                 and big["energy_ratio"] <= 1 / 3)
+    small = ratios.get("256x256x1")
+    if small:
+        targets["256x1: fps >= 2x compile"] = small["fps_ratio"] >= 2
+    record["targets"] = targets
+    record["exact_everywhere"] = (all(e["differing"] == 0 for e in record["exactness"])
+                                  and record.get("tuned_differing", 0) == 0)
+    save()
+    if args.out and record["bench_schema_results"]:
+        # the measurements alone, in the project's bench schema (what `tinyicenet report` reads)
+        try:
+            from tinyicenet.bench.schema import write_results
+            out = Path(args.out)
+            write_results(out.with_name(f"{out.stem}_bench.json"),
+                          [r for r in record["bench_schema_results"] if "schema_error" not in r])
+        except Exception as exc:  # noqa: BLE001 - the full record above is already written
+            log(f"bench-schema file not written: {type(exc).__name__}: {exc}")
+
+    # 6. table ------------------------------------------------------------------------------------
+    log("")
+    log(f"{'config':14s} {'variant':13s} {'fps':>10s} {'p50 ms':>8s} {'mJ/img':>8s} "
+        f"{'mJ>idle':>8s} {'TOP/s':>7s} {'%peak':>6s}")
+    for r in record["results"]:
+        cfg = f"{r['h']}x{r['w']}x{r['batch']}"
+        if "fps" not in r:
+            log(f"{cfg:14s} {r['variant']:13s} FAILED {r['error'][:60]}")
+            continue
+        mj = "-" if r["mj_per_image"] is None else f"{r['mj_per_image']:.2f}"
+        ab = "-" if r["mj_per_image_above_idle"] is None else \
+            f"{r['mj_per_image_above_idle']:.2f}"
+        fr = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.1f}"
+        log(f"{cfg:14s} {r['variant']:13s} {r['fps']:10.1f} {r['latency_ms_p50']:8.3f} "
+            f"{mj:>8s} {ab:>8s} {r['tops']:7.1f} {fr:>6s}")
+    for cfg, rr in ratios.items():
+        er = "-" if rr["energy_ratio"] is None else f"{rr['energy_ratio']:.3f}"
+        log(f"kernels vs compile-fp16 at {cfg}: fps x{rr['fps_ratio']:.2f}, energy x{er}")
+    for t, ok in targets.items():
+        log(f"target {t}: {'MET' if ok else 'NOT MET'}")
+    log(f"exact on every check: {record['exact_everywhere']}")
+    return 0 if record["exact_everywhere"] else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

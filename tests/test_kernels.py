@@ -1,0 +1,190 @@
+"""GPU-kernel lowering on the CPU: the plan the kernels execute equals the integer reference.
+
+``tinyicenet.kernels.emulate`` runs a lowered plan with numpy in the kernels' exact order (packed
+weight rows, padded flat buffers, XOR offset, corrected and saturation-safe biases, int32
+checks); here it must give the integer reference's outputs value for value. The kernels
+themselves are checked against the same reference in test_kernels_gpu.py (CUDA) and
+test_kernels_interp.py (Triton's CPU interpreter).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyicenet.errors import ConfigError, ExportError, ToolNotFoundError
+from tinyicenet.export import intref
+from tinyicenet.kernels import plan as P
+from tinyicenet.kernels.adapt import from_intref
+from tinyicenet.kernels.emulate import run_plan
+from tinyicenet.kernels.float_twin import float_twin, macs_per_image
+from tinyicenet.kernels.synthetic import random_intmodel
+
+MODELS = [(8, 8, True), (4, 4, True), (8, 8, False), (4, 4, False), (2, 3, True), (3, 8, False)]
+
+
+def reference(model, x: np.ndarray) -> np.ndarray:
+    return model.run_int(model.quantize_input(x))
+
+
+def emulate(model, x: np.ndarray) -> np.ndarray:
+    return run_plan(P.lower(from_intref(model)), x).astype(np.int64)
+
+
+@pytest.mark.parametrize("wb,ab,skips", MODELS)
+def test_plan_equals_intref_on_fresh_random_inputs(wb, ab, skips):
+    rng = np.random.default_rng()  # fresh every run: the plan must be right for any input
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                            seed=int(rng.integers(1 << 30)))
+    x = (rng.standard_normal((2, 2, 24, 40)) * rng.uniform(0.5, 4)).astype(np.float32)
+    x[0, :, :4] = 60.0  # saturating input rows
+    ref = reference(model, x)
+    out = emulate(model, x)
+    assert out.shape == ref.shape == (2, 6, 24, 40)
+    assert int((out != ref).sum()) == 0
+    assert len(np.unique(ref)) >= 8  # not a degenerate constant network
+
+
+def test_plan_equals_intref_with_wider_net_and_saturation():
+    model = random_intmodel(widths=(16, 32, 64, 128), weight_bits=8, act_bits=8, seed=5)
+    for lay in model.conv_layers()[:3]:  # over-driven layers: many outputs clamp at 255
+        lay.weight_exp += 3
+        lay.shift -= 3
+    x = np.random.default_rng(7).standard_normal((1, 2, 32, 24)).astype(np.float32)
+    vals = model.run_int(model.quantize_input(x), keep=True)
+    assert (vals["enc0"] == 255).mean() > 0.05
+    assert int((emulate(model, x) != vals["head"]).sum()) == 0
+
+
+def test_plan_equals_intref_on_a_brevitas_model():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("brevitas")
+    from tinyicenet.models import calibrate, create_model
+    torch.manual_seed(0)
+    model = create_model("tinyicenet_w4a4", charts=("SOD", "SIC"))
+    g = torch.Generator().manual_seed(0)
+    calibrate(model, [torch.randn(2, 2, 32, 32, generator=g)])
+    im = intref.from_brevitas(model.eval())
+    x = np.random.default_rng().standard_normal((2, 2, 32, 48)).astype(np.float32) * 2
+    assert int((emulate(im, x) != reference(im, x)).sum()) == 0
+
+
+def test_plan_equals_intref_on_generated_scene_tiles(sample_scene_files):
+    from tinyicenet.data import extract_tiles, load_scene, plan_tiles
+    model = random_intmodel(weight_bits=8, act_bits=8, seed=11)
+    image = load_scene(sample_scene_files[0], downsample=5)["image"]
+    tiles = extract_tiles(image, plan_tiles(image.shape[1:], tile=64, halo=8))[:3]
+    assert tiles.std() > 0.1
+    assert int((emulate(model, tiles) != reference(model, tiles)).sum()) == 0
+
+
+def test_round_shift_matches_reference_including_ties():
+    acc = np.concatenate([np.arange(-70, 70), np.random.default_rng(0).integers(-2**30, 2**30,
+                                                                                 1000)])
+    for shift in range(0, 12):
+        np.testing.assert_array_equal(P.round_shift(acc, shift), intref.round_shift(acc, shift))
+    # ties go to even: 2.5 -> 2, 3.5 -> 4, -2.5 -> -2
+    np.testing.assert_array_equal(P.round_shift(np.array([5, 7, -5]), 1), [2, 4, -2])
+
+
+def test_left_shift_requant_preclamps_but_gives_reference_values():
+    rq = P.Requant(rshift=-20, lo=0, hi=255)
+    acc = np.array([-3, 0, 1, 2**10, 2**29])
+    np.testing.assert_array_equal(P.apply_requant(acc, rq),
+                                  intref.requantize(acc, -20, 0, 255))  # its shift: right
+
+
+def test_safe_bias_keeps_outputs_and_fits_int32():
+    rng = np.random.default_rng(3)
+    w = rng.integers(-127, 128, size=(4, 16, 3, 3))
+    bound = P.accumulator_bound(w, 0, 255, 128)
+    rq = P.Requant(rshift=6, lo=0, hi=255)
+    bias = np.array([2**31 - 1, -(2**31), 100, -100])  # two hopeless biases, two ordinary ones
+    safe = P.safe_bias(bias, bound, rq, "conv")
+    assert safe.dtype == np.int32 and safe[2] == 100 and safe[3] == -100
+    sums = rng.integers(-bound.min(), bound.min(), size=(1000, 1))
+    for c in range(4):
+        np.testing.assert_array_equal(P.apply_requant(sums + int(bias[c]), rq),
+                                      P.apply_requant(sums + int(safe[c]), rq))
+
+
+def test_int32_overflow_is_refused():
+    w = np.full((2, 64, 3, 3), 127)
+    rq = P.Requant(rshift=40, lo=0, hi=255)
+    with pytest.raises(ExportError, match="int32"):
+        P.safe_bias(np.array([2**31 - 1, 0]), np.array([2**30, 2**30]), rq, "deep")
+    bound = P.accumulator_bound(w, 0, 255, 128)
+    assert int(bound.max()) == 64 * 9 * 127 * 128
+
+
+def test_xor_offset_choice():
+    assert P.xor_for(0, 255) == 128 and P.xor_for(0, 15) == 0 and P.xor_for(-128, 127) == 0
+    with pytest.raises(ExportError):
+        P.xor_for(0, 511)
+
+
+def test_sources_and_head_packing():
+    run = P.choose_source("skip0", 16, 16, 32, up=False)
+    assert run.mode == "run" and run.rows == 3 * 64
+    tap = P.choose_source("bottleneck", 64, 64, 0, up=True)
+    assert tap.mode == "tap" and tap.bk == 64 and tap.rows == 9 * 64
+    w = np.arange(6 * 48 * 9).reshape(6, 48, 3, 3)
+    rows = P.pack_source(w, run)
+    # kernel row d, pixel p (dx = p - 1), channel c -> input channel 32 + c; pixel 3 is zero
+    np.testing.assert_array_equal(rows.reshape(3, 4, 16, 6)[2, 0, 5], w[:, 37, 2, 0])
+    assert not rows.reshape(3, 4, 16, 6)[:, 3].any()
+    head = P.IntConv(weight=np.arange(6 * 16).reshape(6, 16, 1, 1), bias=np.zeros(6, int),
+                     e_in=0, e_w=0, e_out=0, lo=-128, hi=127, in_lo=0, in_hi=255)
+    hw, spread = P.pack_head(head, 16)
+    assert spread == 2 and hw.shape == (32, 6)
+    np.testing.assert_array_equal(hw[2 * 7], head.weight[:, 7, 0, 0])
+    assert not hw[1::2].any()
+
+
+def test_adapter_refuses_other_topologies():
+    model = random_intmodel(seed=1)
+    model.layers[4].inputs = ["enc0"]  # pool1 reading the wrong tensor
+    with pytest.raises(ExportError, match="pool1"):
+        from_intref(model)
+    with pytest.raises(ExportError, match="IntModel"):
+        from_intref(object())
+
+
+def test_padding_channels_and_non_power_of_two_widths():
+    model = random_intmodel(widths=(12, 24, 40), weight_bits=4, act_bits=4, seed=2, classes=11)
+    x = np.random.default_rng().standard_normal((1, 2, 16, 20)).astype(np.float32) * 3
+    assert int((emulate(model, x) != reference(model, x)).sum()) == 0
+
+
+def test_float_twin_and_op_count():
+    torch = pytest.importorskip("torch")
+    model = random_intmodel(seed=4)
+    net = from_intref(model)
+    # hand count for widths (16, 32, 64), 2 inputs, 6 classes, per pixel of the full image
+    per_px = 2 * 16 * 9 + 16 * 32 * 9 / 4 + 32 * 64 * 9 / 16 + 96 * 32 * 9 / 4 + 48 * 16 * 9 \
+        + 16 * 6
+    assert macs_per_image(net, 64, 64) == int(per_px * 64 * 64)
+    twin = float_twin(net)
+    x = np.random.default_rng(0).standard_normal((1, 2, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        y = twin(torch.from_numpy(x)).numpy()
+    q = model(x)  # the integer model's dequantised logits: same network up to quantisation
+    assert y.shape == q.shape
+    assert np.corrcoef(y.ravel(), q.ravel())[0, 1] > 0.8
+
+
+def test_backend_loads_npz_and_refuses_bad_artefacts(tmp_path):
+    from tinyicenet.backends import cuda_kernels
+    model = random_intmodel(weight_bits=4, act_bits=4, seed=3)
+    path = intref.save_intref(model, tmp_path / "m.npz")
+    loaded, notes = cuda_kernels.load_integer_model(path)
+    assert notes == [] and len(loaded.layers) == len(model.layers)
+    with pytest.raises(ConfigError, match="cannot load"):
+        cuda_kernels.load_integer_model("resnet50")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        from tinyicenet.backends import available_backends, get_backend
+        assert "cuda-kernels" in available_backends()
+        assert "cuda-kernels" not in available_backends(check=True)
+        with pytest.raises(ToolNotFoundError, match="CUDA"):
+            get_backend("cuda-kernels", path)

@@ -1,0 +1,108 @@
+"""The Triton kernels on a CUDA GPU equal the integer reference value for value.
+
+Skipped cleanly without CUDA or Triton (CI). Fresh random inputs every run, several shapes
+(tile multiples and not), graphs on and off, a poisoned output buffer, batch splitting, and
+w8a8 / w4a4 models with and without skips.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA device", allow_module_level=True)
+pytest.importorskip("triton")
+
+from tinyicenet.kernels import runner as R  # noqa: E402
+from tinyicenet.kernels.runner import IntTinyIceNetGPU  # noqa: E402
+from tinyicenet.kernels.synthetic import random_intmodel  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+MODELS = [(8, 8, True), (4, 4, True), (8, 8, False), (4, 4, False), (2, 5, True)]
+
+
+def reference(model, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([model.run_int(model.quantize_input(x[i:i + 4]))
+                           for i in range(0, len(x), 4)])
+
+
+@pytest.mark.parametrize("wb,ab,skips", MODELS)
+def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips):
+    rng = np.random.default_rng()
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                            seed=int(rng.integers(1 << 30)))
+    gpu = IntTinyIceNetGPU(model)
+    for shape in [(2, 2, 256, 256), (3, 2, 40, 72), (1, 2, 4, 4)]:
+        x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
+        x[0, :, : shape[2] // 4] *= 30  # saturate part of the input
+        ref = reference(model, x)
+        state = gpu.state(*shape[:1], *shape[2:])
+        state.out.fill_(127)  # poison: unwritten outputs would show
+        got = gpu.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
+        assert got.shape == ref.shape
+        assert int((got.astype(np.int64) != ref).sum()) == 0, shape
+        assert len(np.unique(ref)) >= 4
+        floats = gpu(torch.from_numpy(x).cuda()).cpu().numpy()
+        np.testing.assert_array_equal(floats, model.dequantize_output(ref))
+
+
+def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
+    model = random_intmodel(seed=9)
+    x = torch.randn(5, 2, 64, 96, device="cuda") * 2
+    ref = reference(model, x.cpu().numpy())
+    plain = IntTinyIceNetGPU(model, graphs=False).forward_int(x).cpu().numpy()
+    assert int((plain.astype(np.int64) != ref).sum()) == 0
+    monkeypatch.setattr(R, "INDEX_LIMIT", 2 * (66 * 98 * 16) + 100)  # two images per launch
+    split = IntTinyIceNetGPU(model).forward_int(x).cpu().numpy()
+    assert int((split.astype(np.int64) != ref).sum()) == 0
+
+
+@pytest.mark.parametrize("tiles", [None, {"*": (16, 16, 8, 2)}, {"*": (8, 16, 4, 3, 8)},
+                                   {"decoder0": (4, 16, 4, 4), "encoder0": (8, 32, 4, 3, 8)}])
+def test_launch_shapes_do_not_change_results(monkeypatch, tiles):
+    monkeypatch.setattr(IntTinyIceNetGPU, "LARGE_PIXELS", 0)  # tiles=None: the large shapes
+    model = random_intmodel(seed=17)
+    x = np.random.default_rng().standard_normal((2, 2, 96, 160)).astype(np.float32) * 3
+    got = IntTinyIceNetGPU(model, tiles=tiles).forward_int(torch.from_numpy(x).cuda())
+    assert int((got.cpu().numpy().astype(np.int64) != reference(model, x)).sum()) == 0
+
+
+def test_brevitas_model_if_available():
+    pytest.importorskip("brevitas")
+    from tinyicenet.export.intref import from_brevitas
+    from tinyicenet.models import calibrate, create_model
+    torch.manual_seed(1)
+    model = create_model("tinyicenet_w8a8")
+    calibrate(model, [torch.randn(2, 2, 32, 32)])
+    im = from_brevitas(model.eval())
+    x = np.random.default_rng().standard_normal((2, 2, 128, 128)).astype(np.float32)
+    got = IntTinyIceNetGPU(im).forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
+    assert int((got.astype(np.int64) != reference(im, x)).sum()) == 0
+
+
+def test_generated_scene_tiles(request):
+    pytest.importorskip("netCDF4")  # the scene generator writes NetCDF (not on every GPU box)
+    sample_scene_files = request.getfixturevalue("sample_scene_files")
+    from tinyicenet.data import extract_tiles, load_scene, plan_tiles
+    model = random_intmodel(weight_bits=4, act_bits=4, seed=12)
+    image = load_scene(sample_scene_files[1], downsample=1)["image"]
+    tiles = extract_tiles(image, plan_tiles(image.shape[1:], tile=256, halo=16))
+    got = IntTinyIceNetGPU(model).forward_int(torch.from_numpy(tiles).cuda()).cpu().numpy()
+    assert int((got.astype(np.int64) != reference(model, tiles)).sum()) == 0
+
+
+def test_backend_through_the_registry(tmp_path):
+    from tinyicenet.backends import get_backend
+    from tinyicenet.export.intref import save_intref
+    model = random_intmodel(weight_bits=4, act_bits=4, seed=21)
+    path = save_intref(model, tmp_path / "m.npz", sidecar=False)
+    tiles = np.random.default_rng().standard_normal((3, 2, 64, 64)).astype(np.float32)
+    with get_backend("cuda-kernels", path) as backend:
+        assert backend.precision == "w4a4-int"
+        np.testing.assert_array_equal(backend.run(tiles), model(tiles))
+        handle = backend.prepare(tiles)
+        codes = backend.run_prepared(handle)
+        backend.synchronize()
+        np.testing.assert_array_equal(codes.cpu().numpy(), reference(model, tiles))

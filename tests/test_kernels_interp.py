@@ -1,0 +1,48 @@
+"""The Triton kernels themselves, run by Triton's CPU interpreter, equal the integer reference.
+
+Runs wherever Triton is importable (no GPU needed), in a subprocess because the interpreter is
+chosen when the kernels are defined (TRITON_INTERPRET=1); skipped where Triton is missing (the
+CPU build of PyTorch in CI does not bring it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("triton")
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np, torch
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    from tinyicenet.kernels.synthetic import random_intmodel
+    rng = np.random.default_rng()
+    bad = 0
+    for wb, ab, skips, shape in [(8, 8, True, (2, 2, 16, 32)), (4, 4, False, (1, 2, 20, 12)),
+                                 (8, 8, True, (1, 2, 12, 36))]:
+        m = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                            seed=int(rng.integers(1 << 30)))
+        x = (rng.standard_normal(shape) * 3).astype(np.float32)
+        ref = m.run_int(m.quantize_input(x))
+        got = IntTinyIceNetGPU(m, device="cpu").forward_int(torch.from_numpy(x)).numpy()
+        bad += int((got.astype(np.int64) != ref).sum())
+        assert len(np.unique(ref)) > 4
+    IntTinyIceNetGPU.LARGE_PIXELS = 0  # the per-stage shapes used for large inputs
+    m = random_intmodel(seed=int(rng.integers(1 << 30)))
+    x = (rng.standard_normal((1, 2, 16, 40)) * 3).astype(np.float32)
+    got = IntTinyIceNetGPU(m, device="cpu").forward_int(torch.from_numpy(x)).numpy()
+    bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
+    print("DIFFERING", bad)
+""")
+
+
+def test_triton_kernels_in_the_interpreter_equal_intref():
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "DIFFERING 0" in proc.stdout

@@ -1,0 +1,117 @@
+"""``cuda-kernels`` backend: the integer TinyIceNet on an NVIDIA GPU through custom kernels.
+
+Artefacts (``get_backend("cuda-kernels", artefact, device="cuda", graphs=True)``):
+
+* an integer reference file ``*.npz`` (``save_intref``): needs only numpy and torch, so it is
+  what to carry to a GPU machine without Brevitas; also an ``IntModel`` or a checkpoint /
+  quantized model (converted with ``from_brevitas``, which needs Brevitas);
+* a model name ``tinyicenet_w{W}a{A}[_noskip]``: with Brevitas, the untrained model after a
+  calibration pass on seeded noise; without Brevitas, a seeded random integer model of that
+  name's bit widths and topology. Either way for speed runs only: ``notes`` says so.
+
+``run(tiles)`` returns the dequantised head output (float32 ``[N, K, H, W]``) and
+``run_codes(tiles)`` the int8 codes, equal value for value to the integer reference.
+``prepare``/``run_prepared``/``synchronize`` keep the tiles on the GPU so that the bench times
+the network, not host transfers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from tinyicenet.backends import Backend
+from tinyicenet.errors import ConfigError, ToolNotFoundError
+
+_MODEL_NAME = re.compile(r"^tinyicenet_w(?P<w>\d)a(?P<a>\d)(?P<noskip>_noskip)?$")
+
+
+def load_integer_model(artefact: Any) -> tuple[Any, list[str]]:
+    """(IntModel, notes) from an IntModel, an ``.npz``, a checkpoint, a model or a model name."""
+    m = _MODEL_NAME.match(artefact) if isinstance(artefact, str) else None
+    if m is None:
+        from tinyicenet.backends.integer import load_intmodel
+        if isinstance(artefact, str) and not artefact.endswith((".npz", ".pt", ".pth", ".ckpt")):
+            raise ConfigError(f"cuda-kernels: cannot load {artefact!r}: give an integer model "
+                              ".npz, a checkpoint .pt or a quantized model name "
+                              "(tinyicenet_w4a4, ...)")
+        return load_intmodel(artefact), []
+    name = m.group(0)
+    try:
+        import brevitas  # noqa: F401
+    except ImportError:
+        from tinyicenet.kernels.synthetic import random_intmodel
+        model = random_intmodel(weight_bits=int(m["w"]), act_bits=int(m["a"]),
+                                skips=m["noskip"] is None, seed=0)
+        return model, [f"{name}: seeded random integer weights (Brevitas is not installed "
+                       "here); speed does not depend on the weights' values"]
+    import torch
+
+    from tinyicenet.export.intref import from_brevitas
+    from tinyicenet.models import calibrate, create_model
+    torch.manual_seed(0)
+    model = create_model(name)
+    g = torch.Generator().manual_seed(0)
+    calibrate(model, [torch.randn(2, model.in_channels, 64, 64, generator=g)])
+    return from_brevitas(model.eval()), [f"{name}: untrained weights, calibrated on noise "
+                                          "(speed runs only)"]
+
+
+class CudaKernelsBackend(Backend):
+    """The integer network on one CUDA GPU (Triton kernels, CUDA graphs); see module doc."""
+
+    name = "cuda-kernels"
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - torch is a dependency
+            return False, "PyTorch is not installed"
+        if not torch.cuda.is_available():
+            return False, "no CUDA device (torch.cuda.is_available() is False)"
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return False, "Triton is not installed (it ships with CUDA builds of PyTorch)"
+        return True, ""
+
+    def __init__(self, artefact: Any, *, device: str = "cuda", graphs: bool = True) -> None:
+        ok, why = self.availability()
+        if not ok:
+            raise ToolNotFoundError(f"cuda-kernels: {why}")
+        import torch
+
+        from tinyicenet.kernels.runner import IntTinyIceNetGPU
+
+        self.intmodel, self.notes = load_integer_model(artefact)
+        self.runner = IntTinyIceNetGPU(self.intmodel, device=device, graphs=graphs)
+        self._torch = torch
+        self.device = torch.cuda.get_device_name(self.runner.device)
+        bits = self.intmodel.model.get("bit_widths") or {}
+        self.precision = f"w{bits.get('weight', '?')}a{bits.get('activation', '?')}-int"
+        self.in_channels = int(self.intmodel.model["in_channels"])
+        self.stride = self.intmodel.stride
+        self.model_name = self.intmodel.model.get("name", "")
+
+    def run_codes(self, tiles: np.ndarray) -> np.ndarray:
+        """Head integer codes (int8 ``[N, K, H, W]``), for bit-exact comparisons."""
+        return self.runner.forward_int(self.prepare(tiles)).cpu().numpy()
+
+    def _run(self, tiles: np.ndarray) -> np.ndarray:
+        return self.runner(self.prepare(tiles)).cpu().numpy()
+
+    def prepare(self, tiles: np.ndarray) -> Any:
+        x = self._torch.from_numpy(np.ascontiguousarray(tiles, dtype=np.float32))
+        return x.to(self.runner.device)
+
+    def run_prepared(self, handle: Any) -> Any:
+        return self.runner.forward_int(handle, copy=False)
+
+    def synchronize(self) -> None:
+        self._torch.cuda.synchronize(self.runner.device)
+
+    def close(self) -> None:
+        self.runner = None  # type: ignore[assignment]

@@ -1,0 +1,32 @@
+"""Custom GPU kernels for the integer TinyIceNet (Triton, Hopper int8 tensor cores).
+
+Public API::
+
+    IntTinyIceNetGPU(intmodel, device="cuda", graphs=True)   # runner.py (needs CUDA + Triton)
+        .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
+    lower(from_intref(intmodel)) -> Plan                     # plan.py / adapt.py (numpy)
+    run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin
+    float_twin(net), macs_per_image(net, h, w)               # float_twin.py (bench baselines)
+    random_intmodel(...)                                     # synthetic.py (tests, speed runs)
+
+The numpy modules import anywhere; Triton is imported only by ``triton_conv`` / ``runner``.
+Design, measurements and the reasons behind each version: ``bench/gpu_kernels_notes.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "IntTinyIceNetGPU": "runner", "lower": "plan", "IntNet": "plan", "IntConv": "plan",
+    "Plan": "plan", "from_intref": "adapt", "run_plan": "emulate", "float_twin": "float_twin",
+    "macs_per_image": "float_twin", "random_intmodel": "synthetic",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"tinyicenet.kernels.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'tinyicenet.kernels' has no attribute {name!r}")

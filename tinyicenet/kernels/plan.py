@@ -1,0 +1,470 @@
+"""Lowering of the integer TinyIceNet to the GPU kernels' plan (numpy only, runs anywhere).
+
+The kernels compute exactly the integer reference (README 'Integer semantics'). What this
+module decides, and why:
+
+* **One kernel per conv, fused.** Conv + bias + requantisation (+ ReLU) + the 2x2 max-pool of
+  the same tile (the encoder writes the full-resolution skip and the pooled tensor from one
+  kernel); the decoder conv reads its upsampled input at ``(y // 2, x // 2)`` of the low-resolution
+  tensor and its skip tensor directly (the upsampled / concatenated tensors never exist); the
+  1x1 head is applied to the last decoder conv's tile in registers. A small first kernel
+  quantises the float input into the same int8 layout.
+* **Activations stay NHWC int8 with a border** (``[N, H + 2, W + 2, C]``): the 3x3 taps then
+  need no bounds checks, and for narrow sources (C < 32) a run of neighbouring pixels of one
+  row is one contiguous slice ("run" mode: P pixels from x-1, P * C >= 32 bytes, one K slice
+  per kernel row; pixels past x+1 get zero weights).
+* **u8 x s8 through a signed int8 MMA**: an unsigned 8-bit tensor is *stored* as ``a - 128``
+  (the producer flips the top bit; the border holds -128, the stored form of 0), so every
+  load feeds the MMA as is, and each consumer's bias absorbs ``128 * sum(w)``.
+* **int32 accumulation is exact**: :func:`accumulator_bound` bounds every partial sum; a bias
+  so large that the output saturates regardless is replaced by the smallest bias that
+  saturates the same way (:func:`safe_bias`), and anything still over int32 is refused.
+
+Everything here is plain integer bookkeeping, so CPU tests check it against the integer
+reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
+kernels' exact order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyicenet.errors import ExportError
+
+INT32_MAX = 2**31 - 1
+#: Channel counts of every stored activation are padded to a power of two >= this (tl.dot needs
+#: N >= 16 in practice, and power-of-two strides keep loads 16-byte aligned).
+MIN_CHANNELS = 16
+#: K granule of an int8 tensor-core dot.
+K_GRANULE = 32
+
+
+# --------------------------------------------------------------------------------------------
+# Input description: the integer network as the kernels need it
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IntConv:
+    """One integer conv: ``y = clamp(round_half_even((sum(q * w) + b) * 2**shift), lo, hi)``.
+
+    ``weight`` is ``[C_out, C_in, k, k]`` integers (scale ``2**e_w``), ``bias`` ``[C_out]``
+    integers in the accumulator scale ``2**(e_in + e_w)``, the output has scale ``2**e_out``
+    and the range ``[lo, hi]``; ``[in_lo, in_hi]`` is the range of its input integers.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    e_in: int
+    e_w: int
+    e_out: int
+    lo: int
+    hi: int
+    in_lo: int
+    in_hi: int
+
+    @property
+    def shift(self) -> int:
+        """``e_in + e_w - e_out``: the accumulator is multiplied by ``2**shift``."""
+        return int(self.e_in) + int(self.e_w) - int(self.e_out)
+
+    @property
+    def cout(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def cin(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def kernel(self) -> int:
+        return int(self.weight.shape[2])
+
+
+@dataclass(frozen=True)
+class IntNet:
+    """The integer TinyIceNet: encoder convs, bottleneck, decoder convs (index = level), head."""
+
+    in_channels: int
+    input_exp: int
+    input_lo: int
+    input_hi: int
+    encoder: tuple[IntConv, ...]
+    bottleneck: IntConv
+    decoder: tuple[IntConv, ...]
+    head: IntConv
+    output_exp: int
+    skips: bool
+    name: str = "tinyicenet"
+    num_classes: tuple[int, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def levels(self) -> int:
+        return len(self.encoder)
+
+    @property
+    def stride(self) -> int:
+        return 2 ** self.levels
+
+    @property
+    def classes(self) -> int:
+        return self.head.cout
+
+    def convs(self) -> list[tuple[str, IntConv]]:
+        out = [(f"encoder{i}", c) for i, c in enumerate(self.encoder)]
+        out.append(("bottleneck", self.bottleneck))
+        out += [(f"decoder{i}", self.decoder[i]) for i in reversed(range(self.levels))]
+        out.append(("head", self.head))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Output: the plan
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """One input tensor of a conv as the kernel reads it.
+
+    ``mode`` is ``"tap"`` (per kernel tap, ``bk`` channels per dot) or ``"run"`` (per kernel
+    row, ``run_px`` neighbouring pixels of ``channels`` each, starting at x - 1: a slice of
+    ``bk = run_px * channels`` bytes). ``cin0`` is where its channels start in the conv's input
+    channels; ``real`` how many are real (the rest of ``channels`` is zero padding).
+    """
+
+    buffer: str
+    channels: int
+    real: int
+    cin0: int
+    up: bool
+    mode: str
+    bk: int
+    run_px: int = 0
+
+    @property
+    def chunks(self) -> int:
+        """K slices (one dot each) of this source."""
+        if self.mode == "run":
+            return 3
+        return 9 * (-(-self.channels // self.bk))
+
+    @property
+    def rows(self) -> int:
+        """Rows of the packed weight matrix this source contributes."""
+        return self.chunks * self.bk
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Right shift by ``rshift`` (round half to even; negative = left shift), clamp to [lo, hi]."""
+
+    rshift: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class HeadStage:
+    """The 1x1 head fused into the last decoder conv."""
+
+    weight: np.ndarray        # int8 [K, classes_p]: rows interleaved to K >= 32 (see pack_head)
+    bias: np.ndarray          # int32 [classes_p]
+    requant: Requant
+    xor: int                  # offset applied to the decoder's activations before the dot
+    classes: int
+    classes_p: int
+    spread: int               # 32 // C when the activation has fewer than 32 channels, else 1
+
+
+@dataclass(frozen=True)
+class QuantStage:
+    """Input quantiser: float NCHW -> int8 NHWC with a zero border (buffer ``input``)."""
+
+    in_channels: int
+    channels: int             # stored channels (power of two; the rest are zeros)
+    input_scale: float        # 2 ** -input_exp (exact in fp32)
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class ConvStage:
+    """A 3x3 conv reading one or two int8 sources, writing full and/or pooled outputs.
+
+    Its sources are stored with offset ``xor`` (value - xor); it stores its own outputs with
+    offset ``out_xor``.
+    """
+
+    name: str
+    level: int                # output resolution level (H / 2**level)
+    sources: tuple[Source, ...]
+    weight: np.ndarray        # int8 [sum(rows), cout_p]
+    bias: np.ndarray          # int32 [cout_p]
+    requant: Requant
+    xor: int
+    out_xor: int
+    cout: int
+    cout_p: int
+    out: str | None
+    pool: str | None
+    head: HeadStage | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the runner needs: stages in launch order and the buffers they use."""
+
+    quant: QuantStage
+    stages: tuple[ConvStage, ...]
+    buffers: dict[str, tuple[int, int, int]]   # name -> (level, channels, stored offset)
+    classes: int
+    output_exp: int
+    in_channels: int
+    stride: int
+    skips: bool
+    name: str
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers (each tested on the CPU)
+# --------------------------------------------------------------------------------------------
+def pad_channels(c: int) -> int:
+    """Stored channel count: the next power of two, at least MIN_CHANNELS."""
+    p = MIN_CHANNELS
+    while p < c:
+        p *= 2
+    return p
+
+
+def requant_of(conv: IntConv) -> Requant:
+    return Requant(rshift=-int(conv.shift), lo=int(conv.lo), hi=int(conv.hi))
+
+
+def round_shift(acc: np.ndarray, rshift: int) -> np.ndarray:
+    """``round_half_even(acc * 2**-rshift)`` on integers (what the kernels compute)."""
+    acc = np.asarray(acc, dtype=np.int64)
+    if rshift <= 0:
+        return acc << (-rshift)
+    q = acc >> rshift
+    rem = acc - (q << rshift)
+    half = 1 << (rshift - 1)
+    return q + ((rem > half) | ((rem == half) & ((q & 1) == 1))).astype(np.int64)
+
+
+def apply_requant(acc: np.ndarray, rq: Requant) -> np.ndarray:
+    """Kernel requantisation (with the pre-clamp that keeps a left shift inside int32)."""
+    acc = np.asarray(acc, dtype=np.int64)
+    if rq.rshift < 0:
+        acc = np.clip(acc, rq.lo - 1, rq.hi + 1)
+    return np.clip(round_shift(acc, rq.rshift), rq.lo, rq.hi)
+
+
+def accumulator_bound(weight: np.ndarray, in_lo: int, in_hi: int, xor: int) -> np.ndarray:
+    """Per output channel, the largest |partial sum| of ``(q - xor) * w`` over any input."""
+    w = np.abs(np.asarray(weight, dtype=np.int64).reshape(weight.shape[0], -1))
+    amax = max(abs(in_lo - xor), abs(in_hi - xor))
+    return w.sum(axis=1) * amax
+
+
+def safe_bias(bias: np.ndarray, bound: np.ndarray, rq: Requant, what: str) -> np.ndarray:
+    """The effective int32 bias: ``bias`` itself, or one that saturates the same way.
+
+    If ``bias - bound`` already rounds above ``hi`` (or ``bias + bound`` below ``lo``) for
+    every input, the output is the clamp limit whatever the sum, and the smallest bias with
+    that property gives identical outputs while keeping the accumulator inside int32.
+    """
+    bias = np.asarray(bias, dtype=np.int64).copy()
+    unit = 2 ** max(rq.rshift, 0)
+    top = bound + (rq.hi + 1) * unit          # any acc >= this gives hi
+    bottom = -bound + (rq.lo - 1) * unit      # any acc <= this gives lo
+    high = bias - bound >= (rq.hi + 1) * unit
+    low = bias + bound <= (rq.lo - 1) * unit
+    bias[high] = top[high]
+    bias[low] = bottom[low]
+    worst = np.abs(bias) + bound
+    if np.any(worst > INT32_MAX):
+        c = int(np.argmax(worst))
+        raise ExportError(f"{what}: output channel {c} can reach |accumulator| {int(worst[c])}, "
+                          "over int32; the GPU kernels accumulate in int32")
+    return bias.astype(np.int32)
+
+
+def xor_for(in_lo: int, in_hi: int) -> int:
+    """Offset that maps the input range into int8: 128 for unsigned 8-bit, else 0."""
+    if in_lo >= -128 and in_hi <= 127:
+        return 0
+    if in_lo >= 0 and in_hi <= 255:
+        return 128
+    raise ExportError(f"activation range [{in_lo}, {in_hi}] does not fit 8 bits")
+
+
+def choose_source(buffer: str, channels: int, real: int, cin0: int, up: bool) -> Source:
+    """Read mode for a source: 'run' for narrow full-resolution tensors, else 'tap'."""
+    if not up and channels < K_GRANULE and channels & (channels - 1) == 0:
+        run_px = max(4, K_GRANULE // channels)
+        return Source(buffer, channels, real, cin0, up, "run", run_px * channels, run_px)
+    bk = 64 if channels % 64 == 0 else K_GRANULE
+    return Source(buffer, channels, real, cin0, up, "tap", bk)
+
+
+def input_channels(c: int) -> int:
+    """Stored channels of the quantised input: a power of two, at least 8.
+
+    A run slice needs a power of two; 8 bytes per pixel keep its start 8-byte aligned, so the
+    loads vectorise (2-channel pixels would give 2-byte loads).
+    """
+    p = 8
+    while p < c:
+        p *= 2
+    return p if p < K_GRANULE else pad_channels(c)
+
+
+def pack_source(weight: np.ndarray, src: Source) -> np.ndarray:
+    """Rows of the packed weight matrix ``[rows, C_out]`` for one source, in kernel order.
+
+    tap mode: for tap t (dy = t // 3 - 1, dx = t % 3 - 1), for chunk j, for kk < bk:
+        channel j * bk + kk (zero row if padding).
+    run mode: for dy, for pixel p in 0..run_px-1 (dx = p - 1), for channel c: zero if p > 2.
+    """
+    cout = weight.shape[0]
+    w = np.zeros((cout, src.channels, 3, 3), dtype=np.int64)
+    w[:, :src.real] = weight[:, src.cin0:src.cin0 + src.real]
+    if src.mode == "run":
+        rows = np.zeros((3, src.run_px, src.channels, cout), dtype=np.int64)
+        for d in range(3):
+            for p in range(3):
+                rows[d, p] = w[:, :, d, p].T
+        return rows.reshape(-1, cout)
+    nch = -(-src.channels // src.bk)
+    rows = np.zeros((9, nch * src.bk, cout), dtype=np.int64)
+    for t in range(9):
+        rows[t, :src.channels] = w[:, :, t // 3, t % 3].T
+    return rows.reshape(-1, cout)
+
+
+def pack_head(head: IntConv, channels: int) -> tuple[np.ndarray, int]:
+    """Head weights as ``[K, classes]`` rows matching the kernel's widening of a narrow tile.
+
+    With fewer than 32 activation channels the kernel interleaves zeros (``tl.join``) until
+    K = 32, so real channel c sits at row ``c * spread``.
+    """
+    spread = max(1, K_GRANULE // channels)
+    w = np.zeros((channels * spread, head.cout), dtype=np.int64)
+    w[np.arange(head.cin) * spread] = head.weight[:, :, 0, 0].T
+    return w, spread
+
+
+def _pad_cols(a: np.ndarray, cols: int) -> np.ndarray:
+    out = np.zeros((a.shape[0], cols), dtype=a.dtype)
+    out[:, :a.shape[1]] = a
+    return out
+
+
+def _pad_vec(a: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+def _check_conv(name: str, conv: IntConv, cin: int, kernel: int) -> None:
+    if conv.weight.ndim != 4 or conv.cin != cin or conv.kernel != kernel \
+            or conv.weight.shape[3] != kernel:
+        raise ExportError(f"{name}: weight shape {tuple(conv.weight.shape)} is not "
+                          f"[C_out, {cin}, {kernel}, {kernel}]")
+    if conv.bias.shape != (conv.cout,):
+        raise ExportError(f"{name}: bias shape {tuple(conv.bias.shape)} is not ({conv.cout},)")
+    if np.abs(conv.weight).max(initial=0) > 127:
+        raise ExportError(f"{name}: weights exceed the int8 range")
+
+
+# --------------------------------------------------------------------------------------------
+# Lowering
+# --------------------------------------------------------------------------------------------
+def lower(net: IntNet) -> Plan:
+    """Turn the integer network into kernel stages with packed weights and safe biases."""
+    L = net.levels
+    if L < 1 or len(net.decoder) != L:
+        raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
+                          f"{len(net.encoder)} and {len(net.decoder)}")
+    if not (-128 <= net.input_lo and net.input_hi <= 127):
+        raise ExportError(f"{net.name}: input range [{net.input_lo}, {net.input_hi}] is wider "
+                          "than int8")
+    scale = float(2.0 ** -net.input_exp)
+    if not np.isfinite(scale) or not np.float32(scale) == scale or np.float32(scale) == 0:
+        raise ExportError(f"{net.name}: input exponent {net.input_exp} is out of fp32 range")
+    cin_buf = input_channels(net.in_channels)
+    quant = QuantStage(in_channels=net.in_channels, channels=cin_buf, input_scale=scale,
+                       lo=int(net.input_lo), hi=int(net.input_hi))
+    buffers: dict[str, tuple[int, int, int]] = {"input": (0, cin_buf, 0)}
+    stages: list[ConvStage] = []
+
+    def conv_stage(name: str, level: int, conv: IntConv, sources: list[Source],
+                   out: str | None, pool: str | None, head: HeadStage | None) -> ConvStage:
+        cin = sum(s.real for s in sources)
+        _check_conv(name, conv, cin, 3)
+        xor = xor_for(conv.in_lo, conv.in_hi)
+        out_xor = xor_for(conv.lo, conv.hi)
+        for s in sources:
+            if buffers[s.buffer][2] != xor:
+                raise ExportError(f"{name}: source {s.buffer} is stored with offset "
+                                  f"{buffers[s.buffer][2]}, the conv expects {xor}")
+        rqc = requant_of(conv)
+        wp = np.concatenate([pack_source(conv.weight, s) for s in sources], axis=0)
+        coutp = pad_channels(conv.cout)
+        corr = xor * conv.weight.astype(np.int64).reshape(conv.cout, -1).sum(axis=1)
+        b = safe_bias(conv.bias.astype(np.int64) + corr,
+                      accumulator_bound(conv.weight, conv.in_lo, conv.in_hi, xor), rqc, name)
+        for buf in (out, pool):
+            if buf is not None:
+                buffers[buf] = (level + (buf == pool), coutp, out_xor)
+        return ConvStage(name=name, level=level, sources=tuple(sources),
+                         weight=_pad_cols(wp, coutp).astype(np.int8), bias=_pad_vec(b, coutp),
+                         requant=rqc, xor=xor, out_xor=out_xor, cout=conv.cout, cout_p=coutp,
+                         out=out, pool=pool, head=head)
+
+    # -- encoder levels -------------------------------------------------------------------------
+    prev, prev_c, prev_real = "input", cin_buf, net.in_channels
+    for i in range(L):
+        conv = net.encoder[i]
+        out = f"skip{i}" if net.skips else None
+        src = choose_source(prev, prev_c, prev_real, 0, up=False)
+        stages.append(conv_stage(f"encoder{i}", i, conv, [src], out, f"pool{i}", None))
+        prev, prev_c, prev_real = f"pool{i}", pad_channels(conv.cout), conv.cout
+
+    # -- bottleneck --------------------------------------------------------------------------
+    conv = net.bottleneck
+    stages.append(conv_stage("bottleneck", L, conv,
+                             [choose_source(prev, prev_c, prev_real, 0, up=False)],
+                             "bottleneck", None, None))
+    prev, prev_c, prev_real = "bottleneck", pad_channels(conv.cout), conv.cout
+
+    # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
+    for i in reversed(range(L)):
+        conv = net.decoder[i]
+        sources = [choose_source(prev, prev_c, prev_real, 0, up=True)]
+        if net.skips:
+            sources.append(choose_source(f"skip{i}", buffers[f"skip{i}"][1],
+                                         net.encoder[i].cout, prev_real, up=False))
+        head = _head_stage(net, pad_channels(conv.cout)) if i == 0 else None
+        out = None if i == 0 else f"decoder{i}"
+        stages.append(conv_stage(f"decoder{i}", i, conv, sources, out, None, head))
+        prev, prev_c, prev_real = out or "", pad_channels(conv.cout), conv.cout
+
+    return Plan(quant=quant, stages=tuple(stages), buffers=buffers, classes=net.head.cout,
+                output_exp=int(net.output_exp), in_channels=net.in_channels, stride=net.stride,
+                skips=net.skips, name=net.name)
+
+
+def _head_stage(net: IntNet, channels: int) -> HeadStage:
+    head = net.head
+    _check_conv("head", head, net.decoder[0].cout, 1)
+    xor = xor_for(head.in_lo, head.in_hi)
+    rq = requant_of(head)
+    w, spread = pack_head(head, channels)
+    classes_p = pad_channels(head.cout)
+    corr = xor * head.weight.astype(np.int64).reshape(head.cout, -1).sum(axis=1)
+    b = safe_bias(head.bias.astype(np.int64) + corr,
+                  accumulator_bound(head.weight, head.in_lo, head.in_hi, xor), rq, "head")
+    return HeadStage(weight=_pad_cols(w, classes_p).astype(np.int8), bias=_pad_vec(b, classes_p),
+                     requant=rq, xor=xor, classes=head.cout, classes_p=classes_p, spread=spread)

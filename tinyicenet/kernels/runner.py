@@ -1,0 +1,269 @@
+"""``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the Triton kernels.
+
+Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
+int8 output equals the reference's value for value. Per input shape it keeps the bordered
+activation buffers and, for CUDA tensors, CUDA graphs of the whole launch sequence (the
+network is a handful of short kernels: at batch 1 launch gaps would dominate).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyicenet.errors import ConfigError
+from tinyicenet.kernels.emulate import SLACK
+from tinyicenet.kernels.plan import IntNet, Plan, lower
+
+INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
+#: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
+#: beyond that, one more graph copies the input into its own static buffer first
+GRAPHS_IN_PLACE = 4
+
+
+@dataclass
+class _State:
+    n: int
+    h: int
+    w: int
+    buffers: dict[str, Any]
+    out: Any
+    static_in: Any = None
+    graphs: OrderedDict = field(default_factory=OrderedDict)   # input address -> CUDAGraph
+    copy_graph: Any = None
+
+
+def describe(model: Any) -> IntNet:
+    """The kernels' view of an integer model: an IntNet as is, else the integer reference."""
+    if isinstance(model, IntNet):
+        return model
+    from tinyicenet.kernels.adapt import from_intref
+    return from_intref(model)
+
+
+class IntTinyIceNetGPU:
+    """Run the integer TinyIceNet with custom kernels.
+
+    ``forward_int(x)`` takes float32 ``[N, C, H, W]`` (the network input before its quantiser)
+    and returns the head's int8 logits ``[N, classes, H, W]``; calling the object returns them
+    dequantised (float32, ``int * 2**output_exp``). With ``graphs=True`` each call replays a
+    CUDA graph: one that reads the given tensor where it lies (a few input addresses per shape
+    are remembered), else one that first copies it into a static buffer.
+    """
+
+    #: default launch shape: TH x TW output pixels per program (128 rows of the MMA), warps
+    TILE = (8, 16, 4)
+    #: shapes that measured fastest per stage on an H200 for large inputs (bench notes, v2)
+    LARGE_TILES = {"encoder0": (8, 32, 4, 3), "encoder1": (8, 32, 4, 3),
+                   "bottleneck": (8, 32, 4, 3), "decoder1": (16, 16, 8, 3),
+                   "decoder0": (8, 32, 4, 3)}
+    #: full-resolution pixels per call from which LARGE_TILES apply (256² x 64 = 4.2 M)
+    LARGE_PIXELS = 2 ** 22
+    #: software-pipelining depth of the K loops
+    STAGES = 3
+    QUANT_BLOCK = 256
+
+    def __init__(self, model: Any, device: Any = "cuda", *, graphs: bool = True,
+                 tiles: dict[str, tuple[int, ...]] | None = None,
+                 stages: int | None = None) -> None:
+        """``tiles`` overrides the launch shape per stage name (or ``"*"`` for all):
+        ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
+        with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
+        8: cached in L1, where the other taps find the data again)."""
+        import torch
+        from tinyicenet.kernels import triton_conv  # noqa: F401  (fail early without triton)
+
+        self.num_stages = int(stages or self.STAGES)
+        self.tiles: dict[str, tuple[int, int, int, int, int]] = {}
+        for name, t in (tiles or {}).items():
+            t = tuple(int(v) for v in t)
+            th, tw = t[0], t[1]
+            if len(t) not in (3, 4, 5) or th % 2 or tw % 2 or th * tw < 16 \
+                    or (th * tw) & (th * tw - 1) or (len(t) == 5 and t[4] not in (4, 8, 16)):
+                raise ConfigError(f"launch tile {t} for {name}: give (TH, TW, warps[, stages"
+                                  "[, vec]]) with even sides, a power-of-two pixel count >= 16 "
+                                  "and vec 4, 8 or 16")
+            self.tiles[name] = (th, tw, t[2], t[3] if len(t) > 3 else self.num_stages,
+                                t[4] if len(t) > 4 else 16)
+        self.net = describe(model)
+        self.plan: Plan = lower(self.net)
+        self.device = torch.device(device)
+        self.graphs = bool(graphs) and self.device.type == "cuda"
+        self.output_scale = float(2.0 ** self.plan.output_exp)
+
+        def dev(a: np.ndarray, dtype: Any) -> Any:
+            return torch.as_tensor(np.ascontiguousarray(a), device=self.device).to(dtype)
+
+        self._stages = []
+        for s in self.plan.stages:
+            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand
+            tensors = [dev(s.weight.T, torch.int8), dev(s.bias, torch.int32)]
+            if s.head is not None:
+                tensors += [dev(s.head.weight.T, torch.int8), dev(s.head.bias, torch.int32)]
+            self._stages.append(tensors)
+        self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
+        self._states: dict[tuple[int, int, int], _State] = {}
+
+    # -- public ----------------------------------------------------------------------------
+    @property
+    def classes(self) -> int:
+        return self.plan.classes
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward_int(x).float() * self.output_scale
+
+    def forward_int(self, x: Any, *, copy: bool = True) -> Any:
+        """int8 head output ``[N, classes, H, W]`` for float32 input ``x`` ``[N, C, H, W]``.
+
+        With ``copy=False`` the result is the shape's output buffer, overwritten by the next
+        call of the same shape.
+        """
+        import torch
+
+        x = self._check_input(x)
+        n, _, h, w = x.shape
+        step = self._max_batch(h, w)
+        if n > step:
+            return torch.cat([self.forward_int(x[i:i + step], copy=True)
+                              for i in range(0, n, step)])
+        state = self._state(n, h, w)
+        if not self.graphs:
+            self._launch(state, x)
+        else:
+            self._graph_for(state, x).replay()
+        return state.out.clone() if copy else state.out
+
+    def state(self, n: int, h: int, w: int) -> _State:
+        """Buffers (and graphs, once captured) for input shape ``[n, C, h, w]``."""
+        return self._state(n, h, w)
+
+    # -- internals ------------------------------------------------------------------------
+    def _check_input(self, x: Any) -> Any:
+        import torch
+
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        if x.ndim != 4 or x.shape[1] != self.plan.in_channels:
+            raise ConfigError(f"input of shape {tuple(x.shape)} is not [N, "
+                              f"{self.plan.in_channels}, H, W]")
+        h, w = x.shape[-2:]
+        s = self.plan.stride
+        if h % s or w % s or h == 0 or w == 0:
+            raise ConfigError(f"input of {h}x{w} pixels is not a positive multiple of the model "
+                              f"stride {s}: pad to {-(-h // s) * s}x{-(-w // s) * s}")
+        return x.to(device=self.device, dtype=torch.float32).contiguous()
+
+    def _max_batch(self, h: int, w: int) -> int:
+        per_image = [self.plan.in_channels * h * w, self.plan.classes * h * w]
+        for level, ch, _ in self.plan.buffers.values():
+            per_image.append(((h >> level) + 2) * ((w >> level) + 2) * ch)
+        return max(1, INDEX_LIMIT // max(per_image))
+
+    def _state(self, n: int, h: int, w: int) -> _State:
+        import torch
+
+        key = (n, h, w)
+        state = self._states.get(key)
+        if state is None:
+            bufs = {}
+            for name, (level, ch, offset) in self.plan.buffers.items():
+                size = n * ((h >> level) + 2) * ((w >> level) + 2) * ch + SLACK
+                # the border (never written) holds the stored form of 0
+                bufs[name] = torch.full((size,), -offset, dtype=torch.int8, device=self.device)
+            out = torch.empty((n, self.plan.classes, h, w), dtype=torch.int8, device=self.device)
+            state = _State(n, h, w, bufs, out)
+            self._states[key] = state
+        return state
+
+    def _tile(self, name: str, pixels: int = 0) -> tuple[int, int, int, int, int]:
+        if name in self.tiles or "*" in self.tiles:
+            return self.tiles.get(name, self.tiles.get("*"))
+        if pixels >= self.LARGE_PIXELS and name in self.LARGE_TILES:
+            return (*self.LARGE_TILES[name], 16)
+        return (*self.TILE, self.num_stages, 16)
+
+    @staticmethod
+    def _grid(h: int, w: int, th: int, tw: int) -> tuple[int, int]:
+        tiles_x = -(-w // tw)
+        return tiles_x, -(-h // th) * tiles_x
+
+    def _launch(self, state: _State, x: Any) -> None:
+        for _, launch in self.launches(state, x):
+            launch()
+
+    def launches(self, state: _State, x: Any) -> list[tuple[str, Any]]:
+        """The kernel launches of one forward pass, as (stage name, no-argument callable)."""
+        from tinyicenet.kernels.triton_conv import INTERPRETED, conv3x3_kernel, quantize_kernel
+
+        n, h, w = state.n, state.h, state.w
+        bufs, dummy = state.buffers, self._dummy
+        q = self.plan.quant
+        blocks = -(-(h * w) // self.QUANT_BLOCK)
+        qargs = (x, bufs["input"], h, w, blocks, q.input_scale)
+        qkw = dict(CIN=q.in_channels, CP=q.channels, QLO=q.lo, QHI=q.hi, BLOCK=self.QUANT_BLOCK,
+                   RINT=not INTERPRETED, num_warps=4)
+        out: list[tuple[str, Any]] = [
+            ("quantize", lambda: quantize_kernel[(n * blocks,)](*qargs, **qkw))]
+        for stage, tensors in zip(self.plan.stages, self._stages):
+            hl, wl = h >> stage.level, w >> stage.level
+            th, tw, warps, ns, vec = self._tile(stage.name, n * h * w)
+            tiles_x, tiles = self._grid(hl, wl, th, tw)
+            a = stage.sources[0]
+            b = stage.sources[1] if len(stage.sources) > 1 else None
+            hd = stage.head
+            args = (
+                bufs[a.buffer], bufs[b.buffer] if b else dummy, tensors[0], tensors[1],
+                bufs[stage.out] if stage.out else dummy,
+                bufs[stage.pool] if stage.pool else dummy,
+                tensors[2] if hd else dummy, tensors[3] if hd else dummy,
+                state.out if hd else dummy,
+                hl, wl, tiles_x, tiles)
+            kw = dict(
+                CA=a.channels, A_UP=a.up, A_RUNPX=a.run_px, A_BK=a.bk,
+                CB=b.channels if b else 0, B_RUNPX=b.run_px if b else 0,
+                B_BK=b.bk if b else 32, B_ROW0=a.rows, KTOT=stage.weight.shape[0],
+                COUT=stage.cout_p, RSHIFT=stage.requant.rshift, LO=stage.requant.lo,
+                HI=stage.requant.hi, OUT_XOR=stage.out_xor, WRITE_OUT=stage.out is not None,
+                WRITE_POOL=stage.pool is not None, HEAD=hd is not None,
+                NCLS=hd.classes if hd else 1, NCLS_P=hd.classes_p if hd else 16,
+                H_SPREAD=hd.spread if hd else 1, H_RSHIFT=hd.requant.rshift if hd else 0,
+                H_LO=hd.requant.lo if hd else 0, H_HI=hd.requant.hi if hd else 0,
+                H_XOR=hd.xor if hd else 0, TH=th, TW=tw, NS=ns, VEC=vec, num_warps=warps)
+            g = (n * tiles,)
+            out.append((stage.name,
+                        lambda g=g, args=args, kw=kw: conv3x3_kernel[g](*args, **kw)))
+        return out
+
+    def _capture(self, state: _State, x: Any) -> Any:
+        import torch
+
+        side = torch.cuda.Stream(device=self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):  # compile and load every kernel before capturing
+            self._launch(state, x)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._launch(state, x)
+        return graph
+
+    def _graph_for(self, state: _State, x: Any) -> Any:
+        """A graph reading ``x`` in place (its address is remembered), else the copying one."""
+        key = (x.data_ptr(), tuple(x.stride()))
+        graph = state.graphs.get(key)
+        if graph is not None:
+            state.graphs.move_to_end(key)
+            return graph
+        if len(state.graphs) < GRAPHS_IN_PLACE:
+            graph = self._capture(state, x)
+            state.graphs[key] = graph
+            return graph
+        if state.copy_graph is None:
+            import torch
+            state.static_in = torch.empty_like(x)
+            state.copy_graph = self._capture(state, state.static_in)
+        state.static_in.copy_(x)
+        return state.copy_graph

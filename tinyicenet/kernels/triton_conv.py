@@ -1,0 +1,200 @@
+"""Triton kernels of the integer TinyIceNet (see :mod:`tinyicenet.kernels.plan` for the design).
+
+Two kernels:
+
+* :func:`quantize_kernel` - the input quantiser: float32 NCHW -> int8 NHWC with a zero border.
+* :func:`conv3x3_kernel` - implicit-GEMM 3x3 conv on int8 tensor cores (``tl.dot`` int8 ->
+  int32, wgmma on Hopper), one or two sources (the first optionally read through a nearest 2x
+  upsample, the second the skip: concatenation is just a second K range), bias +
+  round-half-even shift + clamp, then any of: full-resolution store, fused 2x2 max-pool store,
+  fused 1x1 head with its own requantisation storing int8 logits ``[N, classes, H, W]``.
+
+The K loop of each source is a ``tl.range`` loop that Triton software-pipelines (``NS``
+stages): the gathered A slices and the weight slices stream into shared memory while earlier
+slices are multiplied. Activations are stored with their offset already applied (unsigned
+8-bit as ``a - 128``), so every load feeds the MMA untouched.
+
+A program computes a tile of TH x TW output pixels. With pooling, pixel ``m`` of the tile is
+ordered window-major (``m // 4`` = pooling window, ``m % 4`` = position in it) so that the pool
+is a max over a reshaped axis; otherwise row-major, so that NCHW head stores are contiguous.
+"""
+
+from __future__ import annotations
+
+import os
+
+import triton
+import triton.language as tl
+from triton.language.extra import libdevice
+
+#: Triton's CPU interpreter (TRITON_INTERPRET=1, used by the CPU tests) has no libdevice.
+INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+@triton.jit
+def _tile(pid, TILES_X, TILES_PER_IMG, TH: tl.constexpr, TW: tl.constexpr,
+          POOL_ORDER: tl.constexpr):
+    n = pid // TILES_PER_IMG
+    t = pid - n * TILES_PER_IMG
+    ty = t // TILES_X
+    tx = t - ty * TILES_X
+    m = tl.arange(0, TH * TW)
+    if POOL_ORDER:
+        q = m % 4
+        win = m // 4
+        y = ty * TH + (win // (TW // 2)) * 2 + q // 2
+        x = tx * TW + (win % (TW // 2)) * 2 + q % 2
+    else:
+        y = ty * TH + m // TW
+        x = tx * TW + m % TW
+    return n, ty, tx, y, x
+
+
+@triton.jit
+def _requant(acc, RSHIFT: tl.constexpr, LO: tl.constexpr, HI: tl.constexpr):
+    """clamp(round_half_even(acc * 2**-RSHIFT), LO, HI) on int32."""
+    if RSHIFT > 0:
+        q = acc >> RSHIFT
+        rem = acc - (q << RSHIFT)
+        up = (rem > (1 << (RSHIFT - 1))) | ((rem == (1 << (RSHIFT - 1))) & ((q & 1) != 0))
+        q = q + up.to(tl.int32)
+    elif RSHIFT < 0:
+        q = tl.minimum(tl.maximum(acc, LO - 1), HI + 1) << (-RSHIFT)
+    else:
+        q = acc
+    return tl.minimum(tl.maximum(q, LO), HI)
+
+
+@triton.jit
+def _round_half_even(v, RINT: tl.constexpr):
+    """Round half to even (exact integers for |v| < 2**22)."""
+    if RINT:
+        r = libdevice.rint(v)
+    else:
+        r = tl.floor(v)
+        f = v - r
+        odd = (r - 2.0 * tl.floor(r * 0.5)) == 1.0
+        r = tl.where((f > 0.5) | ((f == 0.5) & odd), r + 1.0, r)
+    return r
+
+
+@triton.jit
+def quantize_kernel(x_ptr, q_ptr, H, W, BLOCKS_PER_IMG, scale, CIN: tl.constexpr,
+                    CP: tl.constexpr, QLO: tl.constexpr, QHI: tl.constexpr,
+                    BLOCK: tl.constexpr, RINT: tl.constexpr):
+    """q[n, y+1, x+1, c] = clamp(round_half_even(x[n, c, y, x] * scale)), zero for c >= CIN."""
+    pid = tl.program_id(0)
+    n = pid // BLOCKS_PER_IMG
+    p = (pid - n * BLOCKS_PER_IMG) * BLOCK + tl.arange(0, BLOCK)
+    valid = p < H * W
+    y = p // W
+    x = p - y * W
+    c = tl.arange(0, CP)
+    v = tl.load(x_ptr + (n * CIN + c[None, :]) * (H * W) + p[:, None],
+                mask=valid[:, None] & (c < CIN)[None, :], other=0.0)
+    # clamp first: keeps the rounding inside fp32's exact-integer range
+    v = tl.minimum(tl.maximum(v * scale, QLO - 1.0), QHI + 1.0)
+    q = tl.minimum(tl.maximum(_round_half_even(v, RINT), QLO), QHI)
+    dst = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * CP
+    tl.store(q_ptr + dst[:, None] + c[None, :], q.to(tl.int32).to(tl.int8), mask=valid[:, None])
+
+
+@triton.jit
+def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x, H, W, valid,
+                C: tl.constexpr, UP: tl.constexpr, RUNPX: tl.constexpr, BK: tl.constexpr,
+                COUT: tl.constexpr, NS: tl.constexpr, VEC: tl.constexpr):
+    """acc += im2col(src) @ w[ROW0:ROW0 + rows] in the packing order of plan.pack_source.
+
+    The weights are stored transposed (``[COUT, KTOT]``, K contiguous): the K-major layout
+    that the int8 wgmma wants for its B operand in shared memory. ``VEC`` caps the width of
+    the activation copies: 16-byte cp.async bypass L1 (``.cg``), 8-byte ones are cached in
+    L1 (``.ca``), where the other taps of the tile find them again.
+    """
+    cols = tl.arange(0, COUT)
+    kk = tl.arange(0, BK)
+    if RUNPX > 0:
+        # kernel row d: RUNPX pixels from x-1 of row y+d-1 are BK contiguous bytes.
+        # Each row of the slice is only C-byte aligned; Triton's alignment analysis credits
+        # pairs of tile pixels with 2C and would emit misaligned 16-byte copies for C = 8,
+        # so state the true alignment.
+        start = tl.multiple_of(((n * (H + 2) + y + 1) * (W + 2) + x) * C, min(C, VEC))
+        for d in tl.range(0, 3, num_stages=NS):
+            a = tl.load(src + (start + (d - 1) * ((W + 2) * C))[:, None] + kk[None, :],
+                        mask=valid[:, None], other=0)
+            wt = tl.load(w_ptr + (ROW0 + d * BK + kk)[:, None] + cols[None, :] * KTOT)
+            acc = tl.dot(a, wt, acc, out_dtype=tl.int32)
+    else:
+        NCH: tl.constexpr = (C + BK - 1) // BK
+        center = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * C
+        for i in tl.range(0, 9 * NCH, num_stages=NS):
+            t = i // NCH
+            dy = t // 3 - 1
+            dx = t - (t // 3) * 3 - 1
+            cc = (i - t * NCH) * BK + kk
+            if UP:
+                base = ((n * (H // 2 + 2) + ((y + dy) >> 1) + 1) * (W // 2 + 2)
+                        + ((x + dx) >> 1) + 1) * C
+            else:
+                base = center + (dy * (W + 2) + dx) * C
+            base = tl.multiple_of(base, min(C, VEC))  # true alignment: C bytes
+            if C % BK == 0:
+                a = tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
+            else:
+                a = tl.load(src + base[:, None] + cc[None, :],
+                            mask=valid[:, None] & (cc < C)[None, :], other=0)
+            wt = tl.load(w_ptr + (ROW0 + i * BK + kk)[:, None] + cols[None, :] * KTOT)
+            acc = tl.dot(a, wt, acc, out_dtype=tl.int32)
+    return acc
+
+
+@triton.jit
+def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_ptr, head_ptr,
+                   H, W, TILES_X, TILES_PER_IMG,
+                   CA: tl.constexpr, A_UP: tl.constexpr, A_RUNPX: tl.constexpr,
+                   A_BK: tl.constexpr, CB: tl.constexpr, B_RUNPX: tl.constexpr,
+                   B_BK: tl.constexpr, B_ROW0: tl.constexpr, KTOT: tl.constexpr,
+                   COUT: tl.constexpr, RSHIFT: tl.constexpr, LO: tl.constexpr,
+                   HI: tl.constexpr, OUT_XOR: tl.constexpr,
+                   WRITE_OUT: tl.constexpr, WRITE_POOL: tl.constexpr, HEAD: tl.constexpr,
+                   NCLS: tl.constexpr, NCLS_P: tl.constexpr, H_SPREAD: tl.constexpr,
+                   H_RSHIFT: tl.constexpr, H_LO: tl.constexpr, H_HI: tl.constexpr,
+                   H_XOR: tl.constexpr, TH: tl.constexpr, TW: tl.constexpr,
+                   NS: tl.constexpr, VEC: tl.constexpr = 16):
+    pid = tl.program_id(0)
+    n, ty, tx, y, x = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, WRITE_POOL)
+    valid = (y < H) & (x < W)
+    acc = tl.zeros([TH * TW, COUT], dtype=tl.int32)
+    acc = _acc_source(acc, a_ptr, w_ptr, 0, KTOT, n, y, x, H, W, valid, CA, A_UP, A_RUNPX, A_BK,
+                      COUT, NS, VEC)
+    if CB > 0:
+        acc = _acc_source(acc, b_ptr, w_ptr, B_ROW0, KTOT, n, y, x, H, W, valid, CB, False,
+                          B_RUNPX, B_BK, COUT, NS, VEC)
+    cols = tl.arange(0, COUT)
+    acc = acc + tl.load(bias_ptr + cols)[None, :]
+    yq = _requant(acc, RSHIFT, LO, HI)
+    if WRITE_OUT:
+        obase = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
+        tl.store(out_ptr + obase[:, None] + cols[None, :], (yq - OUT_XOR).to(tl.int8),
+                 mask=valid[:, None])
+    if WRITE_POOL:
+        pooled = tl.max(tl.reshape(yq, [TH * TW // 4, 4, COUT]), axis=1)
+        pm = tl.arange(0, TH * TW // 4)
+        py = ty * (TH // 2) + pm // (TW // 2)
+        px = tx * (TW // 2) + pm % (TW // 2)
+        pv = (py < H // 2) & (px < W // 2)
+        pbase = ((n * (H // 2 + 2) + py + 1) * (W // 2 + 2) + px + 1) * COUT
+        tl.store(pool_ptr + pbase[:, None] + cols[None, :], (pooled - OUT_XOR).to(tl.int8),
+                 mask=pv[:, None])
+    if HEAD:
+        h8 = (yq - H_XOR).to(tl.int8)
+        if H_SPREAD >= 2:
+            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [TH * TW, COUT * 2])
+        if H_SPREAD >= 4:
+            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [TH * TW, COUT * 4])
+        kh = tl.arange(0, COUT * H_SPREAD)
+        jc = tl.arange(0, NCLS_P)
+        hw = tl.load(hw_ptr + kh[:, None] + jc[None, :] * (COUT * H_SPREAD))  # [NCLS_P, KH]
+        hacc = tl.dot(h8, hw, out_dtype=tl.int32) + tl.load(hb_ptr + jc)[None, :]
+        hq = _requant(hacc, H_RSHIFT, H_LO, H_HI)
+        optr = head_ptr + ((n * NCLS + jc[None, :]) * H + y[:, None]) * W + x[:, None]
+        tl.store(optr, hq.to(tl.int8), mask=valid[:, None] & (jc < NCLS)[None, :])
