@@ -1,0 +1,109 @@
+"""The per-layer Strategy / ReuseFactor YAML (``hls/layers.yml``) and the planner's settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tinyicenet.errors import ConfigError
+from tinyicenet.resources import resource_dir
+
+STRATEGIES = ("resource", "latency")
+AUTO = "auto"
+DEFAULT_LIMITS = {"lut": 0.70, "ff": 0.70, "dsp": 0.80, "bram36": 0.80}
+
+
+@dataclass(frozen=True)
+class LayerSetting:
+    strategy: str = "resource"
+    reuse_factor: int | str = AUTO  # an int or "auto"
+
+    @property
+    def auto(self) -> bool:
+        return self.reuse_factor == AUTO
+
+
+@dataclass
+class HlsSettings:
+    """Everything ``layers.yml`` says."""
+
+    defaults: LayerSetting = field(default_factory=LayerSetting)
+    layers: dict[str, LayerSetting] = field(default_factory=dict)
+    tiles: list[int] = field(default_factory=lambda: [256, 128, 64])
+    utilisation_limit: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    source: str = "defaults"
+
+    def for_role(self, role: str) -> LayerSetting:
+        return self.layers.get(role, self.defaults)
+
+
+def default_settings_path() -> Path:
+    return resource_dir("hls") / "layers.yml"
+
+
+def _layer(raw, base: LayerSetting, where: str) -> LayerSetting:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with strategy / reuse_factor")
+    unknown = sorted(set(raw) - {"strategy", "reuse_factor"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (valid: strategy, "
+                          "reuse_factor)")
+    strategy = str(raw.get("strategy", base.strategy)).lower()
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"{where}: strategy {raw.get('strategy')!r} is not one of Resource, "
+                          "Latency")
+    rf = raw.get("reuse_factor", base.reuse_factor)
+    if rf != AUTO and (isinstance(rf, bool) or not isinstance(rf, int) or rf < 1):
+        raise ConfigError(f"{where}: reuse_factor {rf!r} must be a positive integer or 'auto'")
+    return LayerSetting(strategy, rf)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> HlsSettings:
+    """Read and validate a layers YAML (default: the project's ``hls/layers.yml``)."""
+    p = Path(path) if path is not None else default_settings_path()
+    if not p.is_file():
+        raise ConfigError(f"{p}: HLS settings file not found")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    unknown = sorted(set(raw) - {"version", "defaults", "layers", "planner"})
+    if unknown:
+        raise ConfigError(f"{p}: unknown top-level key(s) {', '.join(unknown)}")
+    if raw.get("version", 1) != 1:
+        raise ConfigError(f"{p}: version {raw.get('version')!r} is not supported (use 1)")
+    defaults = _layer(raw.get("defaults"), LayerSetting(), f"{p}: defaults")
+    layers_raw = raw.get("layers") or {}
+    if not isinstance(layers_raw, dict):
+        raise ConfigError(f"{p}: layers must be a mapping role -> settings")
+    layers = {str(k): _layer(v, defaults, f"{p}: layers.{k}") for k, v in layers_raw.items()}
+    planner = raw.get("planner") or {}
+    if not isinstance(planner, dict):
+        raise ConfigError(f"{p}: planner must be a mapping")
+    tiles = planner.get("tiles", [256, 128, 64])
+    if (not isinstance(tiles, list) or not tiles
+            or not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in tiles)):
+        raise ConfigError(f"{p}: planner.tiles must be a list of positive integers")
+    limits = dict(DEFAULT_LIMITS)
+    given = planner.get("utilisation_limit") or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{p}: planner.utilisation_limit must be a mapping")
+    for key, value in given.items():
+        if key not in DEFAULT_LIMITS:
+            raise ConfigError(f"{p}: planner.utilisation_limit.{key} is not one of "
+                              f"{', '.join(DEFAULT_LIMITS)}")
+        if not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ConfigError(f"{p}: planner.utilisation_limit.{key} = {value!r} must be in (0, 1]")
+        limits[key] = float(value)
+    unknown = sorted(set(planner) - {"tiles", "utilisation_limit"})
+    if unknown:
+        raise ConfigError(f"{p}: unknown planner key(s) {', '.join(unknown)} (valid: tiles, "
+                          "utilisation_limit)")
+    return HlsSettings(defaults, layers, sorted(set(tiles), reverse=True), limits, str(p))
