@@ -114,12 +114,22 @@ def test_fpga_imports_board_and_modelled_results(tmp_path):
     assert proc.returncode == 2 and "schema_version 9" in one_error_line(proc)
 
 
-def test_fpga_without_board_or_model_explains_what_to_do():
-    from tinyicenet import hls
-    if hasattr(hls, "modelled_bench"):
-        pytest.skip("the HLS performance model is installed")
-    proc = cli("bench", "--target", "fpga")
-    assert proc.returncode == 4 and "--import" in one_error_line(proc)
+def test_fpga_off_board_is_modelled_and_says_so(tmp_path):
+    out = tmp_path / "fpga.json"
+    proc = cli("bench", "--target", "fpga", "--model", "tinyicenet_w4a4", "--quiet",
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    (r,) = data if isinstance(data, list) else [data]
+    assert r["target"] == "fpga" and r["precision"] == "w4a4"
+    assert r["provenance"]["throughput"] == "modelled" and r["provenance"]["assumptions"]
+    assert r["tiles_per_s"] > 0 and r["scene"]["tiles"] == 25
+    assert any("C simulation not run" in n for n in r["method"]["notes"])
+
+
+def test_fpga_refuses_a_float_model():
+    proc = cli("bench", "--target", "fpga", "--model", "tinyicenet_float")
+    assert proc.returncode != 0 and "quantized" in one_error_line(proc)
 
 
 def test_cuda_variants_parse():

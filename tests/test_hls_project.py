@@ -216,3 +216,19 @@ def test_plan_only_writes_the_modelled_report(tmp_path, ckpts, capsys):
     assert data["modelled"]["tile"] == [256, 256] and data["modelled"]["fps_256_equivalent"] >= 30
     assert "modelled" in (out / "resources.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["resources.json", "resources.md"]
+
+
+@pytest.mark.slow
+def test_bench_imports_the_verified_project(w4a4_project):
+    """`bench --target fpga --import PROJECT`: the modelled design plus its C-sim evidence."""
+    from tinyicenet.bench.targets.fpga import import_results
+
+    from tinyicenet.errors import ConfigError
+
+    project = str(w4a4_project.project_dir)
+    with pytest.raises(ConfigError, match="halo"):  # a 32-pixel tile has no core in a 16 halo
+        import_results(project, None)
+    (r,) = import_results(project, None, halo=8)
+    assert r["target"] == "fpga" and r["model"] == "tinyicenet_w4a4"
+    assert r["provenance"]["throughput"] == "modelled" and r["scene"]["tiles"] > 25
+    assert "0 differing values" in r["provenance"]["verification"]

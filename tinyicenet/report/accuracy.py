@@ -16,6 +16,9 @@ or a bare list ``[ENTRY, ...]``. One ENTRY per evaluated model::
      "split": "test", "scenes": 3, "data": "synthetic" | "ai4arctic",
      "checkpoint": "runs/w4a4/best.pt", "commit": "...", "date": "..."}
 
+An evaluation result of ``tinyicenet evaluate`` (schema ``tinyicenet-eval``, scores in
+percent) is read too and turned into one entry.
+
 Extra keys are kept. The report joins an entry with bench results of the same ``model``
 (and, where both give one, the same ``precision``) to draw accuracy against energy.
 """
@@ -32,13 +35,14 @@ from tinyicenet.errors import ResultError
 
 SCHEMA_NAME = "tinyicenet-accuracy"
 SCHEMA_VERSION = 1
+EVAL_SCHEMA = "tinyicenet-eval"
 _PRECISION = re.compile(r"^w(\d+)a(\d+)$")
 
 
 def is_accuracy_document(data: Any) -> bool:
     """True for a wrapped accuracy document or a bare list of entries with ``sod_f1``."""
     if isinstance(data, dict):
-        return data.get("schema") == SCHEMA_NAME
+        return data.get("schema") in (SCHEMA_NAME, EVAL_SCHEMA)
     return isinstance(data, list) and bool(data) and all(
         isinstance(e, dict) and "sod_f1" in e for e in data)
 
@@ -67,8 +71,29 @@ def validate_entry(entry: Any, source: str) -> dict[str, Any]:
     return out
 
 
+def from_evaluation(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The accuracy entry of one ``tinyicenet evaluate`` result (percent -> fraction)."""
+    sod = (data.get("metrics") or {}).get("SOD")
+    if not isinstance(sod, dict) or not isinstance(sod.get("f1_weighted"), (int, float)):
+        raise ResultError(f"{source}: evaluation result has no SOD weighted F1")
+    entry = {key: data.get(key) for key in ("model", "precision", "weight_bits", "act_bits",
+                                            "skips", "checkpoint", "date")}
+    entry.update(sod_f1=sod["f1_weighted"] / 100.0, split="evaluation",
+                 scenes=len(data.get("scenes") or []))
+    for chart, key in (("SIC", "sic_r2"), ("FLOE", "floe_f1")):
+        metric = (data.get("metrics") or {}).get(chart)
+        if isinstance(metric, dict) and isinstance(metric.get("score"), (int, float)):
+            entry[key] = metric["score"] / 100.0
+    return entry
+
+
 def parse_accuracy(data: Any, source: str) -> list[dict[str, Any]]:
-    """Entries of an already-parsed accuracy document."""
+    """Entries of an already-parsed accuracy document (or of an evaluation result)."""
+    if isinstance(data, dict) and data.get("schema") == EVAL_SCHEMA:
+        if data.get("schema_version") != 1:
+            raise ResultError(f"{source}: evaluation schema_version "
+                              f"{data.get('schema_version')!r}; this tinyicenet reads version 1")
+        return [validate_entry(from_evaluation(data, source), source)]
     if isinstance(data, dict):
         if data.get("schema") != SCHEMA_NAME:
             raise ResultError(f"{source}: not a tinyicenet accuracy document")

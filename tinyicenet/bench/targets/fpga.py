@@ -4,8 +4,10 @@
   writes a result in this schema; ``--import RESULT.json`` brings it here (validated).
 * Off the board: the HLS design is checked in C simulation against the integer reference, and
   throughput and energy come from the HLS planner's model, labelled ``modelled`` with its
-  assumptions; ``--import`` accepts a modelled result file or the planner's design JSON
-  (``DesignPlan.to_dict()``), converted here.
+  assumptions; ``--import`` accepts a modelled result file, the planner's design JSON
+  (``DesignPlan.to_dict()``) or a project folder written by ``tinyicenet hls`` (its modelled
+  plan plus its C-simulation verification), converted here. Without ``--import`` the model
+  is planned directly (no C simulation: the result says so).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tinyicenet.errors import ConfigError, ToolNotFoundError
 
 def run(options: Any) -> list[dict]:
     if options.import_path:
-        return import_results(options.import_path, options.model)
+        return import_results(options.import_path, options.model, halo=options.halo)
     return [_modelled(options)]
 
 
@@ -46,21 +48,25 @@ def from_hls_plan(plan: dict, *, model: str = "tinyicenet", precision: str = "in
         model=model, precision=precision, scene=ew_scene((tile[0], tile[1]), halo),
         tiles_per_s=float(plan["tiles_per_s"]), power_w=energy.get("power_w"),
         latency_ms=plan.get("latency_ms"),
-        assumptions=list(plan["assumptions"]) + ([energy["assumption"]]
-                                                 if energy.get("assumption") else []),
+        assumptions=list(dict.fromkeys(list(plan["assumptions"]) + (
+            [energy["assumption"]] if energy.get("assumption") else []))),
         method="hls schedule model (tinyicenet.hls.planner)",
         verification=plan.get("verification"), notes=notes)
 
 
-def import_results(path: str, model: str | None = None) -> list[dict]:
+def import_results(path: str, model: str | None = None, *, halo: int = 16) -> list[dict]:
     """Board-measured or modelled fpga results from a file (one object or a list), or the HLS
     planner's modelled design, converted and labelled 'modelled'."""
+    project = Path(path)
+    if project.is_dir() and (project / "resources.json").is_file():
+        return [_from_project(project, model, halo)]
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         data = None   # load_results reports the problem precisely
     if is_hls_plan(data):
-        return [from_hls_plan(data, model=model or "tinyicenet", source=Path(path).name)]
+        return [from_hls_plan(data, model=model or "tinyicenet", halo=halo,
+                              source=Path(path).name)]
     results = load_results(path)
     for i, r in enumerate(results):
         if r["target"] != "fpga":
@@ -70,26 +76,52 @@ def import_results(path: str, model: str | None = None) -> list[dict]:
     return results
 
 
-def _modelled(options: Any) -> dict:
-    """Ask the HLS helper's performance model (``tinyicenet.hls.modelled_bench``)."""
-    try:
-        from tinyicenet import hls
-        model_fn = hls.modelled_bench
-    except (ImportError, AttributeError):
-        raise ToolNotFoundError(
-            "fpga target: no board here and no HLS performance model in this installation; "
-            "run the board script on the ZCU102, or pass --import RESULT.json (a board-measured "
-            "or modelled result)") from None
-    from tinyicenet.bench.modelled import modelled_result
-    from tinyicenet.bench.targets.common import artefact, model_label, scene_unit
+def _from_project(project: Path, model: str | None, halo: int) -> dict:
+    """The modelled design of an HLS project folder, with its C-simulation verification."""
+    from tinyicenet.errors import ResultError
 
-    scene = scene_unit(options)
-    figures = model_fn(artefact(options, "integer"), tile=options.tile[0], batch=options.batch)
-    return modelled_result(
-        target="fpga", backend=figures.get("backend", "hls-model"),
-        device=figures.get("device", "ZCU102 XCZU9EG (modelled)"),
-        model=model_label(options, "integer"), precision=figures["precision"], scene=scene,
-        tiles_per_s=figures["tiles_per_s"], power_w=figures.get("power_w"),
-        idle_power_w=figures.get("idle_power_w"), latency_ms=figures.get("latency_ms"),
-        assumptions=figures["assumptions"], method=figures.get("method", "hls schedule model"),
-        verification=figures.get("verification"), batch=options.batch)
+    try:
+        plan = json.loads((project / "resources.json").read_text())["modelled"]
+        manifest = json.loads((project / "tinyicenet_project.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultError(f"{project}: not a readable tinyicenet hls project ({exc})") from None
+    if not is_hls_plan(plan):
+        raise ResultError(f"{project}/resources.json: holds no modelled design")
+    check = manifest.get("verification") or {}
+    verification = (f"C simulation vs integer reference over {check.get('tiles')} tiles: "
+                    f"{check.get('differing')} differing values, argmax agreement "
+                    f"{check.get('argmax_agreement')}") if check else None
+    plan = dict(plan, verification=verification)
+    label = model or str((manifest.get("model") or {}).get("name", "tinyicenet"))
+    return from_hls_plan(plan, model=label, precision=_precision(label), halo=halo,
+                         source=f"{project.name} (C simulation verified)")
+
+
+def _precision(model: str) -> str:
+    import re
+
+    m = re.search(r"w(\d)a(\d)", model)
+    return m.group(0) if m else "int"
+
+
+def _modelled(options: Any) -> dict:
+    """Plan the design of the given model directly (modelled; no C simulation here)."""
+    from tinyicenet.bench.targets.common import artefact, model_label
+    from tinyicenet.hls import load_board, load_settings, plan_project
+    from tinyicenet.models import create_model, load_checkpoint
+
+    name = artefact(options, "integer")
+    if name.endswith(".pt"):
+        model, _ = load_checkpoint(name)
+    else:
+        model = create_model(name)
+    if not getattr(model, "quantized", False):
+        raise ConfigError(f"fpga target: {name} is a float model; the FPGA runs quantized "
+                          "models (e.g. tinyicenet_w4a4)")
+    plan, _ = plan_project(model, load_board("zcu102"), load_settings(), tile=options.tile[0])
+    label = model_label(options, "integer")
+    result = from_hls_plan(plan.to_dict(), model=label, precision=_precision(model.name),
+                           halo=options.halo, source="tinyicenet.hls.plan_project")
+    result["method"]["notes"].append("C simulation not run for this result: "
+                                     "pass --import HLS_PROJECT for a verified design")
+    return result

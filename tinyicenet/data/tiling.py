@@ -1,0 +1,136 @@
+"""Whole scenes as overlapping tiles with a halo, and back.
+
+A scene ``[C, H, W]`` is cut into ``tile x tile`` windows whose ``core`` squares (``tile - 2 *
+halo``, on a regular grid from the top-left corner) cover the scene without overlap; each tile
+carries at least ``halo`` pixels of context around its core wherever the scene continues, and
+:func:`stitch` keeps only the cores. Tiles at the bottom/right edges are shifted inward so that
+they end on the scene edge (every tile holds scene data, and the scene edge is where the network
+sees its own zero padding, as in a single pass). Tile origins are multiples of ``align`` (the
+model stride, 2 ** number of pools) so the pooling grid of every tile coincides with that of the
+whole scene. Hence, with ``halo`` at least the network's receptive-field radius, the stitched
+output equals one pass over the scene zero-padded to a multiple of ``align`` (scenes smaller than
+a tile are zero-padded to the tile, which only a smaller tile could avoid).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinyicenet.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TileWindow:
+    """One tile: its origin in scene pixels (may be negative) and the core it contributes."""
+
+    row: int  # tile origin (scene coordinates of tile pixel [0, 0]; >= 0)
+    col: int
+    core_row: int  # core origin in scene coordinates
+    core_col: int
+    core_h: int  # core size inside the scene (smaller at the bottom/right edges)
+    core_w: int
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How a scene of ``shape`` is tiled."""
+
+    shape: tuple[int, int]
+    tile: int
+    halo: int
+    align: int
+    windows: tuple[TileWindow, ...] = field(repr=False)
+
+    @property
+    def core(self) -> int:
+        return self.tile - 2 * self.halo
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Number of tiles along lines and samples."""
+        return (math.ceil(self.shape[0] / self.core), math.ceil(self.shape[1] / self.core))
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __iter__(self):
+        return iter(self.windows)
+
+
+def _check(tile: int, halo: int, align: int) -> None:
+    if align < 1 or tile < 1 or halo < 0:
+        raise ConfigError(f"tiling: tile ({tile}) and align ({align}) must be >= 1, "
+                          f"halo ({halo}) >= 0")
+    if tile % align or halo % align:
+        raise ConfigError(f"tiling: tile ({tile}) and halo ({halo}) must be multiples of the model "
+                          f"stride {align}")
+    if tile - 2 * halo < align:
+        raise ConfigError(f"tiling: tile {tile} leaves no core with halo {halo}; use a larger tile "
+                          "or a smaller halo")
+
+
+def tiles_per_scene(shape: tuple[int, int], tile: int = 256, halo: int = 16) -> int:
+    """Number of tiles that cover a scene of ``shape`` (the bench's per-scene unit)."""
+    core = tile - 2 * halo
+    if core < 1:
+        raise ConfigError(f"tiling: tile {tile} leaves no core with halo {halo}")
+    return math.ceil(shape[0] / core) * math.ceil(shape[1] / core)
+
+
+def plan_tiles(shape: tuple[int, int], tile: int = 256, halo: int = 16, align: int = 4) -> TilePlan:
+    """Plan the tiles of a scene of ``shape = (H, W)``."""
+    _check(tile, halo, align)
+    h, w = int(shape[0]), int(shape[1])
+    if h < 1 or w < 1:
+        raise ConfigError(f"tiling: empty scene shape {shape}")
+    core = tile - 2 * halo
+
+    def origins(n: int) -> list[tuple[int, int, int]]:
+        """(tile origin, core start, core length) along one axis of n pixels."""
+        n_al = -(-n // align) * align  # the grid a single pass would run on
+        out = []
+        for start in range(0, n, core):
+            origin = start - halo
+            if n_al >= tile:  # shift inward: the last tile ends on the (aligned) scene edge
+                origin = min(max(origin, 0), n_al - tile)
+            else:  # smaller than one tile: one tile from the corner, zeros beyond the scene
+                origin = 0
+            out.append((origin, start, min(core, n - start)))
+        return out
+
+    windows = [TileWindow(row=r0, col=c0, core_row=r, core_col=c, core_h=rh, core_w=cw)
+               for r0, r, rh in origins(h) for c0, c, cw in origins(w)]
+    return TilePlan((h, w), tile, halo, align, tuple(windows))
+
+
+def extract_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
+    """Cut ``image [C, H, W]`` into ``[N, C, tile, tile]`` (zeros beyond the scene edge)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or tuple(image.shape[1:]) != plan.shape:
+        raise ConfigError(f"tiling: image of shape {tuple(image.shape)} does not match the plan "
+                          f"for [C, {plan.shape[0]}, {plan.shape[1]}]")
+    h, w = plan.shape
+    bottom = max(max(win.row for win in plan.windows) + plan.tile - h, 0)
+    right = max(max(win.col for win in plan.windows) + plan.tile - w, 0)
+    padded = np.pad(image, ((0, 0), (0, bottom), (0, right)))
+    out = np.empty((len(plan), image.shape[0], plan.tile, plan.tile), dtype=image.dtype)
+    for n, win in enumerate(plan.windows):
+        out[n] = padded[:, win.row:win.row + plan.tile, win.col:win.col + plan.tile]
+    return out
+
+
+def stitch(outputs: np.ndarray, plan: TilePlan) -> np.ndarray:
+    """Assemble per-tile outputs ``[N, K, tile, tile]`` into ``[K, H, W]`` from the tile cores."""
+    outputs = np.asarray(outputs)
+    if outputs.ndim != 4 or outputs.shape[0] != len(plan) or outputs.shape[2:] != (plan.tile,) * 2:
+        raise ConfigError(f"tiling: outputs of shape {tuple(outputs.shape)} do not match the plan "
+                          f"({len(plan)} tiles of {plan.tile} x {plan.tile})")
+    out = np.empty((outputs.shape[1], *plan.shape), dtype=outputs.dtype)
+    for n, win in enumerate(plan.windows):
+        r, c = win.core_row - win.row, win.core_col - win.col  # core offset inside the tile
+        out[:, win.core_row:win.core_row + win.core_h, win.core_col:win.core_col + win.core_w] = \
+            outputs[n, :, r:r + win.core_h, c:c + win.core_w]
+    return out
