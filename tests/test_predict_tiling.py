@@ -11,14 +11,8 @@ import pytest
 import torch
 
 from tinyicenet.models import calibrate, create_model
-from tinyicenet.predict.runner import (
-    DEFAULT_HALO,
-    ModelInfo,
-    fitted_tile,
-    logits_to_classes,
-    predict_logits,
-    receptive_radius,
-)
+from tinyicenet.data.tiling import fitted_tile, run_tiled
+from tinyicenet.predict.runner import DEFAULT_HALO, ModelInfo, logits_to_classes, receptive_radius
 
 
 def _float_run(model: torch.nn.Module):
@@ -82,9 +76,9 @@ def test_receptive_radius_of_the_default_network_fits_the_halo():
 def test_tiled_equals_untiled_on_a_one_tile_scene(int_model):
     image = _scene(150, 190, seed=2)
     whole = _whole(int_model, image)
-    np.testing.assert_array_equal(predict_logits(int_model, image, tile=256), whole)
+    np.testing.assert_array_equal(run_tiled(int_model, image, tile=256), whole)
     # the same scene cut into 2 x 3 tiles of 96 px (64 px cores)
-    np.testing.assert_array_equal(predict_logits(int_model, image, tile=96), whole)
+    np.testing.assert_array_equal(run_tiled(int_model, image, tile=96), whole)
 
 
 def test_tile_fitted_to_a_small_scene():
@@ -96,7 +90,7 @@ def test_tile_fitted_to_a_small_scene():
 def test_tiled_equals_whole_scene_integer_across_many_seams(int_model):
     image = _scene(201, 283, seed=3)  # 4 x 5 tiles of 64 px cores, ragged last row/column
     calls = []
-    tiled = predict_logits(lambda x: calls.append(x.shape) or int_model(x), image, tile=96,
+    tiled = run_tiled(lambda x: calls.append(x.shape) or int_model(x), image, tile=96,
                            halo=16, align=4, batch=6)
     assert sum(c[0] for c in calls) == 20 and calls[0][1:] == (2, 96, 96)  # really tiled
     whole = _whole(int_model, image)
@@ -107,7 +101,7 @@ def test_tiled_equals_whole_scene_integer_across_many_seams(int_model):
 def test_a_halo_below_the_receptive_field_shows_seams(int_model):
     """The equality above is not automatic: 4 px of context change the output at the seams."""
     image = _scene(200, 200, seed=4)
-    thin = predict_logits(int_model, image, tile=48, halo=4, align=4)
+    thin = run_tiled(int_model, image, tile=48, halo=4, align=4)
     assert (thin != _whole(int_model, image)).any()
 
 
@@ -118,7 +112,7 @@ def test_tiled_equals_whole_scene_float_class_ids():
     image = _scene(230, 300, seed=6)
     valid = np.ones(image.shape[1:], bool)
     valid[:10] = False
-    tiled = predict_logits(run, image, tile=128, halo=16, align=4)
+    tiled = run_tiled(run, image, tile=128, halo=16, align=4)
     whole = _whole(run, image)
     np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5)
     a = logits_to_classes(tiled, ("SOD",), (6,), valid)["SOD"]

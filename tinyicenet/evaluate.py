@@ -33,17 +33,17 @@ def predict_logits(model: Any, image: np.ndarray, *, tile: int = 256, halo: int 
     """Logits ``[K, H, W]`` of a whole scene ``image [C, H, W]`` through halo tiles."""
     import torch
 
-    from tinyicenet.data.tiling import extract_tiles, plan_tiles, stitch
+    from tinyicenet.data.tiling import run_tiled
 
-    plan = plan_tiles(image.shape[-2:], tile=tile, halo=halo, align=model.stride)
-    tiles = extract_tiles(np.asarray(image, dtype=np.float32), plan)
-    outputs = []
     model.eval()
-    with torch.inference_mode():
-        for i in range(0, len(tiles), batch):
-            x = torch.from_numpy(np.ascontiguousarray(tiles[i:i + batch])).to(device)
-            outputs.append(model(x).float().cpu().numpy())
-    return stitch(np.concatenate(outputs), plan)
+
+    def run(tiles: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(tiles)).to(device)
+            return model(x).float().cpu().numpy()
+
+    return run_tiled(run, np.asarray(image, dtype=np.float32), tile=tile, halo=halo,
+                     align=model.stride, batch=batch)
 
 
 def predict_scene(model: Any, image: np.ndarray, **kwargs: Any) -> dict[str, np.ndarray]:

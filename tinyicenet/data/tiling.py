@@ -15,6 +15,7 @@ a tile are zero-padded to the tile, which only a smaller tile could avoid).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,3 +135,46 @@ def stitch(outputs: np.ndarray, plan: TilePlan) -> np.ndarray:
         out[:, win.core_row:win.core_row + win.core_h, win.core_col:win.core_col + win.core_w] = \
             outputs[n, :, r:r + win.core_h, c:c + win.core_w]
     return out
+
+
+def fitted_tile(shape: Sequence[int], tile: int, halo: int, align: int) -> int:
+    """The tile side to use on a scene of ``shape``: ``tile``, or the scene's short side
+    (rounded up to ``align``) when the scene is smaller than one tile.
+
+    The tiler pads a scene smaller than a tile with zeros up to the tile, and the network's own
+    zero padding then sits beyond the scene edge instead of on it, which changes the outputs
+    within the receptive field of the bottom/right edges. A tile no larger than the (aligned)
+    scene keeps every output equal to one pass over the scene.
+    """
+    fit = min(-(-int(n) // align) * align for n in shape)
+    return fit if fit < tile and fit - 2 * halo >= align else tile
+
+
+def run_tiled(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *,
+              tile: int = 256, halo: int = 16, align: int = 4, batch: int = 8,
+              on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Outputs ``[K, H, W]`` of ``run`` (tiles ``[N, C, t, t]`` -> ``[N, K, t, t]``, e.g. a
+    backend's run) over a whole scene ``image [C, H, W]``, through halo tiles.
+
+    ``on_batch(done, total)`` reports progress in tiles.
+    """
+    if tile <= 2 * halo:
+        raise ConfigError(f"tile {tile} leaves no core inside a halo of {halo} on each side")
+    h, w = image.shape[-2:]
+    if -(-h // align) * align <= tile and -(-w // align) * align <= tile:
+        # the scene fits in one tile: one pass over it, padded only up to the stride
+        x = np.pad(np.asarray(image, dtype=np.float32), ((0, 0), (0, -h % align), (0, -w % align)))
+        out = np.asarray(run(x[None]), dtype=np.float32)[0, :, :h, :w]
+        if on_batch is not None:
+            on_batch(1, 1)
+        return np.ascontiguousarray(out)
+    tile = fitted_tile((h, w), tile, halo, align)
+    plan = plan_tiles((h, w), tile=tile, halo=halo, align=align)
+    tiles = extract_tiles(np.ascontiguousarray(image, dtype=np.float32), plan)
+    n = tiles.shape[0]
+    outputs = []
+    for start in range(0, n, batch):
+        outputs.append(np.asarray(run(tiles[start:start + batch]), dtype=np.float32))
+        if on_batch is not None:
+            on_batch(min(start + batch, n), n)
+    return stitch(np.concatenate(outputs, axis=0), plan)

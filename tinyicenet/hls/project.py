@@ -175,7 +175,7 @@ def build_project(model_or_ckpt: Any, out_dir: str | os.PathLike[str], *,
     tiles = verification_tiles(model, plan.tile, n_random, scene, n_scene, seed)
     reference = intmodel.run_int(intmodel.quantize_input(tiles.tiles))
 
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(Path(out_dir).absolute()) as tmp:
         prepared = retile(prepared0, plan.tile)
         formats = conv_formats(prepared, model.name)
         config = hls_config(prepared, formats, plan.conv_settings(),

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyicenet.data.tiling import run_tiled
 from tinyicenet.errors import ConfigError
 
 #: Tile side on the working grid and the minimum halo (the data layer's defaults).
@@ -109,51 +110,6 @@ def open_backend(name: str, checkpoint: str | Path, *, quantized: bool = True,
     return get_backend(name, checkpoint, **options)
 
 
-def fitted_tile(shape: Sequence[int], tile: int, halo: int, align: int) -> int:
-    """The tile side to use on a scene of ``shape``: ``tile``, or the scene's short side
-    (rounded up to ``align``) when the scene is smaller than one tile.
-
-    The tiler pads a scene smaller than a tile with zeros up to the tile, and the network's own
-    zero padding then sits beyond the scene edge instead of on it, which changes the outputs
-    within the receptive field of the bottom/right edges. A tile no larger than the (aligned)
-    scene keeps every output equal to one pass over the scene.
-    """
-    fit = min(-(-int(n) // align) * align for n in shape)
-    return fit if fit < tile and fit - 2 * halo >= align else tile
-
-
-def predict_logits(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray, *,
-                   tile: int = DEFAULT_TILE, halo: int = DEFAULT_HALO, align: int = 4,
-                   batch: int = DEFAULT_BATCH,
-                   on_batch: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Logits ``[K, H, W]`` of a scene ``image`` ``[C, H, W]`` through ``run`` (a backend's run).
-
-    ``on_batch(done, total)`` reports progress in tiles.
-    """
-    from tinyicenet.data.tiling import extract_tiles, plan_tiles, stitch
-
-    if tile <= 2 * halo:
-        raise ConfigError(f"tile {tile} leaves no core inside a halo of {halo} on each side")
-    h, w = image.shape[-2:]
-    if -(-h // align) * align <= tile and -(-w // align) * align <= tile:
-        # the scene fits in one tile: one pass over it, padded only up to the stride
-        x = np.pad(np.asarray(image, dtype=np.float32), ((0, 0), (0, -h % align), (0, -w % align)))
-        out = np.asarray(run(x[None]), dtype=np.float32)[0, :, :h, :w]
-        if on_batch is not None:
-            on_batch(1, 1)
-        return np.ascontiguousarray(out)
-    tile = fitted_tile((h, w), tile, halo, align)
-    plan = plan_tiles((h, w), tile=tile, halo=halo, align=align)
-    tiles = extract_tiles(np.ascontiguousarray(image, dtype=np.float32), plan)
-    n = tiles.shape[0]
-    outputs = []
-    for start in range(0, n, batch):
-        outputs.append(np.asarray(run(tiles[start:start + batch]), dtype=np.float32))
-        if on_batch is not None:
-            on_batch(min(start + batch, n), n)
-    return stitch(np.concatenate(outputs, axis=0), plan)
-
-
 def logits_to_classes(logits: np.ndarray, charts: Sequence[str], num_classes: Sequence[int],
                       valid: np.ndarray) -> dict[str, np.ndarray]:
     """Per chart the argmax class id (uint8), :data:`NODATA` where there is no SAR."""
@@ -175,7 +131,7 @@ def predict_classes(run: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
                     batch: int = DEFAULT_BATCH,
                     on_batch: Callable[[int, int], None] | None = None
                     ) -> dict[str, np.ndarray]:
-    """Class maps of a scene for every chart of the model (see :func:`predict_logits`)."""
-    logits = predict_logits(run, image, tile=tile, halo=info.halo, align=info.stride,
+    """Class maps of a scene for every chart of the model (see :func:`~tinyicenet.data.tiling.run_tiled`)."""
+    logits = run_tiled(run, image, tile=tile, halo=info.halo, align=info.stride,
                             batch=batch, on_batch=on_batch)
     return logits_to_classes(logits, info.charts, info.num_classes, valid)
