@@ -121,3 +121,10 @@ def test_failed_save_leaves_no_file(tmp_path, qmodel):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(CheckpointError, match="reserved"):
         save_checkpoint(tmp_path / "m.pt", qmodel, state_dict={})
+
+
+def test_uncalibrated_quantized_model_is_refused(tmp_path):
+    path = tmp_path / "unc.pt"
+    with pytest.raises(CheckpointError, match="calibrate"):
+        save_checkpoint(path, create_model("tinyicenet_w4a4"))
+    assert not path.exists() and not list(tmp_path.iterdir())

@@ -39,6 +39,12 @@ def save_checkpoint(path: str | os.PathLike[str], model: TinyIceNet, **extra: An
     if not name or not hasattr(model, "config"):
         raise CheckpointError(f"{path}: the model was not built by create_model (no name/config)")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if getattr(model, "quantized", False) and not any(k.endswith("scaling_impl.value")
+                                                      for k in state):
+        # Brevitas creates the learned scales only when it first sees data: such a checkpoint
+        # could never be loaded back.
+        raise CheckpointError(f"{path}: quantized model {name!r} has no activation scales yet; "
+                              "calibrate it (tinyicenet.models.calibrate) or train it first")
     payload = {"format": FORMAT, "version": VERSION,
                "model": {"name": name, "kwargs": dict(model.config)},
                "state_dict": state, **extra}
