@@ -283,3 +283,12 @@ def test_verdict_without_any_energy_says_what_is_known(inputs, tmp_path):
     assert verdict.startswith("No energy could be measured here")
     assert "--meter none" in verdict and "Blind CPU (onnxruntime, batch 1)" in verdict
     assert "\n" not in verdict and verdict.endswith(".")
+
+
+def test_verdict_names_a_large_downlink_saving_as_a_factor():
+    from tinyicenet.report.build import verdict
+    from tinyicenet.report.planning import OrbitPlan
+
+    text = verdict([], [], {"saved_fraction": 1 - 1 / 2500}, OrbitPlan())
+    assert "by a factor of 2,500" in text and "100.0 %" not in text
+    assert "by 99.8 %" in verdict([], [], {"saved_fraction": 0.998}, OrbitPlan())

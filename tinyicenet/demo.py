@@ -105,9 +105,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
 
         config = load_config("demo", overrides=[f"data.train=[{out / 'scenes' / 'train'}]",
                                                 f"seed={opts.seed}", *opts.train_overrides])
-        trained = run_training(config, out / "run", quiet=opts.quiet)
-        state["ckpt"] = trained.final
-        state["float_ckpt"] = trained.float_twin
+        state["ckpt"] = run_training(config, out / "run", quiet=opts.quiet).final
 
     @step("evaluate on held-out scenes (AutoICE metrics)")
     def _evaluate() -> None:
@@ -138,9 +136,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
     def _predict() -> None:
         from tinyicenet.predict.pipeline import PredictOptions, predict_scenes
 
-        summary = predict_scenes(state["ckpt"], [out / "scenes" / "test"], out / "products",
-                                 PredictOptions(backend="integer", quiet=opts.quiet))
-        state["products"] = summary
+        predict_scenes(state["ckpt"], [out / "scenes" / "test"], out / "products",
+                       PredictOptions(backend="integer", quiet=opts.quiet))
 
     @step("benchmark the CPU (and the FPGA design, modelled)")
     def _bench() -> None:
@@ -171,7 +168,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     def _report() -> None:
         from tinyicenet.report import write_report
 
-        accuracy = [p for p in (out / "eval").glob("*.json")] if (out / "eval").is_dir() else []
+        accuracy = sorted((out / "eval").glob("*.json"))
         products = sorted((out / "products").rglob("*.tif"))
         result.report = write_report([out / "bench"], out / "report", accuracy_paths=accuracy,
                                      product=products[0] if products else None)

@@ -194,7 +194,10 @@ def pareto_points(rows: list[dict], accuracy: list[dict]) -> list[dict[str, Any]
 
 def verdict(rows: list[dict], orbit: list[dict], link: dict[str, Any], plan: OrbitPlan) -> str:
     """One plain sentence a mission planner can act on."""
-    saved = f"{100 * link['saved_fraction']:.1f} %"
+    # "100.0 %" would hide the size of the saving: say it as a factor instead
+    kept = 1.0 - link["saved_fraction"]
+    saved = (f"a factor of {1 / kept:,.0f}" if 0 < kept < 0.0005
+             else f"{100 * link['saved_fraction']:.1f} %")
     downlink_part = (f"sending the SOD map instead of raw SAR cuts the downlink by {saved}")
     measured = [r for r in rows if r["kind"] == "measured" and r["energy_kind"] == "measured"
                 and r["energy_scene_mj"] is not None]

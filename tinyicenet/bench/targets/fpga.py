@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyicenet.bench.schema import load_results
-from tinyicenet.errors import ConfigError, ToolNotFoundError
+from tinyicenet.errors import ConfigError
 
 
 def run(options: Any) -> list[dict]:
