@@ -206,7 +206,10 @@ def verdict(rows: list[dict], orbit: list[dict], link: dict[str, Any], plan: Orb
                       default=None)
         if fastest is None:
             return f"No platform was measured; {downlink_part}."
-        reason = (fastest["energy_reason"] or "no meter").removeprefix("unavailable: ")
+        # why the measured platforms have no energy, not the modelled one's lack of a meter
+        unmetered = next((r for r in rows if r["kind"] == "measured" and r["energy_reason"]),
+                         fastest)
+        reason = (unmetered["energy_reason"] or "no meter").removeprefix("unavailable: ")
         modelled = " (modelled)" if fastest["kind"] == "modelled" else ""
         return (f"No energy could be measured here \u2013 {reason} \u2013 so only speed is "
                 f"known: the fastest platform, {_platform(fastest)}, maps a 400 km Sentinel-1 "
