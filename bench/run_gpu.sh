@@ -23,17 +23,7 @@ VARIANTS=${VARIANTS:-all}
 NOTE=${NOTE:-"run by bench/run_gpu.sh"}
 mkdir -p "$OUT"
 
-if ! python3 -c "import brevitas" 2>/dev/null; then
-    if compgen -G ".whl/*.whl" >/dev/null; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-            --target /tmp/site .whl/*.whl
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    else
-        echo "error: brevitas is not installed and .whl/ holds no wheels" >&2
-        exit 4
-    fi
-fi
-export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
+source bench/device_env.sh brevitas
 export PYTHONUNBUFFERED=1
 
 nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm,temperature.gpu \

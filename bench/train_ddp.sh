@@ -29,17 +29,7 @@ DEVICE=${DEVICE:-cuda}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export SCENES SIZE DEVICE PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 
-if ! python3 -c "import brevitas, netCDF4" 2>/dev/null; then
-    if compgen -G ".whl/*.whl" >/dev/null; then
-        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-            --target /tmp/site .whl/*.whl
-        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-    else
-        echo "error: brevitas/netCDF4 missing and .whl/ holds no wheels" >&2
-        exit 4
-    fi
-fi
-export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
+source bench/device_env.sh brevitas netCDF4
 NGPU=${NGPU:-$(python3 -c "import torch; print(torch.cuda.device_count())")}
 if [ "$NGPU" -lt 1 ]; then echo "error: no CUDA device (set DEVICE=cpu NGPU=2 for a dry run)" >&2; exit 4; fi
 mkdir -p "$OUT" "$WORK"

@@ -12,15 +12,7 @@ import pytest
 import torch
 
 from tinyicenet.errors import DataError, VerificationError
-
-
-def _model(name: str):
-    from tinyicenet.models import calibrate, create_model
-
-    torch.manual_seed(11)
-    model = create_model(name)
-    calibrate(model, [torch.randn(4, 2, 32, 32) * 1.5 for _ in range(2)])
-    return model.eval()
+from helpers import calibrated_model
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +20,7 @@ def checkpoint(tmp_path_factory) -> Path:
     from tinyicenet.models import save_checkpoint
 
     path = tmp_path_factory.mktemp("ckpt") / "w4a4.pt"
-    save_checkpoint(path, _model("tinyicenet_w4a4"))
+    save_checkpoint(path, calibrated_model("tinyicenet_w4a4", seed=11))
     return path
 
 
@@ -49,7 +41,7 @@ def test_qonnx_execution_equals_brevitas(name, sample_scene_dir):
     from tinyicenet.export.golden import random_tiles, scene_tiles
     from tinyicenet.export.onnx_export import qonnx_model, run_qonnx
 
-    model = _model(name)
+    model = calibrated_model(name, seed=11)
     tiles = random_tiles(2, 2, 32) + scene_tiles(sample_scene_dir, 2, 32, align=model.stride)
     assert len(tiles) == 4 and tiles.sources[2].count(":") == 1
     got = run_qonnx(qonnx_model(model, 32), tiles.tiles)
@@ -92,7 +84,7 @@ def test_onnxruntime_backend_is_exact_at_any_tile_size(tmp_path):
     from tinyicenet.backends import get_backend
     from tinyicenet.export.bundle import export_model
 
-    model = _model("tinyicenet_w4a4")
+    model = calibrated_model("tinyicenet_w4a4", seed=11)
     export_model(model, tmp_path / "e", tile=32, n_random=1, seed=1)
     tiles = (np.random.default_rng().standard_normal((3, 2, 64, 32)) * 1.5).astype(np.float32)
     with get_backend("onnxruntime", tmp_path / "e") as ort, \
@@ -108,7 +100,7 @@ def test_float_model_exports_onnx_only(tmp_path):
     from tinyicenet.backends import get_backend
     from tinyicenet.export.bundle import export_model
 
-    model = _model("tinyicenet_float")
+    model = calibrated_model("tinyicenet_float", seed=11)
     result = export_model(model, tmp_path / "f", tile=32, n_random=2)
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
         "export.json", "golden_input.npy", "golden_output.npy", "model.onnx"]
@@ -134,7 +126,8 @@ def test_failed_check_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(bundle, "run_qonnx", off_by_one_step)
     out = tmp_path / "bad"
     with pytest.raises(VerificationError, match="qonnx_vs_brevitas failed: 1 of"):
-        bundle.export_model(_model("tinyicenet_w4a4_noskip"), out, tile=32, n_random=1)
+        bundle.export_model(calibrated_model("tinyicenet_w4a4_noskip", seed=11), out, tile=32,
+                            n_random=1)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from tinyicenet.errors import ConfigError, ExportError
-
-
-def _model(name: str):
-    from tinyicenet.models import calibrate, create_model
-
-    torch.manual_seed(5)
-    model = create_model(name)
-    calibrate(model, [torch.randn(4, 2, 32, 32) * 1.5 for _ in range(2)])
-    return model.eval()
+from helpers import calibrated_model
 
 
 @pytest.fixture(scope="module")
 def skip_design():
     from tinyicenet.hls.project import prepare_model
 
-    model = _model("tinyicenet_w4a4")
+    model = calibrated_model("tinyicenet_w4a4", seed=5)
     return model, prepare_model(model, model.stride)[1]
 
 
@@ -30,7 +21,7 @@ def skip_design():
 def noskip_design():
     from tinyicenet.hls.project import prepare_model
 
-    model = _model("tinyicenet_w4a4_noskip")
+    model = calibrated_model("tinyicenet_w4a4_noskip", seed=5)
     return model, prepare_model(model, model.stride)[1]
 
 

@@ -8,15 +8,7 @@ import torch
 from onnx import helper
 
 from tinyicenet.errors import ExportError
-
-
-def _model(name: str):
-    from tinyicenet.models import calibrate, create_model
-
-    torch.manual_seed(3)
-    model = create_model(name)
-    calibrate(model, [torch.randn(4, 2, 32, 32) * 1.5 for _ in range(2)])
-    return model.eval()
+from helpers import calibrated_model
 
 
 @pytest.fixture(scope="module", params=["tinyicenet_w4a4", "tinyicenet_w4a4_noskip"])
@@ -24,7 +16,7 @@ def prepared(request):
     from tinyicenet.export.onnx_export import qonnx_model
     from tinyicenet.hls.passes import prepare_for_hls
 
-    model = _model(request.param)
+    model = calibrated_model(request.param, seed=3)
     qonnx = qonnx_model(model, 32)
     return model, qonnx, prepare_for_hls(qonnx)
 
@@ -103,7 +95,7 @@ def test_unmappable_model_layer_is_refused_by_name():
     from tinyicenet.export.onnx_export import qonnx_model
     from tinyicenet.hls.passes import prepare_for_hls
 
-    model = _model("tinyicenet_w4a4_noskip")
+    model = calibrated_model("tinyicenet_w4a4_noskip", seed=3)
     model.pool = torch.nn.AvgPool2d(2)
     with pytest.raises(ExportError, match="node AveragePool_0: op AveragePool is not mapped"):
         prepare_for_hls(qonnx_model(model, 32))

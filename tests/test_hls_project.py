@@ -14,27 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tinyicenet.errors import DataError
+from helpers import calibrated_model
 
 TILE = 32
-
-
-def _model(name: str):
-    from tinyicenet.models import calibrate, create_model
-
-    torch.manual_seed(7)
-    model = create_model(name)
-    calibrate(model, [torch.randn(4, 2, TILE, TILE) * 1.5 for _ in range(2)])
-    return model.eval()
 
 
 def _checkpoint(folder: Path, name: str) -> Path:
     from tinyicenet.models import save_checkpoint
 
     path = folder / f"{name}.pt"
-    save_checkpoint(path, _model(name))
+    save_checkpoint(path, calibrated_model(name, seed=7))
     return path
 
 
@@ -177,7 +168,8 @@ def test_wrong_input_precision_fails_loudly_and_leaves_nothing(tmp_path, ckpts, 
 def test_w8a8_project_passes(tmp_path):
     from tinyicenet.hls import build_project
 
-    result = build_project(_model("tinyicenet_w8a8"), tmp_path / "w8a8", tile=TILE, n_random=1)
+    result = build_project(calibrated_model("tinyicenet_w8a8", seed=7), tmp_path / "w8a8",
+                           tile=TILE, n_random=1)
     assert result.report.passed and result.report.differing == 0
     assert result.manifest["model"]["bit_widths"]["weight"] == 8
 

@@ -1,0 +1,15 @@
+"""Plain helpers shared by test modules (import as ``from helpers import ...``)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def calibrated_model(name: str, seed: int = 0, size: int = 32):
+    """``create_model(name)`` with activation scales calibrated on seeded noise, in eval mode."""
+    from tinyicenet.models import calibrate, create_model
+
+    torch.manual_seed(seed)
+    model = create_model(name)
+    calibrate(model, [torch.randn(4, 2, size, size) * 1.5 for _ in range(2)])
+    return model.eval()
