@@ -1,4 +1,4 @@
-"""GPU benchmark of the custom integer kernels against PyTorch, in one run (issue 6).
+"""GPU benchmark of the custom integer kernels against PyTorch, in one run (issues 6, 10).
 
 On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
 
@@ -9,11 +9,16 @@ On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
   (a Triton int8 GEMM, and ``torch._int_mm``), device copy bandwidth;
 * idle power, then per configuration (``--configs``, default 256x256 batch 1, 256x256 batch 64,
   1024x1024 batch 16) and variant (eager fp32, eager fp16, ``torch.compile(mode=
-  'max-autotune')`` fp16, the kernels): latency (p50/p99 of synchronised calls), fps and
-  mJ per image from the NVML energy counter over windows of ``--window`` seconds (>= 10 by
-  default) with calls back to back, achieved TOP/s against the measured ceilings;
-* per-stage kernel times (``--stages``), the ratios against torch.compile and the issue's
-  targets.
+  'max-autotune')`` fp16, the kernels), measured by ``tinyicenet.bench.harness`` (the one
+  measurement loop of the project): **throughput** and NVML energy from ``--repetitions``
+  queued windows of ``--window`` seconds (calls back to back, one device synchronisation per
+  window), **latency** p50/p99 from synchronised single calls after each window; achieved
+  TOP/s against the measured ceilings;
+* ratios against the **fastest PyTorch variant of each configuration** (named in the record
+  as ``baseline``), and the issue's targets; optional per-stage kernel times (``--stages``).
+
+A variant that cannot run here (no Triton: no kernels, no torch.compile) or fails is dropped:
+the output says so and the record lists it under ``dropped`` with the reason.
 
 The float variants run the float twin (``tinyicenet.kernels.float_twin``): the same topology
 and dequantised weights in plain PyTorch. "Scene" here is one input image of the configured
@@ -26,11 +31,12 @@ Usage (repository root, package not installed)::
     python bench/bench_gpu_kernels.py --prepare out/gpu_kernels
     # on the GPU machine (carry out/gpu_kernels):
     M=out/gpu_kernels; PYTHONPATH=. python bench/bench_gpu_kernels.py \
-        --model $M/tinyicenet_w8a8.npz --scenes $M/scenes.npz --stages \
-        --check $M/tinyicenet_w8a8.npz,$M/tinyicenet_w4a4.npz,$M/tinyicenet_w8a8_noskip.npz,\
-$M/tinyicenet_w4a4_noskip.npz,w8a8_noskip,w4a4_noskip --out bench/results/gpu_kernels_h200.json
+        --model $M/tinyicenet_w8a8.npz --scenes $M/scenes.npz \
+        --check $M/tinyicenet_w8a8.npz,$M/tinyicenet_w4a4.npz --out bench/results/gpu_kernels_h200.json
 
 Without ``--model`` / ``--check`` files it runs on seeded synthetic integer models.
+``--device cpu`` runs the eager variants on the CPU through the same code (smoke test of the
+script; kernels, torch.compile, ceilings and exactness are dropped there, not for records).
 
 Prints a short table last; ``--quick`` shortens windows for smoke runs (not for records).
 With ``--out X.json`` the full record goes to ``X.json`` and the measurements alone, in the
@@ -211,56 +217,11 @@ def measure_peaks() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------
-# meter
-# ------------------------------------------------------------------------------------------
-class Energy:
-    """NVML total-energy counter through the project's meter (raw pynvml if it is missing)."""
-
-    def __init__(self) -> None:
-        self.meter = None
-        self.reason = None
-        self.kind = "nvml"
-        try:
-            from tinyicenet.bench.meters import open_meter_or_unavailable
-            self.meter = open_meter_or_unavailable("nvml")
-            self.kind = self.meter.describe()
-        except Exception as exc:  # noqa: BLE001 - fall back to pynvml directly
-            self.reason = f"project meter unavailable ({type(exc).__name__}: {exc})"
-            try:
-                import pynvml
-                pynvml.nvmlInit()
-                self._h = pynvml.nvmlDeviceGetHandleByIndex(0)
-                self._nvml = pynvml
-                self.kind = "pynvml nvmlDeviceGetTotalEnergyConsumption (direct)"
-            except Exception as exc2:  # noqa: BLE001
-                self._nvml = None
-                self.reason += f"; pynvml failed too ({exc2})"
-
-    def begin(self, name: str) -> None:
-        if self.meter is not None:
-            self.meter.begin_window(name)
-        elif self._nvml is not None:
-            self._e0 = self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._h)
-
-    def end(self, name: str) -> tuple[float | None, str | None]:
-        """(energy mJ or None, reason)."""
-        if self.meter is not None:
-            m = self.meter.end_window(name)
-            return m.energy_mj, m.reason
-        if self._nvml is not None:
-            return float(self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._h) - self._e0), None
-        return None, self.reason
-
-    def close(self) -> None:
-        if self.meter is not None:
-            self.meter.close()
-
-
-# ------------------------------------------------------------------------------------------
 # one measurement
 # ------------------------------------------------------------------------------------------
 def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
             tiles: dict[str, Any] | None = None) -> tuple[Callable[[], Any], str]:
+    """One call of ``variant`` on the device-resident input ``x32`` (queues work, returns)."""
     import torch
 
     from tinyicenet.kernels.float_twin import float_twin
@@ -269,10 +230,10 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,
                                   tiles={k: tuple(v) for k, v in (tiles or {}).items()})
         return (lambda: runner.forward_int(x32, copy=False)), "int (custom kernels)"
-    model = float_twin(net).cuda()
+    model = float_twin(net).to(x32.device)
     if variant == "eager-fp32":
         x = x32
-        prec = "fp32 (cuDNN defaults)"
+        prec = "fp32 (cuDNN defaults)" if x32.is_cuda else "fp32"
     else:
         model = model.half()
         x = x32.half()
@@ -284,46 +245,6 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
         with torch.inference_mode():
             return model(x)
     return call, prec
-
-
-def measure(fn: Callable[[], Any], batch: int, window_s: float, energy: Energy,
-            name: str, warmup_s: float) -> dict[str, Any]:
-    import torch
-
-    t0 = time.perf_counter()
-    calls = 0
-    while calls < 3 or time.perf_counter() - t0 < warmup_s:
-        fn()
-        calls += 1
-        if calls == 1:
-            torch.cuda.synchronize()
-            first = time.perf_counter() - t0
-    torch.cuda.synchronize()
-    warm = time.perf_counter() - t0
-    # latency: synchronised single calls
-    lat = []
-    t_end = time.perf_counter() + min(2.0, window_s / 4)
-    while len(lat) < 20 or (time.perf_counter() < t_end and len(lat) < 2000):
-        a = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        lat.append(time.perf_counter() - a)
-    # throughput + energy: calls back to back, one window
-    torch.cuda.synchronize()
-    energy.begin(name)
-    t0 = time.perf_counter()
-    n = 0
-    while time.perf_counter() - t0 < window_s:
-        fn()
-        n += 1
-    torch.cuda.synchronize()
-    elapsed = time.perf_counter() - t0
-    mj, reason = energy.end(name)
-    lat_ms = np.asarray(lat) * 1e3
-    return {"calls": n, "images": n * batch, "elapsed_s": elapsed, "energy_mj": mj,
-            "energy_reason": reason, "first_call_s": first, "warmup_s": warm,
-            "latency_ms_p50": float(np.percentile(lat_ms, 50)),
-            "latency_ms_p99": float(np.percentile(lat_ms, 99)), "latency_calls": len(lat)}
 
 
 #: launch shapes tried per stage: (TH, TW, warps, pipeline stages, widest activation copy)
@@ -440,50 +361,85 @@ def prepare(out_dir: str, scenes: int = 2) -> None:
 # ------------------------------------------------------------------------------------------
 # main
 # ------------------------------------------------------------------------------------------
-def git_commit() -> str | None:
-    """HEAD's hash, or None (a copy of the tree without .git, as on a lent GPU machine)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-    except Exception:  # noqa: BLE001
-        return None
-    return out if len(out) == 40 and all(c in "0123456789abcdef" for c in out) else None
+def usable_variants(variants: list[str], device: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The variants that can run here, and ``{variant, reason}`` for those that cannot."""
+    import importlib.util
+    have_triton = importlib.util.find_spec("triton") is not None
+    run, dropped = [], []
+    for v in variants:
+        reason = None
+        if v in ("kernels", "compile-fp16") and device != "cuda":
+            reason = f"needs CUDA (running on {device})"
+        elif v == "kernels" and not have_triton:
+            reason = "the custom kernels need Triton, which is not installed"
+        elif v == "compile-fp16" and not have_triton:
+            reason = "torch.compile on CUDA needs Triton, which is not installed"
+        if reason:
+            dropped.append({"variant": v, "reason": reason})
+        else:
+            run.append(v)
+    return run, dropped
 
 
-def bench_result(entry: dict[str, Any], idle_w: float | None, device: str, commit: str | None,
-                 model: str) -> dict[str, Any] | None:
-    """The measurement in the project's bench schema (None if that module is missing)."""
-    try:
-        from tinyicenet.bench.harness import summarise
-        from tinyicenet.bench.schema import blank_result, validate_result
-    except Exception:  # noqa: BLE001
-        return None
-    h, w, batch = entry["h"], entry["w"], entry["batch"]
-    r = blank_result(target="cuda", backend="cuda-kernels" if entry["variant"] == "kernels"
-                     else "torch", device=device, model=model, precision=entry["precision"],
-                     tile=(h, w), batch=batch,
-                     scene={"pixels": [h, w], "pixel_spacing_m": 400.0, "tiles": 1, "halo": 0,
-                            "name": f"one {h} x {w} input image"}, variant=entry["variant"])
-    m = entry["measurement"]
-    r["windows"] = [{"elapsed_s": m["elapsed_s"], "calls": m["calls"], "tiles": m["images"],
-                     "energy_mj": m["energy_mj"], "meter_elapsed_s": m["elapsed_s"],
-                     "average_power_w": (m["energy_mj"] / 1e3 / m["elapsed_s"]
-                                         if m["energy_mj"] is not None else None),
-                     "rails_mj": None, "reason": m["energy_reason"]}]
-    r["idle"] = {"average_power_w": idle_w} if idle_w is not None else None
-    r["latency_ms"] = {"p50": m["latency_ms_p50"], "p99": m["latency_ms_p99"],
-                       "calls": m["latency_calls"]}
-    r["method"].update({"meter": "nvml", "warmup_s": round(m["warmup_s"], 3),
-                        "statistic": "one window, calls back to back (no per-call sync); "
-                                     "latency from separate synchronised calls",
-                        "notes": ["bench/bench_gpu_kernels.py"]})
-    r.update(commit=commit, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), host=platform.node())
-    summarise(r)
-    try:
-        return validate_result(r, "gpu kernels bench")
-    except Exception as exc:  # noqa: BLE001 - keep the run's own record regardless
-        r["schema_error"] = str(exc)
-        return r
+def one_image_scene(h: int, w: int) -> Any:
+    """The per-"scene" unit of this script: one input image of h x w (a 1024² image covers a
+    400 km EW scene at 400 m)."""
+    from tinyicenet.bench.units import SceneUnit
+    return SceneUnit(pixels=(h, w), pixel_spacing_m=400.0, tile=(h, w), halo=0, tiles=1,
+                     name=f"one {h} x {w} input image")
+
+
+def entry_of(result: dict[str, Any], variant: str, prec: str, h: int, w: int, ops: float,
+             peaks: dict[str, Any], launch_tiles: Any) -> dict[str, Any]:
+    """The script's per-measurement summary, read from the harness's bench-schema result."""
+    fps = result["tiles_per_s"]
+    e = result["energy_mj"]
+    tops = ops * fps / 1e12
+    peak = peaks.get("int8_matmul_tops") if variant == "kernels" else \
+        peaks.get("bf16_matmul_tflops")
+    return {"variant": variant, "precision": prec, "h": h, "w": w, "batch": result["batch"],
+            "launch_tiles": launch_tiles if variant == "kernels" else None,
+            "fps": fps, "fps_synchronised": result.get("synchronised_tiles_per_s"),
+            "latency_ms_p50": result["latency_ms"]["p50"],
+            "latency_ms_p99": result["latency_ms"]["p99"],
+            "mj_per_image": e["per_tile_gross"], "mj_per_image_above_idle": e["per_tile_above_idle"],
+            "power_w": result["power_w"]["average"],
+            "ops_per_image": ops, "tops": tops,
+            "peak_used": "int8 GEMM" if variant == "kernels" else "bf16 GEMM",
+            "fraction_of_peak": tops / peak if isinstance(peak, float) and peak else None,
+            "fraction_of_bf16_peak": (tops / peaks["bf16_matmul_tflops"]
+                                      if isinstance(peaks.get("bf16_matmul_tflops"), float)
+                                      else None),
+            "timing": result["timing"], "warmup_s": result["method"]["warmup_s"],
+            "windows": len(result["windows"])}
+
+
+def ratios_against_fastest_pytorch(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per configuration: the kernels against the fastest PyTorch variant measured there."""
+    out: dict[str, Any] = {}
+    for cfg in sorted({(r["h"], r["w"], r["batch"]) for r in results}):
+        by = {r["variant"]: r for r in results if (r["h"], r["w"], r["batch"]) == cfg
+              and "fps" in r}
+        torch_runs = [r for v, r in by.items() if v != "kernels"]
+        if "kernels" not in by or not torch_runs:
+            continue
+        k = by["kernels"]
+        base = max(torch_runs, key=lambda r: r["fps"])
+        with_energy = [r for r in torch_runs if r["mj_per_image"]]
+        low = min(with_energy, key=lambda r: r["mj_per_image"]) if with_energy else None
+        out[f"{cfg[0]}x{cfg[1]}x{cfg[2]}"] = {
+            "baseline": {"variant": base["variant"], "fps": base["fps"],
+                         "mj_per_image": base["mj_per_image"],
+                         "rule": "fastest PyTorch variant of this configuration, same run"},
+            "fps_ratio": k["fps"] / base["fps"],
+            "energy_ratio": (k["mj_per_image"] / base["mj_per_image"]
+                             if k["mj_per_image"] and base["mj_per_image"] else None),
+            "lowest_energy_pytorch": ({"variant": low["variant"],
+                                       "mj_per_image": low["mj_per_image"]} if low else None),
+            "energy_ratio_vs_lowest_energy_pytorch": (
+                k["mj_per_image"] / low["mj_per_image"] if low and k["mj_per_image"] else None),
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -495,15 +451,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", default=None, help=".npz with array 'tiles' [N, 2, H, W]")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help="HxB or HxWxB, comma-separated")
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--window", type=float, default=10.0, help="seconds per energy window")
+    p.add_argument("--window", type=float, default=10.0,
+                   help="seconds per queued (throughput + energy) window")
+    p.add_argument("--repetitions", type=int, default=3, help="queued windows; median reported")
+    p.add_argument("--latency", type=float, default=None,
+                   help="seconds of synchronised calls after each window (default: harness's)")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--idle", type=float, default=8.0, help="seconds of idle power window")
     p.add_argument("--stages", action="store_true", help="time each kernel stage too")
     p.add_argument("--no-peaks", action="store_true")
+    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                   help="cpu: smoke test of the script's path (eager variants only)")
     p.add_argument("--quick", action="store_true", help="short windows (smoke test only)")
     p.add_argument("--out", default=None, help="JSON result file")
     p.add_argument("--commit", default=None,
-                   help="commit to record when the tree has no .git (default: git rev-parse)")
+                   help="commit to record when the tree has no .git (default: "
+                        "tinyicenet.bench.sysinfo.commit, which reads TINYICENET_COMMIT)")
     p.add_argument("--prepare", default=None, metavar="DIR",
                    help="only write the integer models and scene tiles to DIR (CPU, needs "
                         "Brevitas) for a later run with --model/--check/--scenes, then exit")
@@ -513,20 +476,44 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import torch
-    import triton
-    if not torch.cuda.is_available():
-        log("error: no CUDA device")
+
+    from tinyicenet.bench.harness import BenchConfig, measure_idle, run_bench
+    from tinyicenet.bench.meters import open_meter, open_meter_or_unavailable
+    from tinyicenet.bench.sysinfo import commit
+    from tinyicenet.bench.targets.common import annotate_run
+    from tinyicenet.bench.workload import CallableWorkload
+
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        log("error: no CUDA device (torch.cuda.is_available() is False); --device cpu runs "
+            "the smoke test")
         return 4
     if args.quick:
         args.window, args.idle, args.warmup = 2.0, 2.0, 0.5
-    dev = torch.cuda.get_device_name()
+    try:
+        import triton
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    dev = torch.cuda.get_device_name() if cuda else "cpu"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    variants, dropped = usable_variants([v for v in args.variants.split(",") if v], args.device)
+    for d in dropped:
+        log(f"warning: dropped variant {d['variant']}: {d['reason']}")
     record: dict[str, Any] = {
-        "schema": "tinyicenet-gpu-kernels", "version": 1, "script": "bench/bench_gpu_kernels.py",
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": args.commit or git_commit(),
+        "schema": "tinyicenet-gpu-kernels", "version": 2, "script": "bench/bench_gpu_kernels.py",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": args.commit or commit(),
         "host": platform.node(), "device": dev,
-        "software": {"torch": torch.__version__, "triton": triton.__version__,
+        "software": {"torch": torch.__version__, "triton": triton_version,
                      "cuda": torch.version.cuda, "python": platform.python_version()},
-        "args": vars(args), "window_s": args.window}
+        "args": vars(args), "window_s": args.window, "repetitions": args.repetitions,
+        "timing": {"throughput": "queued", "latency": "synchronised",
+                   "method": "tinyicenet.bench.harness: per repetition a queued window "
+                             "(calls back to back, one device synchronisation, NVML energy "
+                             "around it), then synchronised single calls for latency"},
+        "dropped": dropped}
+    if not cuda:
+        record["smoke_test"] = "CPU smoke test of the script: not a measurement to cite"
     try:
         smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,power.limit,"
                               "clocks.max.sm,clocks.sm,temperature.gpu", "--format=csv,noheader"],
@@ -534,16 +521,21 @@ def main(argv: list[str] | None = None) -> int:
         record["nvidia_smi"] = smi
     except Exception:  # noqa: BLE001
         pass
-    log(f"device {dev}; torch {torch.__version__}; triton {triton.__version__}")
+    log(f"device {dev}; torch {torch.__version__}; triton {triton_version}; "
+        f"commit {record['commit']}")
 
     def save() -> None:
         if args.out:
             text = json.dumps(record, indent=1, default=str) + "\n"
-            try:
-                from tinyicenet.atomic import write_text
-                write_text(args.out, text)
-            except ImportError:
-                Path(args.out).write_text(text)
+            from tinyicenet.atomic import write_text
+            write_text(args.out, text)
+
+    def save_bench() -> None:
+        # the measurements alone, in the project's bench schema (what `tinyicenet report` reads)
+        if args.out and record["bench_schema_results"]:
+            from tinyicenet.bench.schema import write_results
+            out = Path(args.out)
+            write_results(out.with_name(f"{out.stem}_bench.json"), record["bench_schema_results"])
 
     # 1. exactness ------------------------------------------------------------------------
     scenes = None
@@ -551,18 +543,21 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.scenes) as z:
             scenes = np.ascontiguousarray(z["tiles"], dtype=np.float32)
     record["exactness"] = []
-    for i, spec in enumerate(s for s in args.check.split(",") if s):
-        model, label = load_model(spec)
-        t = time.perf_counter()
-        res = check_exact(model, label, scenes, seed=1000 + i)
-        res["seconds"] = round(time.perf_counter() - t, 1)
-        record["exactness"].append(res)
-        log(f"exactness {label}: {res['differing']} differing values "
-            f"({', '.join(str(c['differing']) for c in res['cases'])})")
+    if "kernels" in variants:
+        for i, spec in enumerate(s for s in args.check.split(",") if s):
+            model, label = load_model(spec)
+            t = time.perf_counter()
+            res = check_exact(model, label, scenes, seed=1000 + i)
+            res["seconds"] = round(time.perf_counter() - t, 1)
+            record["exactness"].append(res)
+            log(f"exactness {label}: {res['differing']} differing values "
+                f"({', '.join(str(c['differing']) for c in res['cases'])})")
+    else:
+        record["exactness_skipped"] = "the kernels do not run here"
     save()
 
     # 2. ceilings ---------------------------------------------------------------------------
-    if not args.no_peaks:
+    if not args.no_peaks and cuda and triton_version:
         t = time.perf_counter()
         record["peaks"] = measure_peaks()
         log(f"peaks ({time.perf_counter() - t:.0f} s): "
@@ -571,34 +566,36 @@ def main(argv: list[str] | None = None) -> int:
         save()
     peaks = record.get("peaks", {})
 
-    # 3. idle -------------------------------------------------------------------------------
+    # 3. idle (one window shared by every measurement) -------------------------------------
     from tinyicenet.kernels.adapt import from_intref
     from tinyicenet.kernels.float_twin import macs_per_image
     intmodel, label = load_model(args.model)
     net = from_intref(intmodel)
-    energy = Energy()
-    record["meter"] = energy.kind
-    torch.cuda.synchronize()
-    time.sleep(1.0)
-    energy.begin("idle")
-    time.sleep(args.idle)
-    idle_mj, idle_reason = energy.end("idle")
-    idle_w = idle_mj / 1e3 / args.idle if idle_mj is not None else None
-    record["idle"] = {"seconds": args.idle, "power_w": idle_w, "reason": idle_reason}
-    log(f"idle power: {idle_w if idle_w is None else round(idle_w, 1)} W")
+    meter = open_meter_or_unavailable("nvml") if cuda else open_meter("none")
+    record["meter"] = meter.describe()
+    sync()
+    time.sleep(1.0 if cuda else 0.0)
+    idle = measure_idle(meter, args.idle, sync)
+    record["idle"] = {"seconds": idle.elapsed_s, "power_w": idle.average_power_w,
+                      "reason": idle.reason}
+    log(f"idle power: {idle.average_power_w if idle.average_power_w is None else round(idle.average_power_w, 1)} W")
+    config = BenchConfig(window_s=args.window, repetitions=args.repetitions,
+                         warmup_s=args.warmup, warmup_calls=3, measure_idle=False,
+                         latency_s=args.latency,
+                         notes=["bench/bench_gpu_kernels.py", f"model {label}; float variants "
+                                "run its float twin (tinyicenet.kernels.float_twin)"])
 
     # 4. configurations ---------------------------------------------------------------------
     record["model"] = label
     record["results"], record["bench_schema_results"], record["stages"] = [], [], {}
-    variants = [v for v in args.variants.split(",") if v]
     for cfg in args.configs.split(","):
         parts = [int(v) for v in cfg.lower().split("x")]
         h, w, batch = (parts[0], parts[0], parts[1]) if len(parts) == 2 else parts
         ops = 2 * macs_per_image(net, h, w)
         g = torch.Generator(device="cpu").manual_seed(h * 7 + batch)
-        x32 = torch.randn(batch, net.in_channels, h, w, generator=g).cuda()
+        x32 = torch.randn(batch, net.in_channels, h, w, generator=g).to(args.device)
         best = None
-        if args.stages:
+        if args.stages and "kernels" in variants:
             t = time.perf_counter()
             table, best = tune(intmodel, batch, h, w)
             record["stages"][f"{h}x{w}x{batch}"] = {"times_us": table, "chosen": best}
@@ -611,89 +608,71 @@ def main(argv: list[str] | None = None) -> int:
             record.setdefault("tuned_differing", 0)
             record["tuned_differing"] += diff
             log(f"chosen per stage: {best}, differing {diff} ({time.perf_counter() - t:.0f} s)")
+        config_results = []
         for variant in variants:
             name = f"{variant}-{h}x{w}x{batch}"
+            fn = None
             try:
                 fn, prec = make_fn(variant, net, intmodel, x32, best)
-                m = measure(fn, batch, args.window, energy, name, args.warmup)
+                workload = CallableWorkload(
+                    fn, batch=batch, tile=(h, w), device=dev, model=label, variant=variant,
+                    backend="cuda-kernels" if variant == "kernels" else "torch",
+                    precision=prec, synchronize=sync)
+                t = time.perf_counter()
+                result = run_bench(workload, meter, config, target="cuda" if cuda else "cpu",
+                                   scene=one_image_scene(h, w), idle=idle)
             except Exception as exc:  # noqa: BLE001 - record the failure, keep measuring
                 log(f"{name}: FAILED {type(exc).__name__}: {str(exc)[:300]}")
+                why = f"failed here at {h}x{w}x{batch}: {type(exc).__name__}: {str(exc)[:300]}"
                 record["results"].append({"variant": variant, "h": h, "w": w, "batch": batch,
-                                          "error": f"{type(exc).__name__}: {str(exc)[:500]}"})
+                                          "error": why})
+                dropped.append({"variant": f"{variant} {h}x{w}x{batch}", "reason": why})
                 continue
             finally:
-                fn = None  # noqa: F841
+                fn = workload = None  # noqa: F841
                 gc.collect()
-                torch.cuda.empty_cache()
-            fps = m["images"] / m["elapsed_s"]
-            mj = m["energy_mj"] / m["images"] if m["energy_mj"] is not None else None
-            above = (mj - idle_w * 1e3 * m["elapsed_s"] / m["images"]
-                     if mj is not None and idle_w is not None else None)
-            tops = ops * fps / 1e12
-            peak = peaks.get("int8_matmul_tops") if variant == "kernels" else \
-                peaks.get("bf16_matmul_tflops")
-            entry = {"variant": variant, "precision": prec, "h": h, "w": w, "batch": batch,
-                     "launch_tiles": best if variant == "kernels" else None,
-                     "fps": fps, "latency_ms_p50": m["latency_ms_p50"],
-                     "latency_ms_p99": m["latency_ms_p99"], "mj_per_image": mj,
-                     "mj_per_image_above_idle": above,
-                     "power_w": (m["energy_mj"] / 1e3 / m["elapsed_s"]
-                                 if m["energy_mj"] is not None else None),
-                     "ops_per_image": ops, "tops": tops,
-                     "peak_used": ("int8 GEMM" if variant == "kernels" else "bf16 GEMM"),
-                     "fraction_of_peak": tops / peak if isinstance(peak, float) and peak else None,
-                     "fraction_of_bf16_peak": (tops / peaks["bf16_matmul_tflops"]
-                                               if "bf16_matmul_tflops" in peaks else None),
-                     "measurement": m}
+                if cuda:
+                    torch.cuda.empty_cache()
+            entry = entry_of(result, variant, prec, h, w, ops, peaks, best)
+            entry["seconds"] = round(time.perf_counter() - t, 1)
             record["results"].append(entry)
-            br = bench_result(entry, idle_w, dev, record["commit"], label)
-            if br is not None:
-                record["bench_schema_results"].append(br)
-            log(f"{name}: {fps:10.1f} fps  p50 {m['latency_ms_p50']:8.3f} ms  "
-                f"{'-' if mj is None else f'{mj:8.2f}'} mJ/img  {tops:7.1f} TOP/s  "
-                f"(first call {m['first_call_s']:.1f} s)")
+            config_results.append(result)
+            mj = entry["mj_per_image"]
+            log(f"{name}: {entry['fps']:10.1f} fps queued ({entry['fps_synchronised']:.1f} "
+                f"synchronised)  p50 {entry['latency_ms_p50']:8.3f} ms  "
+                f"{'-' if mj is None else f'{mj:8.2f}'} mJ/img  {entry['tops']:7.1f} TOP/s  "
+                f"({entry['seconds']:.0f} s)")
             save()
-    energy.close()
+        record["bench_schema_results"] += annotate_run(config_results, dropped)
+        save()
+        save_bench()
+    meter.close()
 
     # 5. ratios and targets ---------------------------------------------------------------------
-    ratios = {}
-    for cfg in {(r["h"], r["w"], r["batch"]) for r in record["results"]}:
-        by = {r["variant"]: r for r in record["results"]
-              if (r["h"], r["w"], r["batch"]) == cfg and "fps" in r}
-        if "kernels" in by and "compile-fp16" in by:
-            k, c = by["kernels"], by["compile-fp16"]
-            ratios[f"{cfg[0]}x{cfg[1]}x{cfg[2]}"] = {
-                "fps_ratio": k["fps"] / c["fps"],
-                "energy_ratio": (k["mj_per_image"] / c["mj_per_image"]
-                                 if k["mj_per_image"] and c["mj_per_image"] else None)}
-    record["ratios_vs_compile_fp16"] = ratios
+    ratios = ratios_against_fastest_pytorch(record["results"])
+    record["ratios_vs_fastest_pytorch"] = ratios
     targets = {}
     big = ratios.get("1024x1024x16")
     if big:
-        targets["1024x16: fps >= 3x compile"] = big["fps_ratio"] >= 3
-        targets["1024x16: mJ <= 1/3 compile"] = (big["energy_ratio"] is not None
-                                                 and big["energy_ratio"] <= 1 / 3)
+        targets["1024x16: fps >= 3x fastest PyTorch"] = big["fps_ratio"] >= 3
+        targets["1024x16: mJ <= 1/3 fastest PyTorch"] = (big["energy_ratio"] is not None
+                                                         and big["energy_ratio"] <= 1 / 3)
     small = ratios.get("256x256x1")
     if small:
-        targets["256x1: fps >= 2x compile"] = small["fps_ratio"] >= 2
+        targets["256x1: fps >= 2x fastest PyTorch"] = small["fps_ratio"] >= 2
     record["targets"] = targets
     record["exact_everywhere"] = (all(e["differing"] == 0 for e in record["exactness"])
                                   and record.get("tuned_differing", 0) == 0)
+    record["dropped"] = dropped
+    for r in record["bench_schema_results"]:   # failures after a config's record was made
+        r["dropped"] = [dict(d) for d in dropped]
     save()
-    if args.out and record["bench_schema_results"]:
-        # the measurements alone, in the project's bench schema (what `tinyicenet report` reads)
-        try:
-            from tinyicenet.bench.schema import write_results
-            out = Path(args.out)
-            write_results(out.with_name(f"{out.stem}_bench.json"),
-                          [r for r in record["bench_schema_results"] if "schema_error" not in r])
-        except Exception as exc:  # noqa: BLE001 - the full record above is already written
-            log(f"bench-schema file not written: {type(exc).__name__}: {exc}")
+    save_bench()
 
     # 6. table ------------------------------------------------------------------------------------
     log("")
-    log(f"{'config':14s} {'variant':13s} {'fps':>10s} {'p50 ms':>8s} {'mJ/img':>8s} "
-        f"{'mJ>idle':>8s} {'TOP/s':>7s} {'%peak':>6s}")
+    log(f"{'config':14s} {'variant':13s} {'fps queued':>10s} {'fps sync':>9s} {'p50 ms':>8s} "
+        f"{'mJ/img':>8s} {'mJ>idle':>8s} {'TOP/s':>7s} {'%peak':>6s}")
     for r in record["results"]:
         cfg = f"{r['h']}x{r['w']}x{r['batch']}"
         if "fps" not in r:
@@ -703,13 +682,16 @@ def main(argv: list[str] | None = None) -> int:
         ab = "-" if r["mj_per_image_above_idle"] is None else \
             f"{r['mj_per_image_above_idle']:.2f}"
         fr = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.1f}"
-        log(f"{cfg:14s} {r['variant']:13s} {r['fps']:10.1f} {r['latency_ms_p50']:8.3f} "
-            f"{mj:>8s} {ab:>8s} {r['tops']:7.1f} {fr:>6s}")
+        log(f"{cfg:14s} {r['variant']:13s} {r['fps']:10.1f} {r['fps_synchronised']:9.1f} "
+            f"{r['latency_ms_p50']:8.3f} {mj:>8s} {ab:>8s} {r['tops']:7.1f} {fr:>6s}")
     for cfg, rr in ratios.items():
         er = "-" if rr["energy_ratio"] is None else f"{rr['energy_ratio']:.3f}"
-        log(f"kernels vs compile-fp16 at {cfg}: fps x{rr['fps_ratio']:.2f}, energy x{er}")
+        log(f"kernels vs {rr['baseline']['variant']} (fastest PyTorch) at {cfg}: "
+            f"fps x{rr['fps_ratio']:.2f}, energy x{er}")
     for t, ok in targets.items():
         log(f"target {t}: {'MET' if ok else 'NOT MET'}")
+    for d in dropped:
+        log(f"dropped {d['variant']}: {d['reason']}")
     log(f"exact on every check: {record['exact_everywhere']}")
     return 0 if record["exact_everywhere"] else 3
 

@@ -136,8 +136,12 @@ def test_cuda_variants_parse():
     from tinyicenet.bench.targets.cuda import VARIANTS, variants
     assert variants(None) == ["eager-fp32"]
     assert variants("eager-fp16,compile-fp16") == ["eager-fp16", "compile-fp16"]
-    assert set(variants("all")) >= {"eager-fp32", "eager-fp16", "compile-fp16"}
+    import importlib.util
+    assert set(variants("all")) >= {"eager-fp32", "eager-fp16"}
     assert set(variants("all")) <= set(VARIANTS)
+    # torch.compile on CUDA needs Triton: without it the variant is dropped (and says why)
+    assert ("compile-fp16" in variants("all")) == (importlib.util.find_spec("triton")
+                                                    is not None)
     with pytest.raises(ConfigError, match="unknown variant"):
         variants("eager-int3")
 
@@ -211,3 +215,68 @@ def test_cpu_onnxruntime_exports_a_named_model_and_cleans_up(tmp_path, monkeypat
     assert any("exported to ONNX" in n for n in r["method"]["notes"])
     assert r["tiles_per_s"] > 0
     assert not list(tmp_path.glob("tinyicenet-bench-onnx-*"))   # the export was removed
+
+
+def test_all_drops_what_cannot_run_and_says_so(monkeypatch, capsys):
+    """--backend all on the CPU without onnxruntime: torch runs, onnxruntime is dropped,
+    a warning says so and every record lists it."""
+    import tinyicenet.backends as backends
+    real = backends.backend_availability
+    monkeypatch.setattr(backends, "backend_availability", lambda name: (
+        (False, "cannot be loaded here (No module named 'onnxruntime')")
+        if name == "onnxruntime" else real(name)))
+    options = TargetOptions(backend="all", tile=(64, 64), scene_pixels=(128, 128), config=TINY)
+    [r] = run_target("cpu", options)
+    assert r["backend"] == "torch"
+    assert r["dropped"] == [{"variant": "onnxruntime",
+                             "reason": "cannot be loaded here (No module named 'onnxruntime')"}]
+    assert r["timing"] == {"throughput": "queued", "latency": "synchronised"}
+    assert r["baseline"]["variant"] == "torch" and r["baseline"]["tiles_per_s_ratio"] == 1.0
+    assert "warning: dropped backend onnxruntime: cannot be loaded" in capsys.readouterr().err
+
+
+def test_cuda_all_drops_unusable_variants_and_keeps_order():
+    from tinyicenet.bench.targets.cuda import plan
+    names, dropped = plan("all", probe=lambda v: (v != "compile-fp16" and v != "kernels",
+                                                  f"no {v} here"))
+    assert names == ["eager-fp32", "eager-fp16"]
+    assert dropped == [{"variant": "compile-fp16", "reason": "no compile-fp16 here"},
+                       {"variant": "kernels", "reason": "no kernels here"}]
+    assert plan("eager-fp16", probe=lambda v: (False, "unused")) == (["eager-fp16"], None)
+
+
+def test_a_variant_failing_under_all_is_dropped_not_fatal(capsys):
+    from tinyicenet.bench.targets.common import run_all
+
+    def measure(name):
+        if name == "b":
+            raise RuntimeError("CUDA error: out of memory\nmore text")
+        return {"name": name}
+
+    dropped = []
+    assert run_all(["a", "b"], measure, dropped, keep_going=True) == [{"name": "a"}]
+    assert dropped == [{"variant": "b",
+                        "reason": "failed here: RuntimeError: CUDA error: out of memory"}]
+    assert "warning: dropped variant b" in capsys.readouterr().err
+    with pytest.raises(RuntimeError):
+        run_all(["b"], measure, [], keep_going=False)
+    with pytest.raises(ConfigError, match="no variant could run here"):
+        run_all(["b"], measure, [], keep_going=True)
+
+
+def test_baseline_is_the_fastest_pytorch_variant_of_the_run():
+    from tinyicenet.bench.targets.common import annotate_run
+
+    def rec(backend, variant, tps, mj):
+        return {"backend": backend, "variant": variant, "tiles_per_s": tps,
+                "energy_mj": {"per_tile_gross": mj}}
+    results = [rec("torch", "eager-fp32", 100.0, 9.0), rec("torch", "eager-fp16", 300.0, 4.0),
+               rec("torch", "compile-fp16", 250.0, 3.0), rec("cuda-kernels", "kernels", 900.0, 1.0)]
+    annotate_run(results, [])
+    for r in results:
+        assert r["baseline"]["variant"] == "eager-fp16"      # fastest, not torch.compile
+        assert r["dropped"] == []
+    assert results[3]["baseline"]["tiles_per_s_ratio"] == pytest.approx(3.0)
+    assert results[3]["baseline"]["energy_ratio"] == pytest.approx(0.25)
+    alone = annotate_run([rec("cuda-kernels", "kernels", 900.0, None)], None)
+    assert "baseline" not in alone[0] and "dropped" not in alone[0]

@@ -154,3 +154,15 @@ def test_modelled_result_is_labelled_and_needs_assumptions():
     r2["provenance"]["assumptions"] = []
     with pytest.raises(ResultError):
         schema.validate_result(r2)
+
+
+def test_modelled_results_name_their_timing():
+    r = modelled_result(target="fpga", backend="hls-model", device="ZCU102 (modelled)",
+                        model="tinyicenet_w4a4", precision="w4a4", scene=ew_scene(),
+                        tiles_per_s=20.0, power_w=None, assumptions=["200 MHz"],
+                        method="hls schedule")
+    assert r["timing"] == {"throughput": "queued", "latency": "synchronised"}
+    schema.validate_result(r, new=True)
+    r["timing"] = {"throughput": "queued"}
+    with pytest.raises(ResultError, match="missing key 'latency'"):
+        schema.validate_result(r)

@@ -1,15 +1,25 @@
-"""The measurement method, one for every target.
+"""The measurement method, one for every target, with two named timing figures.
 
 1. idle: a quiet window with the model loaded and nothing running gives idle power;
 2. warm-up: run until ``warmup_s`` and ``warmup_calls`` have both passed (compilation,
    autotuning, allocation, clocks ramping up);
-3. ``repetitions`` steady windows of at least ``window_s`` each: calls back to back, each call
-   timed with the device synchronised (per-batch latency), the meter's window around them
-   (device synchronised before each read), so performance and energy come from the same run;
-4. the reported figures are medians over the windows; every window is kept in the result.
+3. ``repetitions`` times:
 
-Energy per tile is the window's energy over the tiles it processed; above idle subtracts idle
-power x window time. Per scene multiplies by the scene unit's tile count.
+   a. a **queued** window of at least ``window_s``: calls back to back, the device
+      synchronised once before and once after the window (never between calls), the meter's
+      window around it. Throughput (tiles/s) and energy come from these windows only;
+   b. a short **synchronised** sub-window (``latency_s``, at least ``latency_calls`` calls),
+      outside the meter's window: each call followed by a device synchronisation and timed on
+      its own. Latency p50/p99 come from these calls only;
+
+4. the reported figures are medians over the windows (latency: percentiles over all
+   synchronised calls); every window is kept in the result, and ``timing`` names the two
+   definitions (``{"throughput": "queued", "latency": "synchronised"}``).
+
+Energy per tile is the queued window's energy over the tiles it processed; above idle
+subtracts idle power x window time. Per scene multiplies by the scene unit's tile count. The
+throughput of the synchronised calls is kept as ``synchronised_tiles_per_s`` for comparison
+with records that used that definition; it is never the headline figure.
 """
 
 from __future__ import annotations
@@ -24,12 +34,25 @@ from typing import Any
 import numpy as np
 
 from tinyicenet.bench.meters.base import Measurement, Meter
-from tinyicenet.bench.schema import blank_result, validate_result
+from tinyicenet.bench.schema import TIMING, blank_result, validate_result
 from tinyicenet.bench.sysinfo import commit, host_info, now_iso
 from tinyicenet.bench.units import SceneUnit
 from tinyicenet.bench.workload import Workload
 from tinyicenet.errors import ConfigError
 from tinyicenet.progress import make_progress
+
+
+class Clock:
+    """Host time and sleeping; tests pass a fake one to check the harness's arithmetic."""
+
+    def now(self) -> float:
+        return time.perf_counter()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK = Clock()
 
 
 @dataclass
@@ -42,6 +65,8 @@ class BenchConfig:
     warmup_calls: int = 3
     idle_s: float | None = None          # None: as long as one window
     measure_idle: bool = True
+    latency_s: float | None = None       # synchronised calls per repetition; None: see below
+    latency_calls: int = 20              # at least this many synchronised calls per repetition
     notes: list[str] = field(default_factory=list)
 
     def check(self) -> None:
@@ -53,20 +78,29 @@ class BenchConfig:
             raise ConfigError("warm-up must be >= 0")
         if self.idle_s is not None and self.idle_s <= 0:
             raise ConfigError(f"idle window {self.idle_s} s: must be > 0")
+        if self.latency_s is not None and self.latency_s < 0:
+            raise ConfigError(f"latency sub-window {self.latency_s} s: must be >= 0")
+        if self.latency_calls < 1:
+            raise ConfigError(f"latency calls {self.latency_calls}: must be >= 1")
+
+    @property
+    def latency_window_s(self) -> float:
+        """Seconds of synchronised calls per repetition (default: a fifth of a window, <= 2 s)."""
+        return self.latency_s if self.latency_s is not None else min(2.0, self.window_s / 5)
 
 
 def measure_idle(meter: Meter, seconds: float, synchronize: Callable[[], None] = lambda: None,
-                 ) -> Measurement:
+                 clock: Clock = SYSTEM_CLOCK) -> Measurement:
     """A quiet window: nothing runs for ``seconds``."""
     synchronize()
     meter.begin_window("idle")
-    time.sleep(seconds)
+    clock.sleep(seconds)
     return meter.end_window("idle")
 
 
 def run_bench(workload: Workload, meter: Meter, config: BenchConfig, *, target: str,
               scene: SceneUnit, idle: Measurement | None = None,
-              quiet: bool = True) -> dict[str, Any]:
+              quiet: bool = True, clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
     """Measure ``workload`` with ``meter`` and return a schema-v1 result dict.
 
     ``idle`` lets several workloads in one process share one idle measurement.
@@ -79,16 +113,21 @@ def run_bench(workload: Workload, meter: Meter, config: BenchConfig, *, target: 
     with make_progress(quiet) as progress:
         if idle is None and config.measure_idle:
             task = progress.add_task("idle power", total=1)
-            idle = measure_idle(meter, config.idle_s or config.window_s, workload.synchronize)
+            idle = measure_idle(meter, config.idle_s or config.window_s, workload.synchronize,
+                                clock)
             progress.advance(task)
         task = progress.add_task("warm-up", total=1)
-        warmup = _warm_up(workload, config)
+        warmup = _warm_up(workload, config, clock)
         progress.advance(task)
         task = progress.add_task(f"{config.repetitions} x {config.window_s:g} s windows",
                                  total=config.repetitions)
         windows, latencies = [], []
         for rep in range(config.repetitions):
-            window, lat = _window(workload, meter, config.window_s, f"rep{rep}")
+            window = queued_window(workload, meter, config.window_s, f"rep{rep}", clock)
+            lat = synchronised_calls(workload, config.latency_window_s, config.latency_calls,
+                                     clock)
+            window.update(latency_calls=len(lat), latency_elapsed_s=float(sum(lat)),
+                          latency_p50_ms=float(np.percentile(lat, 50)) * 1e3)
             windows.append(window)
             latencies.extend(lat)
             progress.advance(task)
@@ -96,7 +135,7 @@ def run_bench(workload: Workload, meter: Meter, config: BenchConfig, *, target: 
     result = blank_result(target=target, backend=workload.backend, device=workload.device,
                           model=workload.model, precision=workload.precision,
                           tile=workload.tile, batch=workload.batch, scene=scene.to_dict(),
-                          variant=workload.variant)
+                          variant=workload.variant, timing=TIMING)
     lat = np.asarray(latencies) * 1e3
     result["latency_ms"] = {"p50": float(np.percentile(lat, 50)),
                             "p99": float(np.percentile(lat, 99)), "calls": int(lat.size)}
@@ -109,13 +148,15 @@ def run_bench(workload: Workload, meter: Meter, config: BenchConfig, *, target: 
         "warmup_s": round(warmup, 3),
         "idle_s": None if idle is None else round(idle.elapsed_s, 3),
         "window_min_s": config.window_s,
-        "statistic": f"median of {config.repetitions} windows",
+        "latency_window_s": config.latency_window_s,
+        "statistic": (f"median of {config.repetitions} queued windows (throughput, energy); "
+                      f"p50/p99 of {int(lat.size)} synchronised calls (latency)"),
         "notes": list(config.notes) + list(getattr(workload, "notes", [])),
     })
     result.update(commit=commit(), date=now_iso(),
                   host=host_info(device=workload.device, load_1m=load_before))
     summarise(result)
-    return validate_result(result, f"bench result of {workload.backend}")
+    return validate_result(result, f"bench result of {workload.backend}", new=True)
 
 
 def _load_average() -> float | None:
@@ -126,32 +167,36 @@ def _load_average() -> float | None:
         return None
 
 
-def _warm_up(workload: Workload, config: BenchConfig) -> float:
-    t0 = time.perf_counter()
+def _warm_up(workload: Workload, config: BenchConfig, clock: Clock) -> float:
+    t0 = clock.now()
     calls = 0
-    while calls < config.warmup_calls or time.perf_counter() - t0 < config.warmup_s:
+    while calls < config.warmup_calls or clock.now() - t0 < config.warmup_s:
         workload.run()
         calls += 1
     workload.synchronize()
-    return time.perf_counter() - t0
+    return clock.now() - t0
 
 
-def _window(workload: Workload, meter: Meter, seconds: float, name: str,
-            ) -> tuple[dict[str, Any], list[float]]:
-    latencies: list[float] = []
+def queued_window(workload: Workload, meter: Meter, seconds: float, name: str,
+                  clock: Clock = SYSTEM_CLOCK) -> dict[str, Any]:
+    """Calls back to back for at least ``seconds``, one device synchronisation at the end.
+
+    The device is idle when the window opens (synchronised before the meter's first read) and
+    has finished every queued call when it closes, so elapsed time, tiles and energy cover
+    exactly the same work.
+    """
     workload.synchronize()
     meter.begin_window(name)
-    t0 = time.perf_counter()
-    now = t0
-    while now - t0 < seconds:
-        start = now
+    t0 = clock.now()
+    calls = 0
+    while True:
         workload.run()
-        workload.synchronize()
-        now = time.perf_counter()
-        latencies.append(now - start)
-    elapsed = now - t0
+        calls += 1
+        if clock.now() - t0 >= seconds:
+            break
+    workload.synchronize()
+    elapsed = clock.now() - t0
     m = meter.end_window(name)
-    calls = len(latencies)
     return {
         "elapsed_s": elapsed,
         "calls": calls,
@@ -163,7 +208,22 @@ def _window(workload: Workload, meter: Meter, seconds: float, name: str,
         "reason": m.reason,
         "t_begin": m.t_begin,
         "t_end": m.t_end,
-    }, latencies
+    }
+
+
+def synchronised_calls(workload: Workload, seconds: float, min_calls: int,
+                       clock: Clock = SYSTEM_CLOCK) -> list[float]:
+    """Seconds of single calls, each followed by a device synchronisation (latency)."""
+    workload.synchronize()
+    latencies: list[float] = []
+    t0 = now = clock.now()
+    while len(latencies) < min_calls or now - t0 < seconds:
+        start = now
+        workload.run()
+        workload.synchronize()
+        now = clock.now()
+        latencies.append(now - start)
+    return latencies
 
 
 def _idle_entry(idle: Measurement | None) -> dict[str, Any] | None:
@@ -188,6 +248,10 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
     if rates:
         result["tiles_per_s"] = statistics.median(rates)
         result["scenes_per_s"] = result["tiles_per_s"] / tiles_per_scene
+    sync_rates = [w["latency_calls"] * result["batch"] / w["latency_elapsed_s"]
+                  for w in windows if w.get("latency_calls") and w.get("latency_elapsed_s")]
+    if sync_rates:   # the other definition, kept for comparison only
+        result["synchronised_tiles_per_s"] = statistics.median(sync_rates)
     idle = result.get("idle") or {}
     idle_w = idle.get("average_power_w")
     result["power_w"] = {"average": None, "idle": idle_w}

@@ -26,6 +26,10 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("result_schema.json")
 TARGETS = ("cpu", "cuda", "jetson", "fpga")
 ENERGY_KEYS = ("per_tile_gross", "per_tile_above_idle", "per_scene_gross", "per_scene_above_idle")
+#: the harness's two figures: throughput from calls queued back to back (one device
+#: synchronisation per window), latency from single synchronised calls. Modelled streaming
+#: designs (fed back to back) use the same pair.
+TIMING = {"throughput": "queued", "latency": "synchronised"}
 
 
 @lru_cache(maxsize=1)
@@ -36,9 +40,14 @@ def json_schema() -> dict[str, Any]:
 
 def blank_result(*, target: str, backend: str, device: str, model: str, precision: str,
                  tile: Sequence[int], batch: int, scene: dict[str, Any],
-                 variant: str | None = None) -> dict[str, Any]:
-    """A result with every figure null and energy 'unavailable' until something fills it in."""
-    return {
+                 variant: str | None = None,
+                 timing: dict[str, str] | None = None) -> dict[str, Any]:
+    """A result with every figure null and energy 'unavailable' until something fills it in.
+
+    ``timing`` names the timing definition of each figure (e.g. :data:`TIMING`); every new
+    record needs it (``validate_result(..., new=True)``).
+    """
+    result = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
         "target": target,
@@ -67,12 +76,18 @@ def blank_result(*, target: str, backend: str, device: str, model: str, precisio
         "date": "",
         "host": "",
     }
+    if timing is not None:
+        result["timing"] = dict(timing)
+    return result
 
 
-def validate_result(result: Any, source: str = "result") -> dict[str, Any]:
+def validate_result(result: Any, source: str = "result", *, new: bool = False,
+                    ) -> dict[str, Any]:
     """Return ``result`` if it follows schema version 1, else raise :class:`ResultError`.
 
-    The message names ``source`` and the first problems, one line.
+    The message names ``source`` and the first problems, one line. ``new``: a record being
+    made now, which must also say its ``timing`` (records written before that field existed
+    may lack it and still load).
     """
     if not isinstance(result, dict):
         raise ResultError(f"{source}: a bench result must be a JSON object, got "
@@ -85,6 +100,8 @@ def validate_result(result: Any, source: str = "result") -> dict[str, Any]:
         raise ResultError(f"{source}: bench result schema_version {version!r}; this tinyicenet "
                           f"reads version {SCHEMA_VERSION} only")
     problems = validation.errors(result, json_schema())
+    if new and "timing" not in result:
+        problems.append("$: missing key 'timing' (required for new records)")
     problems += _non_finite(result)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""

@@ -10,7 +10,12 @@ import numpy as np
 
 @runtime_checkable
 class Workload(Protocol):
-    """One batch per ``run()``; ``synchronize()`` waits until the device has finished."""
+    """One batch per ``run()``; ``synchronize()`` waits until the device has finished.
+
+    ``run()`` may return before the device has done the work (GPU calls are queued): the
+    harness times throughput over many queued calls with one ``synchronize()`` per window,
+    and latency over single calls each followed by ``synchronize()``.
+    """
 
     backend: str
     device: str

@@ -16,15 +16,20 @@ def bench(
     target: str = typer.Option(..., "--target", "-t",
                                help="cpu | cuda | jetson | fpga"),
     backend: Optional[str] = typer.Option(None, help="backend (cpu: torch, onnxruntime, "
-                                          "integer; jetson: onnxruntime)"),
+                                          "integer, or all = torch + onnxruntime; jetson: "
+                                          "onnxruntime)"),
     variant: Optional[str] = typer.Option(None, help="cuda: eager-fp32, eager-fp16, "
-                                          "compile-fp16, kernels, a comma list, or all"),
+                                          "compile-fp16, kernels, a comma list, or all "
+                                          "(what cannot run here is dropped and recorded)"),
     model: Optional[str] = typer.Option(None, help="checkpoint / ONNX file or model name "
                                         "(default tinyicenet_w4a4)"),
     window: float = typer.Option(10.0, "--window", help="seconds per measurement window"),
     repetitions: int = typer.Option(5, "--repetitions", "-r",
                                     help="windows; the median is reported"),
     warmup: float = typer.Option(3.0, "--warmup", help="warm-up seconds before measuring"),
+    latency: Optional[float] = typer.Option(
+        None, "--latency", help="seconds of synchronised single calls (latency) after each "
+        "queued window (default: a fifth of --window, at most 2)"),
     idle: Optional[float] = typer.Option(None, "--idle",
                                          help="idle-power window, seconds (default: --window)"),
     no_idle: bool = typer.Option(False, "--no-idle", help="skip the idle-power window"),
@@ -55,7 +60,8 @@ def bench(
     from tinyicenet.progress import info
 
     config = BenchConfig(window_s=window, repetitions=repetitions, warmup_s=warmup,
-                         idle_s=idle, measure_idle=not no_idle, notes=list(note))
+                         idle_s=idle, measure_idle=not no_idle, latency_s=latency,
+                         notes=list(note))
     options = TargetOptions(
         backend=backend, variant=variant, model=model, batch=batch, tile=tuple(tile),
         halo=halo, scene_pixels=tuple(scene_pixels) if scene_pixels else None,
@@ -65,6 +71,8 @@ def bench(
     payload = results[0] if len(results) == 1 else results
     for r in results:
         info(summary_line(r), quiet)
+    for d in results[0].get("dropped") or []:
+        info(f"dropped {d['variant']}: {d['reason']}", quiet)
     if out is None:
         typer.echo(dumps(payload), nl=False)
     else:
@@ -84,7 +92,14 @@ def summary_line(result: dict) -> str:
     energy = (f"{num(e['per_tile_gross'], '.3g')} mJ/tile, {num(e['per_scene_gross'], '.4g')} "
               f"mJ/scene ({prov['energy']})" if prov["energy"] != "unavailable"
               else f"no energy ({prov.get('energy_reason')})")
+    timing = result.get("timing") or {}
+    base = result.get("baseline")
+    ratio = (f"; x{base['tiles_per_s_ratio']:.2f} tiles/s vs {base['variant']}"
+             if base and base.get("tiles_per_s_ratio") and base["variant"] != result.get("variant")
+             else "")
     return (f"{label} on {result['device']}, batch {result['batch']}: "
             f"{num(result['tiles_per_s'], '.4g')} tiles/s, "
-            f"{num(result['scenes_per_s'], '.4g')} scenes/s ({prov['throughput']}), "
-            f"p50 {num(result['latency_ms']['p50'], '.3g')} ms; {energy}")
+            f"{num(result['scenes_per_s'], '.4g')} scenes/s ({prov['throughput']}, "
+            f"{timing.get('throughput', 'timing not recorded')}), "
+            f"p50 {num(result['latency_ms']['p50'], '.3g')} ms "
+            f"({timing.get('latency', 'timing not recorded')}); {energy}{ratio}")

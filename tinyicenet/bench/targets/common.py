@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +126,80 @@ def backend_workload(name: str, options: Any, tiles: np.ndarray, variant: str | 
         workload.on_close.append(lambda: shutil.rmtree(scratch, ignore_errors=True))
     workload.notes = notes + list(getattr(backend, "notes", [])) + workload.notes
     return workload
+
+
+def plan_variants(names: Sequence[str], probe: Callable[[str], tuple[bool, str]],
+                  ) -> tuple[list[str], list[dict[str, str]]]:
+    """Split ``names`` into those usable here and ``dropped`` entries ``{variant, reason}``.
+
+    Used for ``all``: a variant this machine cannot run (no Triton, no onnxruntime, no custom
+    kernels) is dropped and says why, instead of silently missing from the results.
+    """
+    run, dropped = [], []
+    for name in names:
+        ok, reason = probe(name)
+        if ok:
+            run.append(name)
+        else:
+            dropped.append({"variant": name, "reason": reason or "not usable here"})
+    return run, dropped
+
+
+def warn_dropped(dropped: Sequence[dict[str, str]], kind: str = "variant") -> None:
+    """One ``warning:`` line on stderr per dropped variant (printed even with --quiet)."""
+    for d in dropped:
+        print(f"warning: dropped {kind} {d['variant']}: {d['reason']}", file=sys.stderr,
+              flush=True)
+
+
+def failed_entry(name: str, exc: BaseException) -> dict[str, str]:
+    """A dropped entry for a variant that was tried and failed (``all`` keeps going)."""
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return {"variant": name, "reason": f"failed here: {type(exc).__name__}: {text}".rstrip(": ")}
+
+
+def run_all(names: Sequence[str], measure: Callable[[str], dict[str, Any]],
+            dropped: list[dict[str, str]], keep_going: bool, kind: str = "variant",
+            ) -> list[dict[str, Any]]:
+    """``measure(name)`` for each name; with ``keep_going`` a failure becomes a dropped entry."""
+    results = []
+    for name in names:
+        try:
+            results.append(measure(name))
+        except Exception as exc:  # noqa: BLE001 - 'all' records the failure and goes on
+            if not keep_going:
+                raise
+            entry = failed_entry(name, exc)
+            dropped.append(entry)
+            warn_dropped([entry], kind)
+    if not results:
+        reasons = "; ".join(f"{d['variant']}: {d['reason']}" for d in dropped)
+        raise ConfigError(f"no {kind} could run here ({reasons or 'none asked for'})")
+    return results
+
+
+def annotate_run(results: list[dict[str, Any]], dropped: list[dict[str, str]] | None,
+                 ) -> list[dict[str, Any]]:
+    """Add ``dropped`` (when a whole set was asked for) and the PyTorch ``baseline``.
+
+    The baseline is the fastest PyTorch (``torch`` backend) variant of this run, the same
+    configuration by construction; each record gets it with its own ratios against it.
+    """
+    torch_runs = [r for r in results if r["backend"] == "torch" and r.get("tiles_per_s")]
+    base = max(torch_runs, key=lambda r: r["tiles_per_s"]) if torch_runs else None
+    for r in results:
+        if dropped is not None:
+            r["dropped"] = [dict(d) for d in dropped]
+        if base is None:
+            continue
+        e, eb = r["energy_mj"]["per_tile_gross"], base["energy_mj"]["per_tile_gross"]
+        r["baseline"] = {
+            "variant": base["variant"] or base["backend"],
+            "tiles_per_s": base["tiles_per_s"],
+            "energy_mj_per_tile": eb,
+            "tiles_per_s_ratio": r["tiles_per_s"] / base["tiles_per_s"]
+            if r.get("tiles_per_s") else None,
+            "energy_ratio": e / eb if e is not None and eb else None,
+            "rule": "fastest PyTorch variant of this configuration in the same run",
+        }
+    return results

@@ -9,6 +9,11 @@ compile-fp16   torch backend, float16, ``compile="max-autotune"`` (torch.compile
 kernels        the custom integer kernels (``cuda-kernels`` backend)
 ============== ==================================================================
 
+``all`` runs every variant usable here; one that cannot run (no Triton for torch.compile, no
+custom kernels) or fails is dropped with a ``warning:`` line and listed in every record's
+``dropped``. Every record of a run with a PyTorch variant names the fastest one as its
+``baseline``, with its ratios against it.
+
 Every variant keeps its inputs on the GPU (the backends' ``prepare``/``run_prepared``), so the
 timed calls are the network, not host transfers. One idle measurement (before anything runs)
 serves all variants of a call. Nothing here imports brevitas, qonnx, hls4ml or the data stack at
@@ -19,11 +24,14 @@ needs no Brevitas; ``kernels`` on a model name builds a seeded integer model wit
 from __future__ import annotations
 
 import gc
+import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 from tinyicenet.bench.harness import measure_idle, run_bench
 from tinyicenet.bench.meters import open_meter_or_unavailable
-from tinyicenet.bench.targets.common import backend_workload, make_tiles, scene_unit
+from tinyicenet.bench.targets.common import (annotate_run, backend_workload, make_tiles,
+                                             plan_variants, run_all, scene_unit, warn_dropped)
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 
 #: variant -> (backend, backend options)
@@ -37,21 +45,35 @@ DEFAULT_VARIANT = "eager-fp32"
 
 
 def variants(spec: str | None) -> list[str]:
-    """Parse ``--variant``: one name, a comma list, or ``all`` (kernels only if usable here)."""
+    """Parse ``--variant``: one name, a comma list, or ``all`` (only those usable here)."""
+    return plan(spec)[0]
+
+
+def plan(spec: str | None, probe: Callable[[str], tuple[bool, str]] | None = None,
+         ) -> tuple[list[str], list[dict[str, str]] | None]:
+    """(variants to run, dropped entries or None): ``all`` drops what cannot run here."""
     if not spec:
-        return [DEFAULT_VARIANT]
+        return [DEFAULT_VARIANT], None
     if spec == "all":
-        names = [v for v in VARIANTS if v != "kernels"]
-        from tinyicenet.backends import available_backends
-        if "cuda-kernels" in available_backends(check=True):
-            names.append("kernels")
-        return names
+        return plan_variants(list(VARIANTS), probe or usable)
     names = [v.strip() for v in spec.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise ConfigError(f"cuda target: unknown variant(s) {', '.join(unknown)}; choose from "
                           f"{', '.join(VARIANTS)} or all")
-    return names
+    return names, None
+
+
+def usable(variant: str) -> tuple[bool, str]:
+    """Whether ``variant`` can run here, and why not (its backend, Triton for torch.compile)."""
+    from tinyicenet.backends import backend_availability
+    backend, options = VARIANTS[variant]
+    ok, reason = backend_availability(backend)
+    if not ok:
+        return False, f"backend {backend}: {reason}"
+    if options.get("compile") and importlib.util.find_spec("triton") is None:
+        return False, "torch.compile on CUDA needs Triton, which is not installed"
+    return True, ""
 
 
 def _nvml_spec(index: int) -> dict[str, Any]:
@@ -70,7 +92,8 @@ def run(options: Any) -> list[dict]:
     if not torch.cuda.is_available():
         raise ToolNotFoundError("cuda target: no CUDA device here (torch.cuda.is_available() is "
                                 "False)")
-    names = variants(options.variant)
+    names, dropped = plan(options.variant)
+    warn_dropped(dropped or [])
     if options.backend and options.backend not in {VARIANTS[n][0] for n in names}:
         raise ConfigError(f"cuda target: --backend {options.backend} does not match the "
                           f"variants {', '.join(names)}; choose variants instead")
@@ -80,24 +103,27 @@ def run(options: Any) -> list[dict]:
     tiles = make_tiles(options)
     meter = open_meter_or_unavailable(options.meter or "nvml",
                                       **(_nvml_spec(index) if not options.meter else {}))
-    results = []
     try:
         idle = None
         if options.config.measure_idle:
             idle = measure_idle(meter, options.config.idle_s or options.config.window_s,
                                 torch.cuda.synchronize)
-        for name in names:
+
+        def measure(name: str) -> dict:
             backend, backend_opts = VARIANTS[name]
             workload = backend_workload(backend, options, tiles, variant=name, **backend_opts)
             workload.device = device_name
             try:
-                results.append(run_bench(workload, meter, options.config, target="cuda",
-                                         scene=scene, idle=idle, quiet=options.quiet))
+                return run_bench(workload, meter, options.config, target="cuda", scene=scene,
+                                 idle=idle, quiet=options.quiet)
             finally:
                 workload.close()
                 del workload
                 gc.collect()
                 torch.cuda.empty_cache()
+
+        results = run_all(names, measure, dropped if dropped is not None else [],
+                          keep_going=dropped is not None)
     finally:
         meter.close()
-    return results
+    return annotate_run(results, dropped)
