@@ -288,9 +288,11 @@ def test_folder_skips_other_tools_files_but_a_named_file_must_be_a_result(inputs
     (folder / "fast.json").write_text((inputs["dir"] / "fast.json").read_text())
     other = folder / "predict_cpu.json"
     other.write_text(json.dumps({"schema": "tinyicenet-predict-bench", "schema_version": 1}))
+    (folder / "data_loading.json").write_text(json.dumps({"benchmark": "data_loading"}))
     html = write_report([folder], tmp_path / "rep")
     gaps = json.loads((html.parent / "report.json").read_text())["gaps"]
     assert any(g["source"] == "predict_cpu.json" and "skipped" in g["reason"] for g in gaps)
+    assert any(g["source"] == "data_loading.json" and "skipped" in g["reason"] for g in gaps)
     with pytest.raises(ResultError, match="not a tinyicenet bench result"):
         write_report([other], tmp_path / "rep2")
 

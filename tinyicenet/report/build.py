@@ -94,8 +94,10 @@ def _read_one(path: Path, from_folder: bool = False) -> tuple[str, list]:
     if is_accuracy_document(data):
         return "accuracy", parse_accuracy(data, str(path))
     schema = data.get("schema") if isinstance(data, dict) else None
-    if from_folder and isinstance(schema, str) and schema != "tinyicenet-bench":
-        return "other", [schema]
+    if from_folder and isinstance(data, dict) and schema != "tinyicenet-bench":
+        # another tool's record (a predict bench, the data-loading benchmark, ...)
+        return "other", [schema if isinstance(schema, str) else
+                         f"none; {data.get('benchmark') or 'unknown'} record"]
     if isinstance(data, list):
         return "bench", [validate_result(r, f"{path}[{i}]") for i, r in enumerate(data)]
     return "bench", [validate_result(data, str(path))]
