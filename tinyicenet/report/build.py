@@ -299,10 +299,9 @@ def verdict(rows: list[dict], orbit: list[dict], link: dict[str, Any], plan: Orb
                 f"{_ms(best['scene_ms'])}{_speed_kind(best)}{day}")
         if len(fly) > 1:
             nxt = fly[1]
-            lead += (f", ahead of {_platform(nxt)} ("
-                     + (_energy_text(nxt) if nxt["energy_scene_mj"] is not None
-                        else f"{_ms(nxt['scene_ms'])}{_speed_kind(nxt)}, energy unknown")
-                     + ")")
+            lead += (f", ahead of {_platform(nxt)} "
+                     + (f"at {_energy_text(nxt)}" if nxt["energy_scene_mj"] is not None
+                        else f"in {_ms(nxt['scene_ms'])}{_speed_kind(nxt)}, energy unknown"))
     return (f"{lead}" + (f"; {reference}" if reference else "") + f"; and {downlink_part}.")
 
 
