@@ -402,6 +402,7 @@ def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
         "emulated": emulated, "paper": paper,
         "paper_rows": paper_rows(), "plan": plan.to_dict(), "orbit": orbit,
         "downlink": {**asdict(link), **link_plan,
-                     "onboard_before_network": ONBOARD_BEFORE_NETWORK}, "accuracy": accuracy, "pareto": points,
+                     "onboard_before_network": ONBOARD_BEFORE_NETWORK},
+        "accuracy": accuracy, "pareto": points,
         "verdict": verdict(rows, orbit, link_plan, plan),
     }

@@ -194,8 +194,8 @@ def benchmark(image: np.ndarray, spec: IOSpec, accel, *, board: dict, power_sour
                 "emulated: " + ("no PL ran (emulated accelerator); " if emulated else "")
                 + f"rails from {meter}, not the board's INA226s read live")
         result["method"]["notes"].append(
-            f"rails read through {power_source.meter} ({meter}) every {interval_s} s in a thread; energy = "
-            "time-weighted mean of the summed PL+PS rails x window; transceiver and FMC rails "
+            f"rails read through {power_source.meter} ({meter}) every {interval_s} s in a "
+            "thread; energy = time-weighted mean of the summed PL+PS rails x window; transceiver and FMC rails "
             "are not counted (unused by the design)")
         last = traces[-1]
         result["power_breakdown_w"] = {
