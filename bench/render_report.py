@@ -61,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     problems = [p for p in problems if p]
     for p in problems:
         print(f"check failed: {p}", file=sys.stderr)
+    import json
+
+    report = json.loads((args.out / "report.json").read_text())
+    print(f"verdict: {report['verdict']}")
+    if report.get("emulated"):
+        print(f"kept out of the comparison (emulated): {len(report['emulated'])} result(s)")
+    for group in report.get("other_timing", []):
+        print(f"own table (throughput timed '{group['timing']}'): {len(group['rows'])} result(s)")
     print(f"report: {html}\nscreenshot: {shot}")
     return 1 if problems else 0
 

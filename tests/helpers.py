@@ -13,3 +13,18 @@ def calibrated_model(name: str, seed: int = 0, size: int = 32):
     model = create_model(name)
     calibrate(model, [torch.randn(4, 2, size, size) * 1.5 for _ in range(2)])
     return model.eval()
+
+
+def fresh_rng(label: str):
+    """A numpy Generator with a new seed every run, printed (pytest shows it on failure).
+
+    Set ``TINYICENET_TEST_SEED`` to replay a failing run.
+    """
+    import os
+
+    import numpy as np
+
+    env = os.environ.get("TINYICENET_TEST_SEED")
+    seed = int(env) if env else int(np.random.SeedSequence().entropy % (1 << 63))
+    print(f"{label}: numpy seed {seed} (replay with TINYICENET_TEST_SEED={seed})")
+    return np.random.default_rng(seed)

@@ -109,10 +109,12 @@ def test_full_path_equals_integer_reference_and_writes_a_bench_result(
     assert len(np.unique(logits)) > 10  # not a degenerate all-equal output
 
     result = validate_result(json.loads((tmp_path / "result.json").read_text()))
+    # an emulated accelerator and a hwmon tree of test files: nothing here is a measurement
     assert (result["target"], result["backend"], result["method"]["meter"]) == (
-        "fpga", "zcu102-pynq", "zcu102-ina226")
-    assert result["provenance"] == {**result["provenance"], "throughput": "measured",
-                                    "energy": "measured"}
+        "fpga", "zcu102-pynq", "test-hwmon-files")
+    assert result["provenance"] == {**result["provenance"], "throughput": "emulated",
+                                    "energy": "emulated"}
+    assert result["method"]["notes"][0].startswith("EMULATED")
     tiles = len(range(0, 70, TILE - 2 * HALO)) * len(range(0, 45, TILE - 2 * HALO))
     assert result["scene"] == {"pixels": [70, 45], "pixel_spacing_m": 400.0, "tiles": tiles,
                                "halo": HALO, "name": "S1"}
@@ -266,4 +268,52 @@ def test_without_an_idle_window_above_idle_is_null(tmp_path, fake_pynq, spec_dic
     assert result["energy_mj"]["per_scene_gross"] > 0
     assert result["energy_mj"]["per_scene_above_idle"] is None
     assert result["power_w"]["idle"] is None
-    assert result["provenance"]["energy_reason"] == "idle power not measured (--idle 0)"
+    assert result["provenance"]["energy_reason"].endswith("idle power not measured (--idle 0)")
+
+
+class BoardOverlay(emulate.EmulatedOverlay):
+    """Stands for a real PYNQ overlay: it carries no ``emulated`` flag."""
+
+    emulated = False
+
+
+class LiveSource:
+    """Stands for the board's own rails read live (constant 2 W on every rail)."""
+
+    meter, live = "hwmon", True
+
+    def __init__(self, rails):
+        self.rails = rails
+
+    def read(self):
+        return {r: 2.0 for r in self.rails}
+
+
+@pytest.mark.parametrize("on_board,live", [(False, False), (False, True), (True, False),
+                                           (True, True)])
+def test_labels_say_what_ran(intmodel, spec, scene, on_board, live):
+    """Only the real overlay with live rails is 'measured' on 'zcu102-ina226'."""
+    from tinyicenet.bench.schema import validate_result
+
+    kernel = intref_kernel(intmodel, spec)
+    overlay = BoardOverlay(kernel) if on_board else emulate.EmulatedOverlay(kernel)
+    acc = accelerator.DmaAccelerator(overlay, spec, emulate.allocate)
+    board = power.load_board()
+    counted = [r for rails in power.energy_domains(board).values() for r in rails]
+    source = (LiveSource(counted) if live
+              else power.HwmonSource(power.rail_table(board), str(HWMON)))
+    result, _, _ = bench.benchmark(scene, spec, acc, board=board, power_source=source,
+                                   window_s=0.01, repetitions=1, warmup_s=0, idle_s=0,
+                                   interval_s=0.002, latency_calls=1)
+    validate_result(result)
+    prov = result["provenance"]
+    assert prov["throughput"] == ("measured" if on_board else "emulated")
+    assert prov["energy"] == ("measured" if on_board and live else "emulated")
+    assert result["method"]["meter"] == ("zcu102-ina226" if live else "test-hwmon-files")
+    assert any(n.startswith("EMULATED") for n in result["method"]["notes"]) == (not on_board)
+
+
+def test_only_the_kernels_hwmon_tree_is_live():
+    rails = power.rail_table(power.load_board())
+    assert not power.HwmonSource(rails, str(HWMON)).live
+    assert power.meter_name(power.HwmonSource(rails, str(HWMON))) == "test-hwmon-files"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tinyicenet.demo import DemoOptions, run_demo
+from tinyicenet.demo import DemoOptions, attach_csim, run_demo
 
 
 def _cli(*args, cwd=None):
@@ -23,6 +23,26 @@ def test_demo_refuses_a_foreign_folder(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def _record(tile):
+    return {"tile": [tile, tile], "method": {"notes": ["modelled"]},
+            "provenance": {"verification": None}}
+
+
+def test_a_csim_verifies_only_the_design_it_ran():
+    from types import SimpleNamespace
+
+    check = SimpleNamespace(differing=0, argmax_agreement=1.0, tiles=3)
+    big = _record(256)
+    attach_csim(big, check, 32)
+    assert big["provenance"]["verification"] is None      # 256x256 was never simulated
+    assert "256x256 design is modelled, not simulated" in big["method"]["notes"][-1]
+    assert "C simulation at 32x32" in big["method"]["notes"][-1]
+    same = _record(32)
+    attach_csim(same, check, 32)
+    assert same["provenance"]["verification"].startswith("hls4ml C simulation at 32x32")
+    assert same["method"]["notes"] == ["modelled"]
+
+
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
@@ -37,8 +57,11 @@ def test_demo_end_to_end(tmp_path):
     assert result.facts["csim_argmax_agreement"] == 1.0
     assert 0.0 <= result.facts["sod_f1_weighted"] <= 100.0
     assert len(list((out / "products").rglob("*.tif"))) == 1
-    targets = {json.loads(p.read_text())["target"] for p in (out / "bench").glob("*.json")}
-    assert targets == {"cpu", "fpga"}
+    records = [json.loads(p.read_text()) for p in (out / "bench").glob("*.json")]
+    assert {r["target"] for r in records} == {"cpu", "fpga"}
+    for r in records:   # the 16x16 C simulation is not the modelled 256x256 design's check
+        if r["target"] == "fpga" and r["tile"] != [16, 16]:
+            assert "16x16" not in (r["provenance"]["verification"] or "")
     # a second run replaces the first demo's folder instead of refusing it
     (out / "report" / "stale.txt").write_text("old")
     run_demo(DemoOptions(out=out, train_scenes=3, test_scenes=1, size=640, hls=False,

@@ -42,7 +42,7 @@ def _layers(prepared, tile: int, reuse: int = 8):
 def test_max_plus_recurrences_match_loops():
     from tinyicenet.hls.model.schedule import issue, latest
 
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(20240)
     avail = rng.integers(0, 500, 300)
     dur = rng.integers(1, 9, 300)
     s, expect = issue(avail, dur), []
@@ -97,37 +97,121 @@ def test_chains_without_skips_never_deadlock(noskip_design):
     assert int(times.read[sched.design.output_stream][-1]) + 1 >= sched.latency_cycles
 
 
-def test_default_fifos_do_not_fit_at_256_but_sized_ones_do(skip_design):
-    from tinyicenet.hls.board import load_board
-    from tinyicenet.hls.model.resources import estimate_resources
+# ---- hand-computed small designs (the step rules of schedule.py's docstring) ---------------
+
+def _input(h, w, c=1):
+    from tinyicenet.hls.model.graph import StreamLayer
+
+    return StreamLayer("in", "input", [], ["s_in"], (h, w, c), (h, w, c))
+
+
+def _conv(name, src, dst, hw, out_hw, c_in=1, c_out=1, kernel=3, rf=8, strategy="resource"):
+    from tinyicenet.hls.model.graph import StreamLayer
+
+    return StreamLayer(name, "conv" if kernel > 1 else "pointwise", [src], [dst],
+                       (*hw, c_in), (*out_hw, c_out), kernel=kernel,
+                       n_in=kernel * kernel * c_in, n_out=c_out, reuse_factor=rf,
+                       strategy=strategy, weight_bits=4, accum_bits=16, out_bits=4,
+                       in_bits=[4])
+
+
+def test_cycles_of_one_resource_conv_by_hand():
+    """4x4 input, 3x3 valid conv, Resource, ReuseFactor 8.
+
+    Input pixel k is written at k+1. The conv steps over the 16 pixels: the 4 that complete a
+    window (10, 11, 14, 15) cost 8+4 = 12 cycles, the 12 others 2 cycles; it is the slower
+    process, so it starts at 1 and never waits again: work = 4*12 + 12*2 = 72 cycles, last
+    output written at 1 + 72 = 73, read by the drain at 73, latency 74.
+    """
+    from tinyicenet.hls.model.schedule import latency_only, schedule
+
+    layers = [_input(4, 4), _conv("c", "s_in", "s_out", (4, 4), (2, 2))]
+    sched = schedule(layers)
+    assert sched.process_cycles["c"] == 72
+    assert sched.latency_cycles == latency_only(layers) == 74
+    assert sched.throughput_bound_cycles == 72
+    # the four outputs: 21+12, 33+12, 49+12, 61+12 (steps 10, 11, 14, 15 start at 21, 33, 49, 61)
+    from tinyicenet.hls.model.schedule import asap
+    assert asap(sched.design).write["s_out"].tolist() == [33, 45, 61, 73]
+
+
+def test_cycles_of_one_latency_conv_by_hand():
+    """Latency strategy: II = ReuseFactor (8) over all 16 pixels, +3 cycles of pipeline.
+
+    Step k starts at 1 + 8k; the last output (step 15) is written at 1 + 120 + 8 + 3 = 132,
+    latency 133."""
     from tinyicenet.hls.model.schedule import schedule
 
-    _, prepared = skip_design
-    layers = _layers(prepared, 256, reuse=32)
-    sched = schedule(layers)
-    res = estimate_resources(layers, sched, load_board("zcu102").resources)
-    assert res.default_fifo_bram36 > 912  # hls4ml's full-tensor FIFOs exceed the XCZU9EG
-    assert res.total.bram36 < 0.2 * 912
-    skip = max(f.depth for f in res.fifos if "cpy" in f.name)
-    assert skip > 256  # the level-0 skip FIFO holds rows, not a few pixels
+    sched = schedule([_input(4, 4), _conv("c", "s_in", "s_out", (4, 4), (2, 2),
+                                          strategy="latency")])
+    assert sched.process_cycles["c"] == 16 * 8
+    assert sched.latency_cycles == 133
 
 
-def test_plan_at_256_fits_and_beats_the_target(skip_design):
-    from tinyicenet.hls.board import load_board
-    from tinyicenet.hls.project import plan_project
-    from tinyicenet.hls.settings import load_settings
+def _fork_design(deep):
+    """input -> clone -> (a: straight to the concat, b: ``deep`` branch -> c) -> concat."""
+    from tinyicenet.hls.model.graph import StreamLayer
 
-    model, prepared = skip_design
-    plan, candidates = plan_project(model, load_board("zcu102"), load_settings(), 256, prepared)
-    d = plan.to_dict()
-    assert plan.tile == 256 and plan.fits and d["provenance"] == "modelled"
-    assert plan.fps_256 >= 30 and d["meets_target"]
-    for key, limit in plan.limits.items():
-        assert plan.resources.utilisation()[key] <= limit
-    assert d["cycles_per_tile"] == plan.latency_cycles
-    assert d["energy"]["energy_mj_per_tile"] == pytest.approx(
-        1e3 * d["energy"]["power_w"] / d["tiles_per_s"])
-    assert any("modelled" in a or "assumes" in a or "LUT" in a for a in d["assumptions"])
+    hw = (4, 4)
+    layers = [_input(*hw),
+              StreamLayer("fork", "clone", ["s_in"], ["a", "b"], (*hw, 1), (*hw, 1),
+                          out_bits=4)]
+    layers += deep
+    layers.append(StreamLayer("cat", "concat", ["a", "c"], ["s_out"], (*hw, 1), (*hw, 2),
+                              out_bits=4))
+    return layers
+
+
+def test_fifo_depths_of_one_fork_with_a_pointwise_branch_by_hand():
+    """Branch b is a 1x1 conv of 12 cycles per pixel. The clone writes a[k], b[k] at k+2; the
+    conv reads b[k] at 2+12k and writes c[k] at 14+12k; the concat reads a[k], c[k] there.
+
+    Most pixels held: a: at the read of a[1] (t=26) all 16 are written, 1 read: 15 -> depth 16;
+    b: at the read of b[2] (t=26) 16 written, 2 read: 14 -> depth 15; c: never more than 1 ->
+    depth 2 (the minimum). Latency: last concat write 15 + 12*15 = 195, drained at 195 -> 196.
+    """
+    from tinyicenet.hls.model.schedule import schedule
+
+    sched = schedule(_fork_design([_conv("pw", "b", "c", (4, 4), (4, 4), kernel=1)]))
+    assert {k: sched.fifo_depths()[k] for k in ("a", "b", "c")} == {"a": 16, "b": 15, "c": 2}
+    assert sched.latency_cycles == 196
+
+
+def test_skip_fifo_must_hold_what_the_deep_branch_needs_first():
+    """Branch b is pad (4x4 -> 6x6) + 3x3 conv. The first conv output needs padded pixel
+    (2, 2), i.e. input pixel (1, 1) = b[5]; the concat reads a[0] only with it. The clone
+    writes a[k] and b[k] in one step, so a must take a[5] while a[0..4] wait: depth 5
+    deadlocks, depth 6 does not."""
+    from tinyicenet.hls.model.graph import StreamLayer
+    from tinyicenet.hls.model.schedule import Deadlock, bounded, schedule
+
+    deep = [StreamLayer("pad", "pad", ["b"], ["p"], (4, 4, 1), (6, 6, 1), out_bits=4),
+            _conv("c3", "p", "c", (6, 6), (4, 4))]
+    sched = schedule(_fork_design(deep))
+    depths = dict(sched.fifo_depths())
+    assert depths["a"] >= 6
+    times = bounded(sched.design, depths)   # the sized depths keep the unbounded latency
+    assert int(times.read[sched.design.output_stream][-1]) + 1 == sched.latency_cycles
+    with pytest.raises(Deadlock):
+        bounded(sched.design, {**depths, "a": 5})
+    bounded(sched.design, {**depths, "a": 6})
+
+
+def test_resource_rules_by_hand():
+    from tinyicenet.hls.model.resources import Cost, bram18_blocks, memory_cost, \
+        multiplier_cost
+
+    assert multiplier_cost(4, 4) == Cost(lut=8 + 4 + 4)       # fabric: ceil(16/2) + 4 + 4
+    assert multiplier_cost(3, 7) == Cost(lut=11 + 3 + 7)      # 3-bit operand: fabric
+    assert multiplier_cost(8, 8) == Cost(dsp=1)               # 16 bits > 10: one DSP48E2
+    assert multiplier_cost(18, 27) == Cost(dsp=1) and multiplier_cost(18, 28) == Cost(dsp=2)
+    assert memory_cost(32, 8) == (Cost(lut=8, ff=8), "srl")            # SRL32
+    assert memory_cost(64, 8) == (Cost(lut=8, ff=8), "lutram")         # 512 bits, 64x1 LUTs
+    assert memory_cost(2048, 8)[1] == "lutram"                         # 16384 bits: still LUTRAM
+    # 2049 x 8 = 16392 bits: BRAM18; best shape 2048x9 (or 4096x4 twice): 2 blocks
+    assert memory_cost(2049, 8) == (Cost(bram18=2, lut=16, ff=8), "bram")
+    assert bram18_blocks(1024, 18) == 1 and bram18_blocks(1024, 36) == 2
+    assert bram18_blocks(600, 36) == 2          # 512x36 twice, or 1024x18 twice
 
 
 def test_fixed_reuse_factor_is_moved_like_hls4ml_and_reported(tmp_path, skip_design):
@@ -185,3 +269,9 @@ def test_design_that_cannot_fit_is_refused_before_any_file(tmp_path, skip_design
     with pytest.raises(ExportError, match="does not fit zcu102"):
         build_project(model, out, settings=yml)
     assert not out.exists() and list(tmp_path.iterdir()) == [yml]
+
+
+def schedule_of(plan):
+    from tinyicenet.hls.model.schedule import schedule
+
+    return schedule(plan.layers)

@@ -24,6 +24,7 @@ from tinyicenet.report.accuracy import load_accuracy, parse_accuracy
 from tinyicenet.report.charts import pareto_front
 from tinyicenet.report.planning import downlink, orbit_energy
 
+QUEUED = {"throughput": "queued", "latency": "synchronised"}
 CFG = BenchConfig(window_s=0.12, repetitions=3, warmup_s=0.0, warmup_calls=1, idle_s=0.08)
 
 
@@ -63,6 +64,14 @@ def inputs(tmp_path_factory):
                            tiles_per_s=40.0, power_w=0.05, idle_power_w=0.04,
                            assumptions=["200 MHz", "II from the HLS schedule"],
                            method="hls schedule", verification="C simulation equals intref")
+    for record in (fast, slow, blind, fpga):   # one timing definition for the comparison
+        record["timing"] = dict(QUEUED)
+    # the power model's range (HELPERS conventions): nominal 0.05 W, 0.03-0.08 W
+    fpga["energy_mj_range"] = {key: {"low": fpga["energy_mj"][f"{key}_gross"] * 0.6,
+                                     "high": fpga["energy_mj"][f"{key}_gross"] * 1.6}
+                               for key in ("per_tile", "per_scene")}
+    fpga["power_w"].update(low=0.03, high=0.08)
+    fpga["provenance"]["energy_model"] = "test-power-model v0"
     write_results(d / "fast.json", fast)
     write_results(d / "two.json", [slow, blind])
     write_results(d / "fpga.json", fpga)
@@ -108,12 +117,22 @@ def test_report_files_content_and_figures(inputs, tmp_path):
     blind = next(r for r in report["platforms"] if r["device"] == "Blind CPU")
     assert blind["energy_scene_mj"] is None and "measured, energy unavailable" in page
     verdict = report["verdict"]
-    assert "\n" not in verdict and verdict.endswith(".") and verdict.count("; ") == 0
-    # the lowest measured energy per scene wins; the modelled FPGA is named as modelled
-    assert "Slow CPU" in verdict and "modelled, not measured" in verdict
-    assert "99.8 %" in verdict
+    assert "\n" not in verdict and verdict.endswith(".")
+    # the platform that can fly comes first, with its modelled range; a ground machine is
+    # only a reference
+    assert verdict.startswith("Of the platforms that can fly, ZCU102 (modelled)")
+    assert "modelled)" in verdict and "\u2013" in verdict
+    assert verdict.index("ZCU102") < verdict.index("for reference, the ground CPU Slow CPU")
+    assert "99.8 %" in verdict and "SAR focusing" in verdict
     md = (out / "report.md").read_text()
     assert verdict in md and "![throughput](fps.png)" in md
+    # modelled energy shows low-high, each row its timing, each accuracy its data
+    e = fpga["energy_scene_mj"]
+    assert f"{e:.3g} ({e * 0.6:.3g}\u2013{e * 1.6:.3g})" in md
+    assert "| queued / synchronised |" in md
+    assert "| tinyicenet_w4a4 | w4a4 | yes | 70.0 | generated |" in md
+    assert "| tinyicenet_w8a8 | w8a8 | yes | 74.0 | not stated |" in md
+    assert "energy and time are not counted" in md
     # Pareto points join accuracy with bench results of the same model
     assert {(p["precision"], p["target"]) for p in report["pareto"]} == {("w4a4", "cpu"),
                                                                         ("w4a4", "fpga")}
@@ -269,9 +288,11 @@ def test_folder_skips_other_tools_files_but_a_named_file_must_be_a_result(inputs
     (folder / "fast.json").write_text((inputs["dir"] / "fast.json").read_text())
     other = folder / "predict_cpu.json"
     other.write_text(json.dumps({"schema": "tinyicenet-predict-bench", "schema_version": 1}))
+    (folder / "data_loading.json").write_text(json.dumps({"benchmark": "data_loading"}))
     html = write_report([folder], tmp_path / "rep")
     gaps = json.loads((html.parent / "report.json").read_text())["gaps"]
     assert any(g["source"] == "predict_cpu.json" and "skipped" in g["reason"] for g in gaps)
+    assert any(g["source"] == "data_loading.json" and "skipped" in g["reason"] for g in gaps)
     with pytest.raises(ResultError, match="not a tinyicenet bench result"):
         write_report([other], tmp_path / "rep2")
 
@@ -280,7 +301,7 @@ def test_verdict_without_any_energy_says_what_is_known(inputs, tmp_path):
     write_results(tmp_path / "blind.json", inputs["blind"])
     html = write_report([tmp_path / "blind.json"], tmp_path / "rep")
     verdict = json.loads((html.parent / "report.json").read_text())["verdict"]
-    assert verdict.startswith("No energy could be measured here")
+    assert verdict.startswith("No platform that can fly")
     assert "--meter none" in verdict and "Blind CPU (onnxruntime, batch 1)" in verdict
     assert "\n" not in verdict and verdict.endswith(".")
 
@@ -292,3 +313,70 @@ def test_verdict_names_a_large_downlink_saving_as_a_factor():
     text = verdict([], [], {"saved_fraction": 1 - 1 / 2500}, OrbitPlan())
     assert "by a factor of 2,500" in text and "100.0 %" not in text
     assert "by 99.8 %" in verdict([], [], {"saved_fraction": 0.998}, OrbitPlan())
+
+
+def _only_board(inputs, **changes):
+    board = json.loads(json.dumps(inputs["fpga"]))
+    board.update(backend="zcu102-pynq", device="ZCU102 XCZU9EG", **changes)
+    board["provenance"].update(throughput="emulated", energy="emulated")
+    board["method"]["meter"] = "test-hwmon-files"
+    return board
+
+
+def test_an_emulated_run_is_kept_out_of_the_comparison(inputs, tmp_path):
+    write_results(tmp_path / "emu.json", _only_board(inputs))
+    write_results(tmp_path / "slow.json", inputs["slow"])
+    html = write_report([tmp_path / "emu.json", tmp_path / "slow.json"], tmp_path / "rep")
+    report = json.loads((html.parent / "report.json").read_text())
+    assert [r["device"] for r in report["platforms"]] == ["Slow CPU"]
+    assert [r["device"] for r in report["emulated"]] == ["ZCU102 XCZU9EG"]
+    assert "ZCU102 XCZU9EG" not in report["verdict"]
+    assert report["verdict"].startswith("No platform that can fly")
+    assert any("emulated" in g["reason"] and "kept out" in g["reason"] for g in report["gaps"])
+    assert all(o["label"] != report["emulated"][0]["label"] for o in report["orbit"])
+    md = (html.parent / "report.md").read_text()
+    table = md.split("## Platforms")[1].split("\\*")[0]
+    assert "ZCU102 XCZU9EG" not in table
+    assert "### Emulated runs (not measurements" in md
+    with pytest.raises(ResultError, match="only emulated"):
+        write_report([tmp_path / "emu.json"], tmp_path / "rep2")
+
+
+def test_one_timing_definition_per_table(inputs, tmp_path):
+    synced = dict(inputs["fast"], device="Synced CPU",
+                  timing={"throughput": "synchronised", "latency": "synchronised"})
+    write_results(tmp_path / "synced.json", synced)
+    write_results(tmp_path / "slow.json", inputs["slow"])
+    html = write_report([tmp_path / "synced.json", tmp_path / "slow.json"], tmp_path / "rep")
+    report = json.loads((html.parent / "report.json").read_text())
+    assert report["comparison_timing"] == "queued"
+    assert {r["timing_throughput"] for r in report["platforms"]} == {"queued"}
+    assert [g["timing"] for g in report["other_timing"]] == ["synchronised"]
+    assert [r["device"] for r in report["other_timing"][0]["rows"]] == ["Synced CPU"]
+    assert "Synced CPU" not in report["verdict"]
+    md = (html.parent / "report.md").read_text()
+    main, rest = md.split("### Throughput timed 'synchronised'")
+    assert "Synced CPU" not in main.split("## Platforms")[1] and "Synced CPU" in rest
+
+
+def test_verdict_ranks_flyable_platforms_and_shows_the_ground_gpu_as_reference():
+    from tinyicenet.report.build import verdict
+
+    def r(device, target, e, sps, kind="measured"):
+        return {"label": device, "device": device, "target": target, "backend": "b",
+                "variant": None, "batch": 1, "kind": kind, "energy_kind": kind,
+                "flyable": target in ("fpga", "jetson"), "energy_scene_mj": e,
+                "energy_scene_range_mj": None, "scenes_per_s": sps, "scene_ms": 1e3 / sps,
+                "energy_reason": None}
+
+    gpu = r("H200", "cuda", 10.0, 5000.0)          # least energy of all, but cannot fly
+    orin = r("Orin", "jetson", 300.0, 40.0)
+    fpga = r("ZCU102", "fpga", 120.0, 20.0, kind="modelled")
+    text = verdict([gpu, orin, fpga], [], {"saved_fraction": 0.998}, OrbitPlan())
+    assert text.startswith("Of the platforms that can fly, ZCU102 (b, batch 1)")
+    assert text.index("ZCU102") < text.index("ahead of Orin") < text.index(
+        "for reference, the ground GPU H200")
+    assert "120 mJ (modelled)" in text and "300 mJ (measured)" in text
+    assert "their energy is not counted" in text
+    only_ground = verdict([gpu], [], {"saved_fraction": 0.998}, OrbitPlan())
+    assert only_ground.startswith("No platform that can fly (FPGA, Jetson-class)")

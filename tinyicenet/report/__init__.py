@@ -92,7 +92,7 @@ def write_report(result_paths: Sequence[str | Path], out_dir: str | Path, *,
             paper_fpga = next((p for p in paper if p["target"] == "fpga"), None)
             paper_point = ({"energy_mj": paper_fpga["energy_scene_mj"],
                             "sod_f1": report["paper"]["sod_f1"],
-                            "label": "paper: ZCU102, 75.2 % (its own scene)"}
+                            "label": "paper: ZCU102, 75.2 % (AI4Arctic data, its own scene)"}
                            if paper_fpga else None)
             charts.pareto_chart(report["pareto"], tmp / "pareto.png", paper=paper_point)
             report["charts"]["pareto"] = "pareto.png"

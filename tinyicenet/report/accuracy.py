@@ -77,7 +77,7 @@ def from_evaluation(data: dict[str, Any], source: str) -> dict[str, Any]:
     if not isinstance(sod, dict) or not isinstance(sod.get("f1_weighted"), (int, float)):
         raise ResultError(f"{source}: evaluation result has no SOD weighted F1")
     entry = {key: data.get(key) for key in ("model", "precision", "weight_bits", "act_bits",
-                                            "skips", "checkpoint", "date")}
+                                            "skips", "checkpoint", "date", "data")}
     entry.update(sod_f1=sod["f1_weighted"] / 100.0, split="evaluation",
                  scenes=len(data.get("scenes") or []))
     for chart, key in (("SIC", "sic_r2"), ("FLOE", "floe_f1")):
@@ -125,3 +125,14 @@ def load_accuracy(path: str | Path) -> list[dict[str, Any]]:
         raise ResultError(f"{path}: corrupt accuracy file, not JSON ({exc.msg} at line "
                           f"{exc.lineno})") from None
     return parse_accuracy(data, str(path))
+
+
+#: the ``data`` key of an accuracy entry as the report prints it
+DATA_LABELS = {"synthetic": "generated", "generated": "generated", "ai4arctic": "AI4Arctic"}
+
+
+def data_label(data: Any) -> str:
+    """'generated', 'AI4Arctic', another stated name, or 'not stated'."""
+    if not isinstance(data, str) or not data:
+        return "not stated"
+    return DATA_LABELS.get(data.lower(), data)

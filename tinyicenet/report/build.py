@@ -12,14 +12,20 @@ from tinyicenet.bench.schema import load_results, validate_result
 from tinyicenet.bench.sysinfo import commit, now_iso
 from tinyicenet.bench.units import ew_scene
 from tinyicenet.errors import ResultError, TinyIceNetError
-from tinyicenet.report.accuracy import is_accuracy_document, parse_accuracy
+from tinyicenet.report.accuracy import data_label, is_accuracy_document, parse_accuracy
 from tinyicenet.report.planning import (
+    ONBOARD_BEFORE_NETWORK,
     Downlink,
     OrbitPlan,
     downlink,
     downlink_per_plan,
     orbit_energy,
 )
+
+#: targets that can fly on a satellite (FPGA SoCs, Jetson-class modules); cuda and cpu are
+#: ground machines and appear only as a reference
+FLYABLE_TARGETS = ("fpga", "jetson")
+NOT_STATED = "not stated"
 
 REPORT_SCHEMA = "tinyicenet-report"
 REPORT_VERSION = 1
@@ -88,8 +94,10 @@ def _read_one(path: Path, from_folder: bool = False) -> tuple[str, list]:
     if is_accuracy_document(data):
         return "accuracy", parse_accuracy(data, str(path))
     schema = data.get("schema") if isinstance(data, dict) else None
-    if from_folder and isinstance(schema, str) and schema != "tinyicenet-bench":
-        return "other", [schema]
+    if from_folder and isinstance(data, dict) and schema != "tinyicenet-bench":
+        # another tool's record (a predict bench, the data-loading benchmark, ...)
+        return "other", [schema if isinstance(schema, str) else
+                         f"none; {data.get('benchmark') or 'unknown'} record"]
     if isinstance(data, list):
         return "bench", [validate_result(r, f"{path}[{i}]") for i, r in enumerate(data)]
     return "bench", [validate_result(data, str(path))]
@@ -118,7 +126,10 @@ def row(result: dict[str, Any], source: str) -> dict[str, Any]:
     result = dict(result)
     notes = _notes(result["method"].get("notes"))
     scene, factor = ew_unit(result)
+    ranges = _energy_ranges(result)
     if factor is not None and factor != 1.0:
+        if ranges["tile"] is not None:
+            ranges["scene"] = tuple(v * scene["tiles"] for v in ranges["tile"])
         e = dict(result["energy_mj"])
         for key in ("per_scene_gross", "per_scene_above_idle"):
             tile_key = key.replace("scene", "tile")
@@ -132,6 +143,7 @@ def row(result: dict[str, Any], source: str) -> dict[str, Any]:
                      f"to the EW scene ({scene['tiles']} tiles)")
         result["scene"] = scene
     prov, e = result["provenance"], result["energy_mj"]
+    timing = result.get("timing") if isinstance(result.get("timing"), dict) else {}
     variant = result.get("variant")
     backend = result["backend"] + (f" {variant}" if variant else "")
     return {
@@ -141,8 +153,15 @@ def row(result: dict[str, Any], source: str) -> dict[str, Any]:
         "target": result["target"], "device": result["device"], "backend": result["backend"],
         "variant": variant, "precision": result["precision"], "batch": result["batch"],
         "model": result["model"], "tile": result["tile"], "scene": result["scene"],
-        "kind": "modelled" if prov["throughput"] == "modelled" else "measured",
+        "kind": prov["throughput"] if prov["throughput"] in ("modelled", "emulated")
+        else "measured",
         "energy_kind": prov["energy"],
+        "flyable": result["target"] in FLYABLE_TARGETS,
+        "timing_throughput": timing.get("throughput") or NOT_STATED,
+        "timing_latency": timing.get("latency") or NOT_STATED,
+        "energy_scene_range_mj": ranges["scene"], "energy_tile_range_mj": ranges["tile"],
+        "power_range_w": _pair(result["power_w"].get("low"), result["power_w"].get("high")),
+        "energy_model": prov.get("energy_model"),
         "tiles_per_s": result["tiles_per_s"], "scenes_per_s": result["scenes_per_s"],
         "scene_ms": 1e3 / result["scenes_per_s"] if result["scenes_per_s"] else None,
         "latency_p50_ms": result["latency_ms"].get("p50"),
@@ -158,6 +177,22 @@ def row(result: dict[str, Any], source: str) -> dict[str, Any]:
         "notes": notes, "scene_comparable": factor is not None,
         "date": result["date"], "commit": result.get("commit"), "source": source,
     }
+
+
+def _pair(low: Any, high: Any) -> tuple[float, float] | None:
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
+    return (float(low), float(high)) if ok else None
+
+
+def _energy_ranges(result: dict[str, Any]) -> dict[str, tuple[float, float] | None]:
+    """The modelled energy range ``energy_mj_range.per_tile/per_scene.{low, high}``, if any."""
+    ranges = result.get("energy_mj_range") if isinstance(result.get("energy_mj_range"),
+                                                         dict) else {}
+    out = {}
+    for key in ("tile", "scene"):
+        r = ranges.get(f"per_{key}") if isinstance(ranges.get(f"per_{key}"), dict) else {}
+        out[key] = _pair(r.get("low"), r.get("high"))
+    return out
 
 
 def _notes(notes: Any) -> list[str]:
@@ -183,60 +218,91 @@ def pareto_points(rows: list[dict], accuracy: list[dict]) -> list[dict[str, Any]
                 continue
             points.append({
                 "label": f"{entry['precision']}{'' if entry['skips'] else ' no-skip'} "
-                         f"@ {r['target']}",
+                         f"@ {r['target']} ({data_label(entry.get('data'))} data)",
                 "model": entry["model"], "precision": entry["precision"],
                 "skips": entry["skips"], "sod_f1": entry["sod_f1"],
+                "data": entry.get("data"),
                 "energy_mj": r["energy_scene_mj"], "target": r["target"],
                 "device": r["device"], "kind": r["kind"] if r["energy_kind"] != "modelled"
                 else "modelled"})
     return points
 
 
-def verdict(rows: list[dict], orbit: list[dict], link: dict[str, Any], plan: OrbitPlan) -> str:
-    """One plain sentence a mission planner can act on."""
+def _saving(link: dict[str, Any]) -> str:
     # "100.0 %" would hide the size of the saving: say it as a factor instead
     kept = 1.0 - link["saved_fraction"]
-    saved = (f"a factor of {1 / kept:,.0f}" if 0 < kept < 0.0005
-             else f"{100 * link['saved_fraction']:.1f} %")
-    downlink_part = (f"sending the SOD map instead of raw SAR cuts the downlink by {saved}")
-    measured = [r for r in rows if r["kind"] == "measured" and r["energy_kind"] == "measured"
-                and r["energy_scene_mj"] is not None]
-    if not measured:
-        fastest = max((r for r in rows if r["scenes_per_s"]), key=lambda r: r["scenes_per_s"],
-                      default=None)
-        if fastest is None:
-            return f"No platform was measured; {downlink_part}."
-        # why the measured platforms have no energy, not the modelled one's lack of a meter
-        unmetered = next((r for r in rows if r["kind"] == "measured" and r["energy_reason"]),
-                         fastest)
-        reason = (unmetered["energy_reason"] or "no meter").removeprefix("unavailable: ")
-        modelled = " (modelled)" if fastest["kind"] == "modelled" else ""
-        return (f"No energy could be measured here \u2013 {reason} \u2013 so only speed is "
-                f"known: the fastest platform, {_platform(fastest)}, maps a 400 km Sentinel-1 "
-                f"EW scene in {_ms(fastest['scene_ms'])}{modelled}, and {downlink_part}.")
-    best = min(measured, key=lambda r: r["energy_scene_mj"])
-    o = next((o for o in orbit if o["label"] == best["label"]), None)
-    if o is None:
-        day = ""
+    return (f"a factor of {1 / kept:,.0f}" if 0 < kept < 0.0005
+            else f"{100 * link['saved_fraction']:.1f} %")
+
+
+def _energy_text(r: dict[str, Any]) -> str:
+    """'X mJ (low–high, modelled)' or 'X mJ (measured)'."""
+    kind = r["energy_kind"]
+    span = r.get("energy_scene_range_mj")
+    if span is not None:
+        return f"{_mj(r['energy_scene_mj'])} ({_mj(span[0])}\u2013{_mj(span[1])}, {kind})"
+    return f"{_mj(r['energy_scene_mj'])} ({kind})"
+
+
+def _speed_kind(r: dict[str, Any]) -> str:
+    return " (modelled)" if r["kind"] == "modelled" else ""
+
+
+def _rank(rows: list[dict]) -> list[dict]:
+    """Least energy per scene first; rows without energy after them, fastest first."""
+    return sorted((r for r in rows if r["scenes_per_s"]),
+                  key=lambda r: (r["energy_scene_mj"] is None, r["energy_scene_mj"] or 0.0,
+                                 -r["scenes_per_s"]))
+
+
+def verdict(rows: list[dict], orbit: list[dict], link: dict[str, Any], plan: OrbitPlan) -> str:
+    """One plain sentence a mission planner can act on.
+
+    It ranks the platforms that can fly (FPGA, Jetson-class) and names a ground machine
+    (GPU, CPU) only as a reference; the downlink saving says what it assumes runs on board
+    before the network.
+    """
+    downlink_part = (f"sending the SOD map instead of raw SAR cuts the downlink by "
+                     f"{_saving(link)}, if {ONBOARD_BEFORE_NETWORK} already run on board "
+                     "(their energy is not counted here)")
+    fly = _rank([r for r in rows if r["flyable"]])
+    ground = _rank([r for r in rows if not r["flyable"]])
+    reference = ""
+    if ground:
+        g = ground[0]
+        what = "GPU" if g["target"] == "cuda" else "CPU"
+        cost = (f"{_energy_text(g)} in {_ms(g['scene_ms'])}" if g["energy_scene_mj"] is not None
+                else f"{_ms(g['scene_ms'])}{_speed_kind(g)}, energy unknown "
+                     f"({(g['energy_reason'] or 'no meter').removeprefix('unavailable: ')})")
+        reference = f"for reference, the ground {what} {_platform(g)} takes {cost}"
+    if not fly:
+        lead = ("No platform that can fly (FPGA, Jetson-class) is among these results"
+                + (f"; {reference}" if reference else ""))
+        return f"{lead}, and {downlink_part}."
+    best = fly[0]
+    if best["energy_scene_mj"] is None:
+        reason = (best["energy_reason"] or "no meter").removeprefix("unavailable: ")
+        lead = (f"Of the platforms that can fly, {_platform(best)} maps a 400 km Sentinel-1 EW "
+                f"scene fastest, in {_ms(best['scene_ms'])}{_speed_kind(best)}, but no energy "
+                f"is known for it ({reason})")
     else:
-        if not o["includes_idle"]:
-            why = ", idle not measured"
-        elif o["idle_j"] > o["processing_j"]:
-            why = ", mostly idle power while switched on"
-        else:
-            why = ""
-        day = (f", so {plan.scenes_per_orbit:g} scenes per orbit cost {o['day_wh']:.3g} Wh a "
-               f"day ({o['average_w']:.3g} W on average{why})")
-    modelled = [r for r in rows if r["energy_kind"] == "modelled" and r["energy_scene_mj"]
-                and r["energy_scene_mj"] < best["energy_scene_mj"]]
-    model_part = ""
-    if modelled:
-        m = min(modelled, key=lambda r: r["energy_scene_mj"])
-        model_part = (f" (the {m['device']} would use {_mj(m['energy_scene_mj'])}, but that is "
-                      "modelled, not measured)")
-    return (f"Of the platforms measured here, {_platform(best)} maps a "
-            f"400 km Sentinel-1 EW scene with the least energy, {_mj(best['energy_scene_mj'])} in "
-            f"{_ms(best['scene_ms'])}{model_part}{day}, and {downlink_part}.")
+        o = next((o for o in orbit if o["label"] == best["label"]), None)
+        day = ""
+        if o is not None:
+            why = (", idle not measured" if not o["includes_idle"] else
+                   ", mostly idle power while switched on" if o["idle_j"] > o["processing_j"]
+                   else "")
+            day = (f", so {plan.scenes_per_orbit:g} scenes per orbit cost {o['day_wh']:.3g} Wh "
+                   f"a day ({o['average_w']:.3g} W on average{why})")
+        lead = (f"Of the platforms that can fly, {_platform(best)} maps a 400 km Sentinel-1 EW "
+                f"scene with the least energy, {_energy_text(best)}, in "
+                f"{_ms(best['scene_ms'])}{_speed_kind(best)}{day}")
+        if len(fly) > 1:
+            nxt = fly[1]
+            lead += (f", ahead of {_platform(nxt)} "
+                     + (f"at {_energy_text(nxt)}" if nxt["energy_scene_mj"] is not None
+                        else f"in {_ms(nxt['scene_ms'])}{_speed_kind(nxt)}, energy unknown"))
+    return (f"{lead}" + (f"; {reference}" if reference else "") + f"; and {downlink_part}.")
 
 
 def _platform(r: dict[str, Any]) -> str:
@@ -254,6 +320,29 @@ def _ms(value: float | None) -> str:
     return f"{value / 1e3:.3g} s" if value >= 1e3 else f"{value:.3g} ms"
 
 
+def rows_timing(rows: list[dict]) -> str:
+    """The throughput timing definition shared by ``rows`` (one table, one definition)."""
+    return rows[0]["timing_throughput"] if rows else NOT_STATED
+
+
+def split_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """(comparison rows, [{"timing", "rows"}] of other timing definitions, emulated rows).
+
+    Emulated runs never enter the comparison. The comparison keeps one throughput timing
+    definition: queued (calls back to back, one synchronisation per window) where any result
+    uses it, else the most common one; results of another definition get their own table.
+    """
+    emulated = [r for r in rows if r["kind"] == "emulated" or r["energy_kind"] == "emulated"]
+    real = [r for r in rows if r not in emulated]
+    timings = [r["timing_throughput"] for r in real]
+    if not timings:
+        return [], [], emulated
+    main = "queued" if "queued" in timings else max(set(timings), key=timings.count)
+    others = [{"timing": t, "rows": [r for r in real if r["timing_throughput"] == t]}
+              for t in sorted(set(timings) - {main})]
+    return [r for r in real if r["timing_throughput"] == main], others, emulated
+
+
 def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
           plan: OrbitPlan | None = None, raw: str = "grd",
           product: str | Path | None = None, skip_invalid: bool = False) -> dict[str, Any]:
@@ -264,9 +353,21 @@ def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
     if not results:
         raise ResultError("no usable bench results among the inputs"
                           + (f" ({'; '.join(g['reason'] for g in gaps)})" if gaps else ""))
-    rows = [row(r, src) for r, src in results]
-    rows.sort(key=lambda r: (["cuda", "jetson", "fpga", "cpu"].index(r["target"]),
-                             r["device"], r["backend"], r["variant"] or "", r["batch"]))
+    all_rows = [row(r, src) for r, src in results]
+    all_rows.sort(key=lambda r: (["fpga", "jetson", "cuda", "cpu"].index(r["target"]),
+                                 r["device"], r["backend"], r["variant"] or "", r["batch"]))
+    rows, other_timing, emulated = split_rows(all_rows)
+    for r in emulated:
+        gaps.append({"source": r["source"], "reason": f"{r['label']}: emulated (a host-side "
+                     "stand-in for the hardware, not a measurement): kept out of the "
+                     "comparison"})
+    for group in other_timing:
+        gaps.append({"source": "timing", "reason": f"{len(group['rows'])} result(s) time "
+                     f"throughput '{group['timing']}', the comparison '{rows_timing(rows)}': "
+                     "shown in their own table, not compared"})
+    if not rows:
+        raise ResultError("no measured or modelled bench results among the inputs (only "
+                          "emulated runs)")
     for r in rows:
         if r["energy_kind"] == "unavailable":
             gaps.append({"source": r["source"], "reason": f"{r['label']}: energy unavailable "
@@ -296,8 +397,12 @@ def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
     return {
         "schema": REPORT_SCHEMA, "schema_version": REPORT_VERSION,
         "generated": now_iso(), "commit": commit(),
-        "inputs": inputs, "gaps": gaps, "platforms": rows, "paper": paper,
+        "inputs": inputs, "gaps": gaps, "platforms": rows,
+        "comparison_timing": rows_timing(rows), "other_timing": other_timing,
+        "emulated": emulated, "paper": paper,
         "paper_rows": paper_rows(), "plan": plan.to_dict(), "orbit": orbit,
-        "downlink": {**asdict(link), **link_plan}, "accuracy": accuracy, "pareto": points,
+        "downlink": {**asdict(link), **link_plan,
+                     "onboard_before_network": ONBOARD_BEFORE_NETWORK},
+        "accuracy": accuracy, "pareto": points,
         "verdict": verdict(rows, orbit, link_plan, plan),
     }

@@ -30,6 +30,9 @@ import numpy as np
 from tinyicenet.errors import ConfigError, DataError
 
 DAY_S = 86400.0
+#: what runs on board before the network for the downlink saving to hold (energy not counted)
+ONBOARD_BEFORE_NETWORK = ("SAR focusing, radiometric calibration and downsampling to the "
+                          "working grid")
 GRD_EW_PIXEL_M = 40.0
 RAW_MODES = ("grd", "input")
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from tinyicenet.report.accuracy import data_label
+from tinyicenet.report.planning import ONBOARD_BEFORE_NETWORK
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#1b1b1b;line-height:1.45}
@@ -16,7 +19,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}
 tr.modelled td{background:#fff4e6}tr.paper td{background:#f2f2f2;color:#444}
 .tag{font-size:.75em;padding:.05em .4em;border-radius:.3em;color:white}
 .tag.measured{background:#1f77b4}.tag.modelled{background:#d9700b}
-.tag.paper{background:#8c8c8c}.tag.unavailable{background:#b00000}
+.tag.paper{background:#8c8c8c}.tag.emulated{background:#6a3d9a}.tag.unavailable{background:#b00000}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}.small{font-size:.85em;color:#555}
 """
@@ -47,27 +50,65 @@ def size(nbytes: float | None) -> str:
     return f"{nbytes:.0f} B"
 
 
-def platform_table(report: dict[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
-    """Header and (row class, cells) of the platform table, ours then the paper's."""
-    head = ["platform", "status", "tiles/s", "scenes/s", "ms / scene",
-            "latency p50 / p99 ms", "mJ / tile", "mJ / scene", "mJ / scene above idle",
-            "W avg / idle"]
+def _span(value: Any, span: Any) -> str:
+    """'nominal (low–high)' where a modelled range is known, else the value."""
+    if span is None or value is None:
+        return num(value)
+    return f"{num(value)} ({num(span[0])}\u2013{num(span[1])})"
+
+
+def _status(r: dict[str, Any]) -> str:
+    if r["kind"] in ("modelled", "emulated"):
+        return r["kind"]
+    return "measured" if r["energy_kind"] == "measured" else f"measured, energy {r['energy_kind']}"
+
+
+PLATFORM_HEAD = ["platform", "status", "flies", "timing: throughput / latency", "tiles/s",
+                 "scenes/s", "ms / scene", "latency p50 / p99 ms", "mJ / tile", "mJ / scene",
+                 "mJ / scene above idle", "W avg / idle"]
+
+
+def platform_table(report: dict[str, Any], rows_in: list[dict] | None = None,
+                   paper: bool = True) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Header and (row class, cells) of a platform table: ours (one timing definition), then
+    the paper's. Modelled energy shows its range, ``nominal (low–high)``."""
     rows = []
-    for r in report["platforms"]:
-        status = r["kind"] if r["kind"] == "modelled" else (
-            "measured" if r["energy_kind"] == "measured" else
-            f"measured, energy {r['energy_kind']}")
+    for r in report["platforms"] if rows_in is None else rows_in:
+        tile_span = r.get("energy_tile_range_mj")
+        scene_span = r.get("energy_scene_range_mj")
+        power_span = r.get("power_range_w")
         rows.append((r["kind"], [
-            r["label"], status, num(r["tiles_per_s"]), num(r["scenes_per_s"]), num(r["scene_ms"]),
+            r["label"], _status(r), "yes" if r.get("flyable") else "no (ground reference)",
+            f"{r.get('timing_throughput', 'not stated')} / {r.get('timing_latency', 'not stated')}",
+            num(r["tiles_per_s"]), num(r["scenes_per_s"]), num(r["scene_ms"]),
             f"{num(r['latency_p50_ms'])} / {num(r['latency_p99_ms'])}",
-            num(r["energy_tile_mj"]), num(r["energy_scene_mj"]),
-            num(r["energy_scene_above_mj"]), f"{num(r['power_w'])} / {num(r['idle_w'])}"]))
-    for p in report["paper_rows"]:
-        # the paper's figures exactly as published
-        rows.append(("paper", [p["label"], "paper", "\u2014", f"{p['fps']:,g} fps*",
-                               "\u2014", "\u2014", "\u2014", f"{p['energy_scene_mj']:,g}*",
-                               "\u2014", "\u2014"]))
+            _span(r["energy_tile_mj"], tile_span), _span(r["energy_scene_mj"], scene_span),
+            num(r["energy_scene_above_mj"]),
+            f"{_span(r['power_w'], power_span)} / {num(r['idle_w'])}"]))
+    if paper:
+        for p in report["paper_rows"]:
+            # the paper's figures exactly as published
+            rows.append(("paper", [p["label"], "paper",
+                                   "yes" if p["target"] in ("fpga", "jetson") else "no",
+                                   "not published", "\u2014", f"{p['fps']:,g} fps*",
+                                   "\u2014", "\u2014", "\u2014", f"{p['energy_scene_mj']:,g}*",
+                                   "\u2014", "\u2014"]))
+    return PLATFORM_HEAD, rows
+
+
+def emulated_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Emulated runs: what the stand-in did, never compared with a platform."""
+    head = ["run", "status", "tiles/s of the stand-in", "meter", "file"]
+    rows = [[r["label"], "emulated", num(r["tiles_per_s"]), r["meter"] or "none", r["source"]]
+            for r in report.get("emulated", [])]
     return head, rows
+
+
+def onboard_note(report: dict[str, Any]) -> str:
+    d = report["downlink"]
+    return (f"The saving assumes that {d.get('onboard_before_network', ONBOARD_BEFORE_NETWORK)} "
+            "already run on board before the network; their energy and time are not counted "
+            "in any figure here.")
 
 
 def orbit_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -102,14 +143,18 @@ def downlink_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def method_lines(report: dict[str, Any]) -> list[str]:
     lines = []
-    for r in report["platforms"]:
-        bits = [f"{r['kind']}"]
-        if r["kind"] == "measured":
+    every = list(report["platforms"]) + [r for g in report.get("other_timing", [])
+                                         for r in g["rows"]] + list(report.get("emulated", []))
+    for r in every:
+        bits = [f"{r['kind']}", f"timing {r.get('timing_throughput', 'not stated')} throughput"]
+        if r["kind"] in ("measured", "emulated"):
             meter = r["meter"] or "none"
             if r["energy_kind"] == "unavailable":
                 meter += " (no energy reading)"
             bits.append(f"meter {meter}, {r['repetitions']} windows of "
                         f"{num(r['window_s'])} s (median)")
+        if r.get("energy_model"):
+            bits.append(f"energy model {r['energy_model']}")
         if r["assumptions"]:
             bits.append("assumptions: " + "; ".join(r["assumptions"]))
         if r["verification"]:
@@ -119,6 +164,27 @@ def method_lines(report: dict[str, Any]) -> list[str]:
         bits.append(f"{r['date']}, commit {r['commit'] or 'unknown'}, file {r['source']}")
         lines.append(f"{r['label']}: " + "; ".join(bits))
     return lines
+
+
+def timing_note(report: dict[str, Any]) -> str:
+    t = report.get("comparison_timing", "not stated")
+    return (f"Every row of this table times throughput the same way ({t}: "
+            + ("calls queued back to back, one synchronisation per window" if t == "queued" else
+               "after every call" if t == "synchronised" else "the records do not say")
+            + "); 'flies' marks the platforms that can fly (FPGA, Jetson-class), ground "
+            "machines are a reference.")
+
+
+def accuracy_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Every accuracy with the data it was measured on (generated vs AI4Arctic) beside it."""
+    return (["model", "precision", "skips", "SOD F1 %", "data"],
+            [[a["model"], a["precision"], num(a["skips"]), f"{100 * a['sod_f1']:.1f}",
+              data_label(a.get("data"))] for a in report["accuracy"]])
+
+
+def paper_accuracy(report: dict[str, Any]) -> str:
+    return (f"The paper reports {100 * report['paper']['sod_f1']:.1f} % SOD F1 "
+            f"(data: {report['paper'].get('data', 'AI4Arctic')}).")
 
 
 def _html_table(head: list[str], rows: list, classed: bool = False) -> str:
@@ -162,9 +228,16 @@ def html(report: dict[str, Any]) -> str:
         "'tile HxW' use another), and one scene: "
         f"{e(scene.get('name') or '')} "
         f"({scene['pixels'][0]}\u00d7{scene['pixels'][1]} px, {scene['tiles']} tiles with a "
-        f"{scene.get('halo')} px halo). Orange rows are modelled, not measured. "
+        f"{scene.get('halo')} px halo). Orange rows are modelled, not measured; modelled energy "
+        "shows nominal (low\u2013high). "
+        f"{e(timing_note(report))} "
         "* The paper publishes fps and mJ per scene without the frame or scene size.</p>",
         _html_table(*platform_table(report), classed=True),
+        *[f"<h3>Throughput timed '{e(g['timing'])}' (not comparable with the table above)</h3>"
+          + _html_table(*platform_table(report, g["rows"], paper=False), classed=True)
+          for g in report.get("other_timing", [])],
+        *([f"<h3>Emulated runs (not measurements; kept out of the comparison)</h3>"
+           + _html_table(*emulated_table(report))] if report.get("emulated") else []),
         "<figure><img src='{}' alt='bar chart of frames per second per platform, ours and the "
         "paper'><figcaption>Throughput: ours in 256\u00d7256 tiles per second, the paper's fps "
         "as published (log scale).</figcaption></figure>".format(e(charts["fps"])),
@@ -183,7 +256,7 @@ def html(report: dict[str, Any]) -> str:
         f"<p>Raw SAR: {e(d['raw_assumption'])}. Product: {e(d['product_assumption'])}"
         + (f"; compressed size from {e(d['compressed_source'])}" if d["compressed_source"]
            else "; no product file given, so no compressed size (the saving uses the "
-           "uncompressed map)") + ".</p>",
+           "uncompressed map)") + f". {e(onboard_note(report))}</p>",
         _html_table(*downlink_table(report)),
         "<h2>Accuracy against energy</h2>",
     ]
@@ -198,11 +271,8 @@ def html(report: dict[str, Any]) -> str:
     else:
         parts.append("<p>No accuracy results were given.</p>")
     if report["accuracy"]:
-        parts.append(_html_table(["model", "precision", "skips", "SOD F1 %", "data"], [
-            [a["model"], a["precision"], num(a["skips"]), f"{100 * a['sod_f1']:.1f}",
-             str(a.get("data", "\u2014"))] for a in report["accuracy"]]))
-    parts.append(f"<p class='small'>The paper reports {100 * report['paper']['sod_f1']:.1f} % "
-                 "SOD F1.</p>")
+        parts.append(_html_table(*accuracy_table(report)))
+    parts.append(f"<p class='small'>{e(paper_accuracy(report))}</p>")
     parts.append("<h2>Gaps</h2>")
     if report["gaps"]:
         parts.append("<ul>" + "".join(f"<li><b>{e(g['source'])}</b>: {e(g['reason'])}</li>"
@@ -227,6 +297,11 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _cells(table: tuple[list[str], list]) -> tuple[list[str], list[list[str]]]:
+    head, classed = table
+    return head, [cells for _cls, cells in classed]
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report as Markdown (same content, images linked)."""
     d, plan, charts = report["downlink"], report["plan"], report["charts"]
@@ -236,6 +311,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Generated {report['generated']}, commit {report['commit'] or 'unknown'}.", "",
         f"**{report['verdict']}**", "",
         "## Platforms", "",
+        timing_note(report) + " Modelled energy shows nominal (low\u2013high).", "",
         _md_table(head, [cells for _cls, cells in classed]), "",
         "\\* The paper publishes fps and mJ per scene without the frame or scene size.", "",
         f"![throughput]({charts['fps']})", "", f"![energy per scene]({charts['energy']})", "",
@@ -245,17 +321,22 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     out += [_md_table(*orbit_table(report)), ""] if report["orbit"] else \
         ["No platform has an energy figure.", ""]
+    for g in report.get("other_timing", []):
+        out += [f"### Throughput timed '{g['timing']}' (not comparable with the table above)",
+                "", _md_table(*_cells(platform_table(report, g["rows"], paper=False))), ""]
+    if report.get("emulated"):
+        out += ["### Emulated runs (not measurements; kept out of the comparison)", "",
+                _md_table(*emulated_table(report)), ""]
     out += ["## Downlink", "", f"Raw SAR: {d['raw_assumption']}. Product: "
-            f"{d['product_assumption']}.", "", _md_table(*downlink_table(report)), "",
-            "## Accuracy against energy", ""]
+            f"{d['product_assumption']}. {onboard_note(report)}", "",
+            _md_table(*downlink_table(report)), "", "## Accuracy against energy", ""]
     if charts.get("pareto"):
         out += [f"![accuracy against energy]({charts['pareto']})", ""]
     if report["accuracy"]:
-        out += [_md_table(["model", "precision", "skips", "SOD F1 %"], [
-            [a["model"], a["precision"], num(a["skips"]), f"{100 * a['sod_f1']:.1f}"]
-            for a in report["accuracy"]]), ""]
+        out += [_md_table(*accuracy_table(report)), ""]
     else:
         out += ["No accuracy results were given.", ""]
+    out += [paper_accuracy(report), ""]
     out += ["## Gaps", ""]
     out += [f"- **{g['source']}**: {g['reason']}" for g in report["gaps"]] or ["None."]
     out += ["", "## Method and provenance", ""]

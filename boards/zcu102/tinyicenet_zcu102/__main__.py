@@ -98,10 +98,11 @@ def _run(args) -> int:
     if args.power_csv and trace is not None:
         write_atomic(args.power_csv, trace.to_csv())
     write_atomic(args.out, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    label = " (EMULATED, not the board)" if result["provenance"]["throughput"] == "emulated" else ""
     print(f"{result['scenes_per_s']:.3f} scenes/s, {result['tiles_per_s']:.1f} tiles/s"
           + (f", {result['energy_mj']['per_scene_gross']:.1f} mJ per scene"
              if result["energy_mj"]["per_scene_gross"] is not None else ", energy unavailable")
-          + f" -> {args.out}")
+          + f"{label} -> {args.out}")
     if status:
         print(f"error: {result['provenance']['verification']}", file=sys.stderr)
     return status

@@ -61,6 +61,8 @@ class DmaAccelerator:
             raise BoardError("max_tiles must be at least 1")
         self.spec = spec
         self.clock = clock
+        # the emulated overlay (emulate.py) marks itself; a real PYNQ overlay has no such flag
+        self.emulated = bool(getattr(overlay, "emulated", False))
         dma = find_dma(overlay, dma_name)
         self.send, self.recv = dma.sendchannel, dma.recvchannel
         self.in_tile_bytes = spec.pixels * spec.in_word_bytes

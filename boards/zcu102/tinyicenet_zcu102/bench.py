@@ -4,6 +4,11 @@ The result follows the host's bench schema (tinyicenet/bench/result_schema.json,
 with ``target: fpga``, ``backend: zcu102-pynq`` and ``method.meter: zcu102-ina226``. Throughput
 is end to end on the board: quantise, pack, DMA through the network IP, unpack and stitch, the
 same work a satellite would do per scene. Energy counts the PL and PS rails of board.json.
+
+Only a run on the board is a measurement. Against the emulated accelerator (emulate.py: no PL,
+the IP's work done on the host) throughput and energy are labelled ``emulated``; rails read
+from files other than the kernel's hwmon tree name a test meter (power.meter_name), never
+``zcu102-ina226``.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ import numpy as np
 from .errors import BoardError
 from .fixedpoint import quantize
 from .iospec import IOSpec
-from .power import PowerLogger, energy_domains
+from .power import BOARD_METER, PowerLogger, energy_domains, meter_name
 from .tiling import TilePlan, extract_tiles, stitch
 
 BACKEND = "zcu102-pynq"
-METER = "zcu102-ina226"
+METER = BOARD_METER
 
 
 def check_image(image: np.ndarray, spec: IOSpec, source: str = "scene") -> np.ndarray:
@@ -121,6 +126,9 @@ def benchmark(image: np.ndarray, spec: IOSpec, accel, *, board: dict, power_sour
     accel_s = accel.run_words(n_acc)
     latencies_ms = [1e3 * t for t in accel.latencies(latency_calls)] if latency_calls else []
 
+    emulated = bool(getattr(accel, "emulated", False))
+    meter = meter_name(power_source) if power_source is not None else None
+    energy_emulated = emulated or (meter is not None and meter != METER)
     per_scene = [w["elapsed_s"] / w["scenes"] for w in windows]
     scenes_per_s = 1.0 / _median(per_scene)
     result = {
@@ -148,7 +156,7 @@ def benchmark(image: np.ndarray, spec: IOSpec, accel, *, board: dict, power_sour
         "repetitions": repetitions,
         "windows": [{k: v for k, v in w.items() if k != "power_w"} for w in windows],
         "method": {
-            "meter": METER if power_source is not None else None,
+            "meter": meter,
             "warmup_s": warm_elapsed,
             "idle_s": idle_s if power_source is not None and idle_s > 0 else None,
             "statistic": f"median of {repetitions} windows",
@@ -161,7 +169,8 @@ def benchmark(image: np.ndarray, spec: IOSpec, accel, *, board: dict, power_sour
                 f"warm-up {warm_calls} scenes",
             ],
         },
-        "provenance": {"throughput": "measured", "energy": "unavailable",
+        "provenance": {"throughput": "emulated" if emulated else "measured",
+                       "energy": "unavailable",
                        "energy_reason": power_unavailable_reason or "no rail source",
                        "assumptions": [], "verification": None},
         "accelerator_tiles_per_s": n_acc / accel_s if accel_s > 0 else None,
@@ -178,10 +187,15 @@ def benchmark(image: np.ndarray, spec: IOSpec, accel, *, board: dict, power_sour
                                "per_tile_above_idle": None if above is None else above / tiles,
                                "per_scene_gross": energy, "per_scene_above_idle": above}
         result["power_w"]["average"] = _median([w["power_w"] for w in windows])
-        result["provenance"].update(energy="measured", energy_reason=None)
+        result["provenance"].update(energy="emulated" if energy_emulated else "measured",
+                                    energy_reason=None)
+        if energy_emulated:
+            result["provenance"]["energy_reason"] = (
+                "emulated: " + ("no PL ran (emulated accelerator); " if emulated else "")
+                + f"rails from {meter}, not the board's INA226s read live")
         result["method"]["notes"].append(
-            f"rails read through {power_source.meter} every {interval_s} s in a thread; energy = "
-            "time-weighted mean of the summed PL+PS rails x window; transceiver and FMC rails "
+            f"rails read through {power_source.meter} ({meter}) every {interval_s} s in a "
+            "thread; energy = time-weighted mean of the summed PL+PS rails x window; transceiver and FMC rails "
             "are not counted (unused by the design)")
         last = traces[-1]
         result["power_breakdown_w"] = {
@@ -194,7 +208,15 @@ def benchmark(image: np.ndarray, spec: IOSpec, accel, *, board: dict, power_sour
                 d: idle_trace.mean_w([r for r in rails if r in idle_trace.rails])
                 for d, rails in domains.items()}
         else:
-            result["provenance"]["energy_reason"] = "idle power not measured (--idle 0)"
+            reason = result["provenance"]["energy_reason"]
+            result["provenance"]["energy_reason"] = "; ".join(
+                r for r in (reason, "idle power not measured (--idle 0)") if r)
+    if emulated:
+        result["method"]["notes"].insert(0, (
+            "EMULATED: no PL ran; the accelerator is the host-side stand-in "
+            "(tinyicenet_zcu102.emulate), so throughput, latency and energy are of the "
+            "stand-in, not of the ZCU102"))
+        result["provenance"]["assumptions"].append("emulated accelerator (no FPGA)")
     return result, logits, (traces[-1] if traces else None)
 
 

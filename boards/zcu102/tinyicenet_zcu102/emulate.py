@@ -214,7 +214,13 @@ class EmulatedDMA:
 
 
 class EmulatedOverlay:
-    """The tinyicenet overlay's shape as PYNQ shows it: an ip_dict and the DMA attribute."""
+    """The tinyicenet overlay's shape as PYNQ shows it: an ip_dict and the DMA attribute.
+
+    ``emulated`` tells the driver that no PL runs: its timings and rail readings are of the
+    host-side stand-in, and the bench result says so (provenance ``emulated``).
+    """
+
+    emulated = True
 
     def __init__(self, kernel, bitfile: str | None = None, max_size: int = MAX_TRANSFER):
         self.bitfile_name = bitfile
@@ -238,5 +244,6 @@ def pynq_module(kernel) -> types.ModuleType:
 
     module.Overlay = overlay
     module.allocate = allocate
+    module.EMULATED = True
     module.last_overlay = None
     return module

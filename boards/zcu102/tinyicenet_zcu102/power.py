@@ -7,6 +7,11 @@ boots, so the devices are found by name, never by number. When no such device ex
 ``pynq.pmbus`` does, its rails (libsensors labels) are matched to the table by rail name or
 reference designator.
 
+A source is *live* only when it reads the board itself: the kernel's ``/sys/class/hwmon`` or
+the ``pynq.pmbus`` module of the PYNQ image. A hwmon tree elsewhere (files a test wrote or
+copied) or a pmbus object passed in is a test meter and carries its own name
+(``test-hwmon-files``, ``test-pmbus``), so a result never calls it the board's INA226s.
+
 A :class:`PowerLogger` samples in a background thread; a :class:`PowerTrace` integrates the
 samples (trapezoids over the sample times) into energy and time-weighted mean power.
 """
@@ -17,6 +22,7 @@ import glob
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections import namedtuple
@@ -26,6 +32,16 @@ from .errors import BoardError, PowerUnavailable
 Rail = namedtuple("Rail", "refdes rail domain")
 
 _HWMON_NAME = re.compile(r"ina226_(u\d+)$")
+
+SYSFS_HWMON = "/sys/class/hwmon"
+BOARD_METER = "zcu102-ina226"  # the board's INA226 rail monitors, read live
+
+
+def meter_name(source) -> str:
+    """The meter a result names: the board's INA226s when live, else a test meter."""
+    if getattr(source, "live", False):
+        return BOARD_METER
+    return getattr(source, "test_meter", None) or f"test-{getattr(source, 'meter', 'meter')}"
 
 
 def default_board_json() -> str:
@@ -64,8 +80,10 @@ class HwmonSource:
     """Reads ``power1_input`` (uW) of every ``ina226_uNN`` hwmon device in the rail table."""
 
     meter = "hwmon"
+    test_meter = "test-hwmon-files"
 
-    def __init__(self, rails: list, root: str = "/sys/class/hwmon", only=None):
+    def __init__(self, rails: list, root: str = SYSFS_HWMON, only=None):
+        self.live = os.path.abspath(root) == SYSFS_HWMON
         by_refdes = {r.refdes: r for r in rails}
         self.files = {}
         for device in sorted(glob.glob(os.path.join(root, "hwmon*"))):
@@ -102,8 +120,10 @@ class PmbusSource:
     """Reads rail power through ``pynq.pmbus.get_rails()`` (W)."""
 
     meter = "pmbus"
+    test_meter = "test-pmbus"
 
-    def __init__(self, rails: list, pmbus, only=None):
+    def __init__(self, rails: list, pmbus, only=None, live: bool = False):
+        self.live = live  # True only for the PYNQ image's own pynq.pmbus (open_source)
         found = pmbus.get_rails()
         keys = {r.rail.upper(): r for r in rails}
         keys.update({r.refdes.upper(): r for r in rails})
@@ -124,19 +144,21 @@ class PmbusSource:
         return {rail: float(sensor.value) for rail, sensor in self.sensors.items()}
 
 
-def open_source(board: dict, hwmon_root: str = "/sys/class/hwmon", pmbus=None, only=None):
+def open_source(board: dict, hwmon_root: str = SYSFS_HWMON, pmbus=None, only=None):
     """The first rail source that works: hwmon, then pynq.pmbus; else PowerUnavailable."""
     rails = rail_table(board)
     try:
         return HwmonSource(rails, hwmon_root, only)
     except PowerUnavailable as hwmon_error:
+        live = False
         if pmbus is None:
             try:
                 from pynq import pmbus  # noqa: PLC0415 - only on the board
             except Exception:  # no pynq, or pynq without libsensors
                 raise hwmon_error from None
+            live = not getattr(sys.modules.get("pynq"), "EMULATED", False)
         try:
-            return PmbusSource(rails, pmbus, only)
+            return PmbusSource(rails, pmbus, only, live=live)
         except PowerUnavailable as pmbus_error:
             raise PowerUnavailable(f"{hwmon_error}; {pmbus_error}") from None
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from tinyicenet.bench.meters.base import MeterUnavailable, TraceMeter
 
-#: used only when board.json is not installed (energy.md's list)
+#: used only when board.json is not installed (UG1182's INA226 table, a subset of board.json's)
 _FALLBACK_RAILS = {
     "u79": "VCCINT", "u76": "VCCPSINTFP", "u77": "VCCPSINTLP", "u78": "VCCPSAUX",
     "u87": "VCCPSPLL", "u93": "VCCO_PSDDR_504", "u88": "VCCOPS", "u15": "VCCOPS3",

@@ -7,7 +7,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from tinyicenet.errors import ExportError
 
-# The ops of the bit-exact route (shared/docs/fpga-path.md) and what each must look like.
+# The ops of the bit-exact route (the Brevitas/qonnx/hls4ml versions pinned in pyproject.toml,
+# checked by tests/test_hls_project.py's C simulation) and what each must look like.
 SUPPORTED = ("Quant", "Conv", "Relu", "MaxPool", "Resize", "Concat")
 CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 
