@@ -116,3 +116,81 @@ def test_a_coefficient_table_out_of_order_is_refused():
     table["dynamic_uw_per_mhz"]["lut"] = {"low": 2.0, "nominal": 1.0, "high": 3.0}
     with pytest.raises(ConfigError, match="low <= nominal <= high"):
         estimate({"lut": 1}, 1.0, part="tiny", coefficients=table)
+
+
+def _validator():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "validate_fpga_power.py"
+    spec = importlib.util.spec_from_file_location("validate_fpga_power", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_validation_script_runs_on_its_checked_in_table(tmp_path):
+    import json
+
+    v = _validator()
+    out = tmp_path / "val.json"
+    assert v.main(["--out", str(out), "-q"]) == 0
+    rec = json.loads(out.read_text())
+    table = json.loads(v.TABLE.read_text())
+    assert rec["schema"] == "tinyicenet-fpga-power-validation" and rec["model"]
+    assert rec["commit"] and rec["date"] and rec["host"]
+    assert len(rec["designs"]) == len(table["designs"]) >= 3
+    for row, src in zip(rec["designs"], table["designs"]):
+        p = row["predicted_w"]
+        assert row["source"] == src["source"] and row["published_w"] == src["published_w"]
+        assert p["low"] <= p["nominal"] <= p["high"] and row["power_covers"]
+        assert row["error_pct"] == pytest.approx(
+            100 * (p["nominal"] - row["published_w"]) / row["published_w"])
+        assert row["published_within_range"] == (p["low"] <= row["published_w"] <= p["high"])
+    assert rec["summary"]["designs"] == len(rec["designs"])
+
+
+def test_validation_prices_a_fast_dsp_clock_and_leaves_the_ps_out_of_pl_only_figures(tmp_path):
+    v = _validator()
+    pl_only = {"name": "x", "part": "xczu9eg", "clock_mhz": 100.0, "power_covers": "PL rails",
+               "resources": {"lut": 1000, "ff": 1000, "dsp": 10}, "published_w": 1.0}
+    fast = dict(pl_only, dsp_on_fast_clock=10, dsp_fast_clock_mhz=200.0)
+    a, b = v.predict(pl_only), v.predict(fast)
+    dsp_100 = estimate({"dsp": 10}, 100.0, include_ps=False).dynamic_pl.nominal
+    assert not a["include_ps"] and b["nominal"] - a["nominal"] == pytest.approx(dsp_100)
+    assert a["nominal"] == pytest.approx(
+        estimate(pl_only["resources"], 100.0, include_ps=False).nominal)
+    with_ps = v.predict(dict(pl_only, power_covers="chip, PS + PL"))
+    assert with_ps["include_ps"] and with_ps["nominal"] > a["nominal"]
+
+
+def test_validation_refuses_a_broken_table_with_one_error_line(tmp_path, capsys):
+    v = _validator()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"designs": []}')
+    out = tmp_path / "o.json"
+    assert v.main(["--table", str(bad), "--out", str(out)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and not out.exists()
+
+
+def test_fpga_target_writes_the_power_model_range_from_a_planner_energy_record():
+    from tinyicenet.bench.targets.fpga import from_hls_plan
+    from tinyicenet.hls.planner import energy_record
+
+    power = estimate({"lut": 100_000, "ff": 80_000, "bram18": 40}, 200.0)
+    plan = {"provenance": "modelled", "tile": [256, 256], "clock_mhz": 200.0,
+            "cycles_per_tile": 500_000, "tiles_per_s": 400.0, "latency_ms": 2.5, "fits": True,
+            "assumptions": ["a schedule"], "energy": energy_record(power, 400.0, 400.0)}
+    r = from_hls_plan(plan, model="tinyicenet_w4a4", halo=16)
+    tiles = r["scene"]["tiles"]
+    assert r["energy_mj"]["per_tile_gross"] == pytest.approx(1e3 * power.nominal / 400.0)
+    assert r["energy_mj"]["per_scene_gross"] == pytest.approx(
+        1e3 * power.nominal / 400.0 * tiles)
+    rng = r["energy_mj_range"]
+    assert rng["per_tile"]["low"] == pytest.approx(1e3 * power.low / 400.0)
+    assert rng["per_scene"]["high"] == pytest.approx(1e3 * power.high / 400.0 * tiles)
+    assert r["power_w"]["low"] <= r["power_w"]["average"] <= r["power_w"]["high"]
+    assert r["power_w"]["idle"] == pytest.approx(power.idle.nominal)
+    assert r["provenance"]["energy"] == "modelled"
+    assert r["provenance"]["energy_model"] == power.model
