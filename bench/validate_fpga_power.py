@@ -41,18 +41,13 @@ def predict(design: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"{design.get('name', '?')}: incomplete design entry ({exc})") from None
     fast = float(design.get("dsp_on_fast_clock", 0))
     fast_clock = float(design.get("dsp_fast_clock_mhz", clock))
-    ff_ratio = design.get("ff_per_lut")
-    out = {}
-    for lv in LEVELS:
-        r = dict(res)
-        if "ff" not in r and ff_ratio:
-            r["ff"] = float(ff_ratio[lv]) * float(r["lut"])
-        r["dsp"] = float(r.get("dsp", 0)) - fast
-        base = estimate(r, clock, part=part, include_ps=include_ps)
-        extra = estimate({"dsp": fast}, fast_clock, part=part, include_ps=False).dynamic_pl
-        out[lv] = getattr(base, lv) + getattr(extra, lv)
-        if lv == "nominal":
-            model, assumptions = base.model, base.assumptions
+    ratio = design.get("ff_per_lut")
+    ff_per_lut = tuple(float(ratio[lv]) for lv in LEVELS) if ratio else None
+    res["dsp"] = float(res.get("dsp", 0)) - fast
+    base = estimate(res, clock, part=part, include_ps=include_ps, ff_per_lut=ff_per_lut)
+    extra = estimate({"dsp": fast}, fast_clock, part=part, include_ps=False).dynamic_pl
+    out = {lv: getattr(base, lv) + getattr(extra, lv) for lv in LEVELS}
+    model, assumptions = base.model, base.assumptions
     return {"low": out["low"], "nominal": out["nominal"], "high": out["high"],
             "model": model, "include_ps": include_ps, "assumptions": assumptions}
 

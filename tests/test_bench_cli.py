@@ -191,7 +191,7 @@ def test_fpga_import_drops_power_that_no_power_model_produced(tmp_path):
     plan = {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
             "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
             "fits": True, "assumptions": ["II per the HLS schedule"],
-            "energy": {"power_w": 0.795, "assumption": "P from another design"}}
+            "energy": {"power_w": 0.5, "assumption": "P from another design"}}
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     out = tmp_path / "fpga.json"
     proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "plan.json"),

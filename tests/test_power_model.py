@@ -194,3 +194,23 @@ def test_fpga_target_writes_the_power_model_range_from_a_planner_energy_record()
     assert r["power_w"]["idle"] == pytest.approx(power.idle.nominal)
     assert r["provenance"]["energy"] == "modelled"
     assert r["provenance"]["energy_model"] == power.model
+
+
+def test_finn_style_estimates_skip_efficiency_keys_and_impute_ff_from_luts():
+    table = _table(lut=(1.0, 1.0, 1.0), ff=(0.5, 0.5, 0.5))
+    finn = {"LUT": 1000, "BRAM_18K": 4, "BRAM_efficiency": 0.4, "URAM": 0,
+            "URAM_efficiency": 1, "DSP": 0}
+    bare = estimate(finn, 100.0, part="tiny", activity=0.125, include_ps=False,
+                    coefficients=table)
+    assert bare.dynamic_by_resource["ff"].nominal == 0.0
+    assert any("FF power counted as zero" in a for a in bare.assumptions)
+    imp = estimate(finn, 100.0, part="tiny", activity=0.125, include_ps=False,
+                   ff_per_lut=(1.0, 2.0, 3.0), coefficients=table)
+    ff = imp.dynamic_by_resource["ff"]
+    # FF = ratio x 1000 LUT, 0.5 uW/MHz, 100 MHz
+    assert (ff.low, ff.nominal, ff.high) == pytest.approx((0.05, 0.1, 0.15))
+    given = estimate(dict(finn, FF=10), 100.0, part="tiny", activity=0.125,
+                     include_ps=False, ff_per_lut=2.0, coefficients=table)
+    assert given.dynamic_by_resource["ff"].nominal == pytest.approx(10 * 0.5e-6 * 100)
+    with pytest.raises(ConfigError, match="ff_per_lut"):
+        estimate(finn, 100.0, part="tiny", ff_per_lut=(3.0, 2.0, 1.0), coefficients=table)

@@ -21,6 +21,8 @@ from tinyicenet.errors import ConfigError
 COEFFICIENTS_PATH = Path(__file__).with_name("zynq_ultrascale_plus.json")
 #: Resource keys the model prices; ``bram18`` counts as half a ``bram36``.
 RESOURCES = ("lut", "ff", "bram36", "uram", "dsp")
+#: Keys of FINN's resource estimates that are not resource counts (skipped, not refused).
+NOT_COUNTS = ("bram_efficiency", "uram_efficiency")
 LEVELS = ("low", "nominal", "high")
 
 
@@ -109,6 +111,8 @@ def _normalise(resources: Mapping[str, float]) -> dict[str, float]:
     out = dict.fromkeys(RESOURCES, 0.0)
     for key, value in resources.items():
         k = key.lower()
+        if k in NOT_COUNTS:
+            continue
         try:
             v = float(value)
         except (TypeError, ValueError):
@@ -130,13 +134,16 @@ def _normalise(resources: Mapping[str, float]) -> dict[str, float]:
 
 def estimate(resources: Mapping[str, float], clock_mhz: float, *, part: str = "xczu9eg",
              activity: float | None = None, include_ps: bool = True,
+             ff_per_lut: float | tuple[float, float, float] | None = None,
              coefficients: Mapping[str, Any] | None = None) -> PowerEstimate:
     """Modelled power of a design using ``resources`` (lut, ff, bram36|bram18, uram, dsp) at
     ``clock_mhz`` on ``part``.
 
     ``activity`` is the average toggle rate (0..1); None uses the table's range around the XPE
     default of 12.5 %. ``include_ps`` adds the processing system (the ZCU102 board flow runs
-    the driver and DMA on it); the PL-only figure is always in ``.pl``.
+    the driver and DMA on it); the PL-only figure is always in ``.pl``. Estimators that give no
+    flip-flop count (FINN) pass ``ff_per_lut`` (one ratio or low/nominal/high) so that
+    FF = ratio x LUT; without it a missing FF count is priced as zero and the assumptions say so.
     """
     c = coefficients or load_coefficients()
     if not clock_mhz >= 0:
@@ -146,6 +153,15 @@ def estimate(resources: Mapping[str, float], clock_mhz: float, *, part: str = "x
         raise ConfigError(f"power model: unknown part {part!r} (known: {', '.join(parts)})")
     spec = parts[part.lower()]
     counts = _normalise(resources)
+    has_ff = any(k.lower() == "ff" for k in resources)
+    if ff_per_lut is None or has_ff:
+        ff_ratio = None
+    else:
+        r = (ff_per_lut,) * 3 if isinstance(ff_per_lut, (int, float)) else tuple(ff_per_lut)
+        if len(r) != 3 or not 0 <= r[0] <= r[1] <= r[2]:
+            raise ConfigError(f"power model: ff_per_lut {ff_per_lut!r} must be a ratio >= 0 "
+                              "or (low, nominal, high) in order")
+        ff_ratio = Triple(*(float(v) for v in r))
     for k, n in counts.items():
         cap = spec.get(k)
         if cap is not None and n > cap:
@@ -167,8 +183,10 @@ def estimate(resources: Mapping[str, float], clock_mhz: float, *, part: str = "x
     dynamic = ZERO
     for k in RESOURCES:
         coef = _triple(c["dynamic_uw_per_mhz"][k], f"dynamic {k}")
-        n = counts[k]
-        t = Triple(*(1e-6 * n * getattr(coef, lv) * clock_mhz * getattr(scale, lv)
+        n = {lv: counts[k] for lv in LEVELS}
+        if k == "ff" and ff_ratio is not None:
+            n = {lv: getattr(ff_ratio, lv) * counts["lut"] for lv in LEVELS}
+        t = Triple(*(1e-6 * n[lv] * getattr(coef, lv) * clock_mhz * getattr(scale, lv)
                      for lv in LEVELS))
         by_res[k] = t
         dynamic = dynamic + t
@@ -183,6 +201,9 @@ def estimate(resources: Mapping[str, float], clock_mhz: float, *, part: str = "x
         f"({act.low:.3g}-{act.high:.3g})"
         + (f" + PS {ps.nominal:.1f} W ({ps.low:.1f}-{ps.high:.1f} W)" if include_ps else
            ", PS not included"),
+        ("FF count not given: FF = "
+         f"{ff_ratio.nominal:g} x LUT ({ff_ratio.low:g}-{ff_ratio.high:g})" if ff_ratio else
+         "FF count as given" if has_ff else "FF count not given: FF power counted as zero"),
         "dynamic coefficients per resource are engineering estimates with wide ranges, not "
         "AMD-published values; static power scaled with device capacity from an AMD figure "
         "(coefficients and sources: tinyicenet/power/zynq_ultrascale_plus.json)",
