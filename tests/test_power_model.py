@@ -141,6 +141,7 @@ def test_validation_script_runs_on_its_checked_in_table(tmp_path):
     assert rec["commit"] and rec["date"] and rec["host"]
     assert len(rec["designs"]) == len(table["designs"]) >= 3
     for row, src in zip(rec["designs"], table["designs"]):
+        assert row["reference_kind"] == src["reference_kind"] in ("measured", "estimate")
         p = row["predicted_w"]
         assert row["source"] == src["source"] and row["published_w"] == src["published_w"]
         assert p["low"] <= p["nominal"] <= p["high"] and row["power_covers"]
@@ -214,3 +215,60 @@ def test_finn_style_estimates_skip_efficiency_keys_and_impute_ff_from_luts():
     assert given.dynamic_by_resource["ff"].nominal == pytest.approx(10 * 0.5e-6 * 100)
     with pytest.raises(ConfigError, match="ff_per_lut"):
         estimate(finn, 100.0, part="tiny", ff_per_lut=(3.0, 2.0, 1.0), coefficients=table)
+
+
+def _design(name: str, kind: str, published: float, fit: bool = False) -> dict:
+    return {"name": name, "source": "s", "part": "xczu9eg", "clock_mhz": 100.0,
+            "power_covers": "PL rails", "reference_kind": kind, "fit": fit,
+            "resources": {"lut": 1000}, "published_w": published}
+
+
+def test_validation_separates_held_out_measurements_from_fits_and_estimates(tmp_path, capsys):
+    import json
+
+    v = _validator()
+    # the same design three times: predicted nominal P, published P, 2P and P/2
+    p = v.predict(_design("x", "measured", 1.0))["nominal"]
+    table = {"designs": [_design("held", "measured", p), _design("fitted", "measured", 2 * p, True),
+                         _design("vendor", "estimate", p / 2)]}
+    path, out = tmp_path / "t.json", tmp_path / "o.json"
+    path.write_text(json.dumps(table))
+    assert v.main(["--table", str(path), "--out", str(out), "-q"]) == 0
+    s = json.loads(out.read_text())["summary"]
+    assert s["measured_held_out"]["designs"] == 1
+    assert s["measured_held_out"]["mean_abs_error_pct"] == pytest.approx(0.0, abs=1e-9)
+    assert s["measured_fit"] == 1 and s["fit_on"] == ["fitted"]
+    assert s["estimates"]["designs"] == 1
+    assert s["estimates"]["mean_abs_error_pct"] == pytest.approx(100.0)   # P vs P/2
+    assert s["mean_abs_error_pct"] == pytest.approx((0 + 50 + 100) / 3)
+    assert s["validation_complete"] is False
+    err = capsys.readouterr().err
+    assert err.startswith("warning: 1 held-out measured design") and "3 needed" in err
+    table["designs"] += [_design("held2", "measured", p), _design("held3", "measured", p)]
+    path.write_text(json.dumps(table))
+    assert v.main(["--table", str(path), "--out", str(out), "-q"]) == 0
+    assert json.loads(out.read_text())["summary"]["validation_complete"] is True
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_validation_refuses_a_design_without_a_reference_kind(tmp_path, capsys):
+    import json
+
+    v = _validator()
+    bad = dict(_design("x", "measured", 1.0))
+    del bad["reference_kind"]
+    path, out = tmp_path / "t.json", tmp_path / "o.json"
+    path.write_text(json.dumps({"designs": [bad]}))
+    assert v.main(["--table", str(path), "--out", str(out)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: x: reference_kind") and "\n" not in err and not out.exists()
+
+
+def test_assumptions_name_the_unsourced_coefficients_from_the_table():
+    table = _table(lut=(1.0, 1.0, 1.0))
+    e = estimate({"lut": 1}, 1.0, part="tiny", coefficients=table)
+    assert e.assumptions[-1].startswith("every coefficient cites a public source")
+    table["unsourced"] = {"coefficients": ["ps.w", "dynamic_uw_per_mhz.lut"]}
+    e = estimate({"lut": 1}, 1.0, part="tiny", coefficients=table)
+    assert "without a public source" in e.assumptions[-1]
+    assert "ps.w, dynamic_uw_per_mhz.lut" in e.assumptions[-1]

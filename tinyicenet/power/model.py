@@ -132,6 +132,17 @@ def _normalise(resources: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def _unsourced_note(c: Mapping[str, Any]) -> str:
+    """One line naming the coefficients that have no public source (from the table)."""
+    names = list(c.get("unsourced", {}).get("coefficients", []))
+    where = "coefficients and sources: tinyicenet/power/zynq_ultrascale_plus.json"
+    if not names:
+        return f"every coefficient cites a public source ({where})"
+    return (f"coefficients without a public source (engineering estimates with wide ranges): "
+            f"{', '.join(names)}; static PL power scaled with device capacity from an AMD "
+            f"figure ({where})")
+
+
 def estimate(resources: Mapping[str, float], clock_mhz: float, *, part: str = "xczu9eg",
              activity: float | None = None, include_ps: bool = True,
              ff_per_lut: float | tuple[float, float, float] | None = None,
@@ -204,9 +215,7 @@ def estimate(resources: Mapping[str, float], clock_mhz: float, *, part: str = "x
         ("FF count not given: FF = "
          f"{ff_ratio.nominal:g} x LUT ({ff_ratio.low:g}-{ff_ratio.high:g})" if ff_ratio else
          "FF count as given" if has_ff else "FF count not given: FF power counted as zero"),
-        "dynamic coefficients per resource are engineering estimates with wide ranges, not "
-        "AMD-published values; static power scaled with device capacity from an AMD figure "
-        "(coefficients and sources: tinyicenet/power/zynq_ultrascale_plus.json)",
+        _unsourced_note(c),
     ]
     return PowerEstimate(low=total.low, nominal=total.nominal, high=total.high, model=name,
                          pl=pl, ps=ps, static_pl=static, dynamic_pl=dynamic,
