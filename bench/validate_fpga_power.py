@@ -42,7 +42,8 @@ def predict(design: dict[str, Any]) -> dict[str, Any]:
         res = dict(design["resources"])
         clock = float(design["clock_mhz"])
         part = design["part"]
-        include_ps = "PS" in design["power_covers"]
+        # an explicit flag wins; older tables said so in the prose of power_covers
+        include_ps = bool(design.get("includes_ps", "PS" in design["power_covers"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{design.get('name', '?')}: incomplete design entry ({exc})") from None
     fast = float(design.get("dsp_on_fast_clock", 0))

@@ -163,6 +163,9 @@ def test_validation_prices_a_fast_dsp_clock_and_leaves_the_ps_out_of_pl_only_fig
         estimate(pl_only["resources"], 100.0, include_ps=False).nominal)
     with_ps = v.predict(dict(pl_only, power_covers="chip, PS + PL"))
     assert with_ps["include_ps"] and with_ps["nominal"] > a["nominal"]
+    # an explicit includes_ps wins over the words of power_covers
+    told = v.predict(dict(pl_only, power_covers="VCCINT; no PS on this part", includes_ps=False))
+    assert not told["include_ps"] and told["nominal"] == pytest.approx(a["nominal"])
 
 
 def test_validation_refuses_a_broken_table_with_one_error_line(tmp_path, capsys):
