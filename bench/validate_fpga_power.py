@@ -26,11 +26,117 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "fpga_power_designs.json"
+REPORTS = HERE / "fpga_power_vendor_reports.json"
 OUT = HERE / "results" / "fpga_power_validation.json"
 LEVELS = ("low", "nominal", "high")
 KINDS = ("measured", "estimate")
 #: Held-out measured designs the validation needs (issue: "at least three published designs").
 NEEDED_MEASURED = 3
+#: Report rows that are LUT power (a LUT's share of routing, "Signals", included) and FF power
+#: (the clock tree, "Clocks", included): the model has no separate signal or clock term.
+LUT_ROWS = ("lut_logic", "lut_srl", "lut_dram", "carry", "signals")
+FF_ROWS = ("register", "clocks")
+LUT_COUNTS = ("lut_logic", "lut_srl", "lut_dram")
+#: A DSP/BRAM row is used for a coefficient only when the design has at least this many of them
+#: (one DSP at "<0.001 W" bounds nothing).
+MIN_COUNT = 10
+#: Ranges around the mean of the fitted reports' values: dynamic x0.5 of the lowest to x2 of the
+#: highest (two or three small designs do not sample design-to-design spread); static x0.8 of the
+#: lowest (cool, typical part) to x2 of the highest (hot junction: the reports are at 28-32 C);
+#: PS x0.5 of the lowest (APU mostly idle) to x1.25 of the highest.
+SPREAD = {"dynamic": (0.5, 2.0), "static_pl": (0.8, 2.0), "ps": (0.5, 1.25)}
+
+
+def report_values(report: dict[str, Any]) -> dict[str, list[float]]:
+    """Per-unit values one vendor report gives: uW per (unit x MHz) for lut/ff/bram36/dsp at the
+    report's clock(s), W per LUT of capacity for PL static, W for the PS (PS8 row + PS static)."""
+    rows, used = report["rows_w"], report["used"]
+    clocks = [float(report["clock_mhz"])] + ([float(report["clock_mhz_alt"])]
+                                             if "clock_mhz_alt" in report else [])
+    per = lambda w, n: [1e6 * w / n / f for f in clocks]  # noqa: E731
+    out: dict[str, list[float]] = {}
+    luts = sum(used[k] for k in LUT_COUNTS)
+    if luts:
+        out["lut"] = per(sum(rows[k] for k in LUT_ROWS), luts)
+    if used["register"]:
+        out["ff"] = per(sum(rows[k] for k in FF_ROWS), used["register"])
+    for key, row in (("bram36", "bram"), ("dsp", "dsp"), ("uram", "uram")):
+        if used.get(key, 0) >= MIN_COUNT:
+            out[key] = per(rows[row], used[key])
+    out["static_pl"] = [rows["pl_static"] / float(report["lut_capacity"])]
+    out["ps"] = [rows["ps8"] + rows["ps_static"]]
+    return out
+
+
+def derive_coefficients(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """(low, nominal, high) per coefficient from the reports whose ``fit_for`` names it."""
+    pooled: dict[str, list[float]] = {}
+    sources: dict[str, list[str]] = {}
+    for r in reports:
+        values = report_values(r)
+        for key in r.get("fit_for", []):
+            if key in values:
+                pooled.setdefault(key, []).extend(values[key])
+                sources.setdefault(key, []).append(f"{r['repo']}:{r['path']}@{r['commit'][:12]}")
+    out = {}
+    for key, vals in pooled.items():
+        lo, hi = SPREAD.get(key, SPREAD["dynamic"])
+        out[key] = {"low": lo * min(vals), "nominal": statistics.fmean(vals),
+                    "high": hi * max(vals), "values": vals, "reports": sources[key]}
+    return out
+
+
+def check_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The model (nominal, at the reports' 12.5 % default toggle rate) against each vendor
+    report, per priced category, with fit and held-out errors apart."""
+    from tinyicenet.power import estimate
+
+    rows_out = []
+    for r in reports:
+        used, rows = r["used"], r["rows_w"]
+        res = {"lut": sum(used[k] for k in LUT_COUNTS), "ff": used["register"],
+               "bram36": used.get("bram36", 0), "uram": used.get("uram", 0),
+               "dsp": used.get("dsp", 0)}
+        e = estimate(res, float(r["clock_mhz"]), part=r["part"], activity=0.125,
+                     include_ps=True)
+        d = e.dynamic_by_resource
+        pairs = {"lut": (d["lut"].nominal, sum(rows[k] for k in LUT_ROWS)),
+                 "ff": (d["ff"].nominal, sum(rows[k] for k in FF_ROWS)),
+                 "bram36": (d["bram36"].nominal, rows["bram"]),
+                 "dsp": (d["dsp"].nominal, rows["dsp"]),
+                 "static_pl": (e.static_pl.nominal, rows["pl_static"]),
+                 "ps": (e.ps.nominal, rows["ps8"] + rows["ps_static"])}
+        priced = sum(v[1] for v in pairs.values())
+        model = sum(v[0] for v in pairs.values())
+        fit_for = set(r.get("fit_for", []))
+        held = [k for k in pairs if k not in fit_for and pairs[k][1] > 0.001]
+        rows_out.append({
+            "name": r["name"], "repo": r["repo"], "path": r["path"], "commit": r["commit"],
+            "part": r["part"], "clock_mhz": r["clock_mhz"], "confidence": r["confidence"],
+            "fit_for": sorted(fit_for), "held_out_for": held,
+            "categories_w": {k: {"model": m, "report": v,
+                                 "error_pct": 100.0 * (m - v) / v if v > 0.001 else None}
+                             for k, (m, v) in pairs.items()},
+            "priced_total_w": {"model": model, "report": priced,
+                               "error_pct": 100.0 * (model - priced) / priced},
+            "not_priced_w": rows["io_other"], "report_total_w": rows["total"],
+            "held_out_total_w": {"model": sum(pairs[k][0] for k in held),
+                                 "report": sum(pairs[k][1] for k in held)},
+        })
+    for row in rows_out:
+        h = row["held_out_total_w"]
+        h["error_pct"] = 100.0 * (h["model"] - h["report"]) / h["report"] if h["report"] else None
+    fit_err = [abs(c["error_pct"]) for row in rows_out for k, c in row["categories_w"].items()
+               if k in row["fit_for"] and c["error_pct"] is not None]
+    held_err = [abs(row["categories_w"][k]["error_pct"]) for row in rows_out
+                for k in row["held_out_for"]]
+    return {"reports": rows_out, "summary": {
+        "reports": len(rows_out),
+        "fit_categories_mean_abs_error_pct": statistics.fmean(fit_err) if fit_err else None,
+        "held_out_categories": sum(len(r["held_out_for"]) for r in rows_out),
+        "held_out_categories_mean_abs_error_pct": statistics.fmean(held_err) if held_err
+        else None,
+        "held_out_categories_max_abs_error_pct": max(held_err) if held_err else None}}
 
 
 def predict(design: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +220,7 @@ def validate(table: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--table", type=Path, default=TABLE)
+    ap.add_argument("--reports", type=Path, default=REPORTS)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--quiet", "-q", action="store_true")
     args = ap.parse_args(argv)
@@ -127,9 +234,23 @@ def main(argv: list[str] | None = None) -> int:
             table = json.loads(args.table.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{args.table}: unreadable design table ({exc})") from None
+        try:
+            vendor = json.loads(args.reports.read_text())["reports"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{args.reports}: unreadable vendor power reports ({exc})") from None
+        try:
+            vendor_check = {"about": "AMD Vivado report_power estimates (not measurements); "
+                            "coefficients derived from them, and each report's categories "
+                            "not used for a coefficient kept as a held-out check",
+                            "table": args.reports.name,
+                            "derived_coefficients": derive_coefficients(vendor),
+                            **check_reports(vendor)}
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            raise ConfigError(f"{args.reports}: incomplete report entry ({exc})") from None
         record = {"schema": "tinyicenet-fpga-power-validation", "schema_version": 1,
                   "provenance": "modelled power vs published figures",
                   "table": args.table.name, **validate(table),
+                  "vendor_reports": vendor_check,
                   "commit": commit(), "date": now_iso(), "host": host_info()}
     except TinyIceNetError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -147,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"published {r['published_w']:.2f} W, predicted "
                   f"{p['nominal']:.2f} W ({p['low']:.2f}-{p['high']:.2f}), "
                   f"error {r['error_pct']:+.0f} %")
+        vs = record["vendor_reports"]["summary"]
+        print(f"vendor reports: {vs['reports']}, fit categories mean |error| "
+              f"{vs['fit_categories_mean_abs_error_pct']:.0f} %, held-out categories "
+              f"{vs['held_out_categories']} mean |error| "
+              f"{vs['held_out_categories_mean_abs_error_pct']:.0f} %")
         print(f"-> {args.out}")
     return 0
 

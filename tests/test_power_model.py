@@ -275,3 +275,71 @@ def test_assumptions_name_the_unsourced_coefficients_from_the_table():
     e = estimate({"lut": 1}, 1.0, part="tiny", coefficients=table)
     assert "without a public source" in e.assumptions[-1]
     assert "ps.w, dynamic_uw_per_mhz.lut" in e.assumptions[-1]
+
+
+def _report(**over) -> dict:
+    """A hand-made vendor report: 10,000 LUTs, 8,000 FFs, 20 BRAM36, 40 DSPs at 200 MHz."""
+    rows = {"clocks": 0.02, "lut_logic": 0.03, "lut_srl": 0.0, "lut_dram": 0.0, "carry": 0.0,
+            "register": 0.012, "signals": 0.01, "bram": 0.04, "uram": 0.0, "dsp": 0.016,
+            "io_other": 0.5, "ps8": 2.0, "pl_static": 0.2, "ps_static": 0.1, "total": 3.0}
+    rep = {"name": "hand", "repo": "o/r", "path": "p.rpt", "commit": "0" * 40, "part": "tiny",
+           "lut_capacity": 100_000, "confidence": "Low", "clock_mhz": 200.0,
+           "role": "fit", "fit_for": ["lut", "ff", "bram36", "dsp", "ps", "static_pl"],
+           "rows_w": rows, "used": {"lut_logic": 10_000, "lut_srl": 0, "lut_dram": 0,
+                                    "register": 8_000, "bram36": 20, "uram": 0, "dsp": 40}}
+    rep.update(over)
+    return rep
+
+
+def test_report_values_charge_signals_to_luts_and_clocks_to_ffs_by_hand():
+    v = _validator().report_values(_report())
+    assert v["lut"] == pytest.approx([1e6 * 0.04 / 10_000 / 200])     # 0.02 uW/MHz
+    assert v["ff"] == pytest.approx([1e6 * 0.032 / 8_000 / 200])      # 0.02 uW/MHz
+    assert v["bram36"] == pytest.approx([1e6 * 0.04 / 20 / 200])      # 10 uW/MHz
+    assert v["dsp"] == pytest.approx([1e6 * 0.016 / 40 / 200])        # 2 uW/MHz
+    assert v["static_pl"] == pytest.approx([2e-6]) and v["ps"] == pytest.approx([2.1])
+    few = _report(used={**_report()["used"], "dsp": 1})
+    assert "dsp" not in _validator().report_values(few)       # one DSP bounds nothing
+
+
+def test_derived_ranges_are_fixed_multiples_of_the_fitted_extremes():
+    mod = _validator()
+    a = _report()
+    b = _report(clock_mhz=100.0, fit_for=["lut"])                      # lut value doubles
+    d = mod.derive_coefficients([a, b, _report(fit_for=[])])
+    assert d["lut"]["values"] == pytest.approx([0.02, 0.04])
+    assert (d["lut"]["low"], d["lut"]["nominal"], d["lut"]["high"]) == \
+        pytest.approx((0.5 * 0.02, 0.03, 2 * 0.04))
+    assert (d["ps"]["low"], d["ps"]["high"]) == pytest.approx((0.5 * 2.1, 1.25 * 2.1))
+    assert len(d["ps"]["reports"]) == 1                               # only a fitted report counts
+
+
+def test_checked_in_coefficients_are_what_their_cited_reports_give():
+    import json
+    from pathlib import Path
+
+    mod = _validator()
+    path = Path(__file__).resolve().parents[1] / "bench" / "fpga_power_vendor_reports.json"
+    derived = mod.derive_coefficients(json.loads(path.read_text())["reports"])
+    table = load_coefficients()
+    where = {"static_pl": table["static_pl"]["w_per_lut_capacity"], "ps": table["ps"]["w"],
+             **{k: table["dynamic_uw_per_mhz"][k] for k in ("lut", "ff", "bram36", "dsp")}}
+    assert set(derived) == set(where)
+    for key, entry in where.items():
+        for lv in ("low", "nominal", "high"):
+            assert entry[lv] == pytest.approx(derived[key][lv], rel=1e-3), (key, lv)
+    assert table["unsourced"]["coefficients"] == ["dynamic_uw_per_mhz.uram"]
+
+
+def test_vendor_check_keeps_categories_not_fitted_as_held_out(monkeypatch):
+    import tinyicenet.power.model as model
+
+    table = _table(lut=(0.01, 0.02, 0.04))
+    monkeypatch.setattr(model, "load_coefficients", lambda path=None: table)
+    out = _validator().check_reports([_report(fit_for=["lut"])])
+    row = out["reports"][0]
+    assert row["fit_for"] == ["lut"]
+    assert set(row["held_out_for"]) == {"ff", "bram36", "dsp", "static_pl", "ps"}
+    assert row["categories_w"]["lut"]["model"] == pytest.approx(10_000 * 0.02e-6 * 200)
+    assert row["categories_w"]["lut"]["error_pct"] == pytest.approx(0.0)
+    assert out["summary"]["held_out_categories"] == 5
