@@ -40,11 +40,12 @@ LUT_COUNTS = ("lut_logic", "lut_srl", "lut_dram")
 #: A DSP/BRAM row is used for a coefficient only when the design has at least this many of them
 #: (one DSP at "<0.001 W" bounds nothing).
 MIN_COUNT = 10
-#: Ranges around the mean of the fitted reports' values: dynamic x0.5 of the lowest to x2 of the
-#: highest (two or three small designs do not sample design-to-design spread); static x0.8 of the
-#: lowest (cool, typical part) to x2 of the highest (hot junction: the reports are at 28-32 C);
-#: PS x0.5 of the lowest (APU mostly idle) to x1.25 of the highest.
-SPREAD = {"dynamic": (0.5, 2.0), "static_pl": (0.8, 2.0), "ps": (0.5, 1.25)}
+#: Ranges around the mean of the fitted reports' values. Dynamic: the lowest to the highest value
+#: when two or more reports were fitted (their spread), x0.5 / x2 of the one value otherwise.
+#: Static: x0.8 of the lowest (cool, typical part) to x2 of the highest (hot junction; every
+#: report is at 28-32 C). PS: x0.5 of the lowest (APU mostly idle, below Vivado's default PS
+#: activity) to x1.25 of the highest.
+SPREAD = {"dynamic": (1.0, 1.0), "single": (0.5, 2.0), "static_pl": (0.8, 2.0), "ps": (0.5, 1.25)}
 
 
 def report_values(report: dict[str, Any]) -> dict[str, list[float]]:
@@ -80,7 +81,8 @@ def derive_coefficients(reports: list[dict[str, Any]]) -> dict[str, dict[str, An
                 sources.setdefault(key, []).append(f"{r['repo']}:{r['path']}@{r['commit'][:12]}")
     out = {}
     for key, vals in pooled.items():
-        lo, hi = SPREAD.get(key, SPREAD["dynamic"])
+        single = SPREAD["single"] if len(sources[key]) < 2 else SPREAD["dynamic"]
+        lo, hi = SPREAD.get(key, single)
         out[key] = {"low": lo * min(vals), "nominal": statistics.fmean(vals),
                     "high": hi * max(vals), "values": vals, "reports": sources[key]}
     return out

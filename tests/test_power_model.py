@@ -302,15 +302,18 @@ def test_report_values_charge_signals_to_luts_and_clocks_to_ffs_by_hand():
     assert "dsp" not in _validator().report_values(few)       # one DSP bounds nothing
 
 
-def test_derived_ranges_are_fixed_multiples_of_the_fitted_extremes():
+def test_derived_ranges_span_the_fitted_reports_or_widen_a_single_one():
     mod = _validator()
     a = _report()
     b = _report(clock_mhz=100.0, fit_for=["lut"])                      # lut value doubles
     d = mod.derive_coefficients([a, b, _report(fit_for=[])])
     assert d["lut"]["values"] == pytest.approx([0.02, 0.04])
     assert (d["lut"]["low"], d["lut"]["nominal"], d["lut"]["high"]) == \
-        pytest.approx((0.5 * 0.02, 0.03, 2 * 0.04))
+        pytest.approx((0.02, 0.03, 0.04))                             # two reports: their spread
+    assert (d["dsp"]["low"], d["dsp"]["nominal"], d["dsp"]["high"]) == \
+        pytest.approx((0.5 * 2.0, 2.0, 2 * 2.0))                      # one report: x0.5 .. x2
     assert (d["ps"]["low"], d["ps"]["high"]) == pytest.approx((0.5 * 2.1, 1.25 * 2.1))
+    assert (d["static_pl"]["low"], d["static_pl"]["high"]) == pytest.approx((0.8 * 2e-6, 4e-6))
     assert len(d["ps"]["reports"]) == 1                               # only a fitted report counts
 
 
