@@ -9,7 +9,13 @@ figure falls inside [low, high], the model's name, machine, date and commit.
 Each design says whether its published power is ``measured`` or an ``estimate`` and whether any
 coefficient was ``fit`` to it; the summary reports the error on measured designs that were not fit
 (held out) apart from the rest, and whether the three held-out measured designs the validation
-needs are there (a warning says when they are not). Run::
+needs are there (a warning says when they are not).
+
+It also reads ``bench/fpga_power_vendor_reports.json`` (AMD Vivado report_power outputs from public
+repositories): ``derive_coefficients`` gives the coefficient table's values from the reports
+marked ``fit_for``, and the record's ``vendor_reports`` section compares the model with every
+report per category (LUT + signals, FF + clocks, BRAM, DSP, PL static, PS), the categories not
+fitted on a report being its held-out check. Run::
 
     python bench/validate_fpga_power.py
     python bench/validate_fpga_power.py --table other.json --out /tmp/check.json
@@ -214,7 +220,8 @@ def validate(table: dict[str, Any]) -> dict[str, Any]:
                         "validation_complete": len(held_out) >= NEEDED_MEASURED,
                         "fit_on": fit,
                         "tuned_on": ", ".join(fit) if fit else
-                        "none: coefficients fixed before this validation"},
+                        "none of these designs: the coefficients come from the vendor reports "
+                        "(section vendor_reports), fixed before this check"},
             "about_the_references": table.get("about", ""),
             "candidates_not_used": table.get("candidates_not_used", [])}
 
