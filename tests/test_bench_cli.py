@@ -163,10 +163,13 @@ def test_cuda_target_on_a_gpu():
 
 
 def test_fpga_import_converts_the_hls_planner_design(tmp_path):
+    """The plan's modelled power (nominal, range, idle) becomes energy per tile and scene."""
     plan = {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
             "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
             "fits": True, "assumptions": ["II per the HLS schedule"],
-            "energy": {"power_w": 0.795, "assumption": "P from the paper's ZCU102 figures"}}
+            "energy": {"power_w": 4.0, "power_w_range": {"low": 2.0, "high": 9.0},
+                       "idle_power_w": 3.0, "energy_model": "test-model v1",
+                       "assumption": "P from a test power model"}}
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     out = tmp_path / "fpga.json"
     proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "plan.json"),
@@ -174,10 +177,33 @@ def test_fpga_import_converts_the_hls_planner_design(tmp_path):
     assert proc.returncode == 0, proc.stderr
     [r] = load_results(out)
     assert r["provenance"]["throughput"] == "modelled" == r["provenance"]["energy"]
-    assert "P from the paper's ZCU102 figures" in r["provenance"]["assumptions"]
+    assert r["provenance"]["energy_model"] == "test-model v1"
+    assert "P from a test power model" in r["provenance"]["assumptions"]
     assert r["tile"] == [128, 128] and r["scene"]["tiles"] == 11 * 11
-    assert r["energy_mj"]["per_tile_gross"] == pytest.approx(7.95)
+    assert r["energy_mj"]["per_tile_gross"] == pytest.approx(40.0)       # 4 W / 100 tiles/s
+    assert r["energy_mj"]["per_tile_above_idle"] == pytest.approx(10.0)  # (4 - 3) W
+    assert r["energy_mj"]["per_scene_gross"] == pytest.approx(40.0 * 121)
+    assert r["energy_mj_range"]["per_tile"] == {"low": pytest.approx(20.0),
+                                                "high": pytest.approx(90.0)}
+    assert r["energy_mj_range"]["per_scene"]["high"] == pytest.approx(90.0 * 121)
+    assert r["power_w"] == {"average": 4.0, "idle": 3.0, "low": 2.0, "high": 9.0}
     assert r["scenes_per_s"] == pytest.approx(100.0 / 121)
+
+
+def test_fpga_import_drops_power_that_no_power_model_produced(tmp_path):
+    """A plan from before the power model (borrowed power, no energy_model) gives no energy."""
+    plan = {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
+            "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
+            "fits": True, "assumptions": ["II per the HLS schedule"],
+            "energy": {"power_w": 0.5, "assumption": "P from another design"}}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    out = tmp_path / "fpga.json"
+    proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "plan.json"),
+               "--model", "tinyicenet_w4a4", "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    [r] = load_results(out)
+    assert r["provenance"]["energy"] == "unavailable"
+    assert r["energy_mj"]["per_tile_gross"] is None and "energy_mj_range" not in r
 
 
 def test_jetson_target_with_a_recorded_tegrastats_stream(tmp_path, monkeypatch):

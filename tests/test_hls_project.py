@@ -207,7 +207,12 @@ def test_plan_only_writes_the_modelled_report(tmp_path, ckpts, capsys):
     assert code == 0, err
     data = json.loads((out / "resources.json").read_text())
     assert data["modelled"]["tile"] == [256, 256] and data["modelled"]["fps_256_equivalent"] >= 30
-    assert "modelled" in (out / "resources.md").read_text()
+    md = (out / "resources.md").read_text()
+    assert "modelled" in md
+    e = data["modelled"]["energy"]
+    span = e["energy_mj_per_tile_range"]
+    assert (f"{e['energy_mj_per_tile']:.2f} mJ per tile (range {span['low']:.2f}-"
+            f"{span['high']:.2f}), power model {e['energy_model']}") in md
     assert sorted(p.name for p in out.iterdir()) == ["resources.json", "resources.md"]
 
 

@@ -21,10 +21,14 @@ def modelled_result(*, target: str, backend: str, device: str, model: str, preci
                     assumptions: Sequence[str], method: str, batch: int = 1,
                     idle_power_w: float | None = None, latency_ms: float | None = None,
                     verification: str | None = None, variant: str | None = None,
-                    notes: Sequence[str] = ()) -> dict[str, Any]:
+                    notes: Sequence[str] = (),
+                    power_range_w: tuple[float, float] | None = None,
+                    energy_model: str | None = None) -> dict[str, Any]:
     """A schema-v1 result whose throughput (and energy, if ``power_w``) are modelled.
 
-    ``power_w`` is the modelled power while running; energy per tile = power / tiles_per_s.
+    ``power_w`` is the modelled power while running (a power model's nominal value); energy per
+    tile = power / tiles_per_s. ``power_range_w`` = (low, high) of that model gives
+    ``energy_mj_range`` and ``power_w.low/high``; ``energy_model`` names the model.
     """
     if not assumptions:
         raise ConfigError("a modelled result needs its assumptions")
@@ -53,7 +57,19 @@ def modelled_result(*, target: str, backend: str, device: str, model: str, preci
             result["energy_mj"]["per_tile_above_idle"] = above
             result["energy_mj"]["per_scene_above_idle"] = above * scene.tiles
         result["power_w"] = {"average": power_w, "idle": idle_power_w}
+        if power_range_w is not None:
+            low, high = (float(v) for v in power_range_w)
+            if not 0 <= low <= power_w <= high:
+                raise ConfigError(f"modelled power range ({low:g}, {high:g}) W does not "
+                                  f"bracket the nominal {power_w:g} W")
+            result["power_w"].update(low=low, high=high)
+            result["energy_mj_range"] = {
+                "per_tile": {"low": low / tiles_per_s * 1e3, "high": high / tiles_per_s * 1e3},
+                "per_scene": {"low": low / tiles_per_s * 1e3 * scene.tiles,
+                              "high": high / tiles_per_s * 1e3 * scene.tiles}}
         prov.update(energy="modelled", energy_reason=None)
+        if energy_model:
+            prov["energy_model"] = energy_model
     else:
         prov.update(energy="unavailable", energy_reason="no power model")
     result.update(commit=commit(), date=now_iso(), host=host_info())

@@ -103,8 +103,11 @@ def _resources_markdown(plan_dict: dict[str, Any], candidates: list[dict[str, An
         lines.append(f"| {c['hls_name']} | {c['role']} | {c['reuse_factor']} ({c['requested']}) "
                      f"| {c['multipliers']} | {c['cycles']} |")
     e = plan_dict["energy"]
-    lines += ["", f"Modelled energy: {e['energy_mj_per_tile']:.2f} mJ per tile "
-              f"({e['assumption']}).", "", "Candidates:", ""]
+    rng = e.get("energy_mj_per_tile_range")
+    span = f" (range {rng['low']:.2f}-{rng['high']:.2f})" if rng else ""
+    lines += ["", f"Modelled energy: {e['energy_mj_per_tile']:.2f} mJ per tile{span}, "
+              f"power model {e.get('energy_model', '?')} ({e['assumption']}).", "",
+              "Candidates:", ""]
     for c in candidates:
         lines.append(f"- tile {c['tile'][0]}: {c['fps_256_equivalent']:.1f} fps/256², "
                      f"fits {c['fits']}, "

@@ -40,6 +40,9 @@ def from_hls_plan(plan: dict, *, model: str = "tinyicenet", precision: str = "in
 
     tile = plan["tile"]
     energy = plan.get("energy") or {}
+    if energy and not energy.get("energy_model"):
+        # A plan written before the power model carried a borrowed power figure: never use it.
+        energy = {}
     notes = [f"modelled from {source}: {plan['clock_mhz']:g} MHz, "
              f"{plan.get('cycles_per_tile', '?')} cycles per tile, fits the device: "
              f"{plan.get('fits')}"]
@@ -47,11 +50,21 @@ def from_hls_plan(plan: dict, *, model: str = "tinyicenet", precision: str = "in
         target="fpga", backend="hls4ml-model", device="ZCU102 XCZU9EG (modelled)",
         model=model, precision=precision, scene=ew_scene((tile[0], tile[1]), halo),
         tiles_per_s=float(plan["tiles_per_s"]), power_w=energy.get("power_w"),
+        idle_power_w=energy.get("idle_power_w"),
+        power_range_w=_range(energy.get("power_w_range")),
+        energy_model=energy.get("energy_model"),
         latency_ms=plan.get("latency_ms"),
         assumptions=list(dict.fromkeys(list(plan["assumptions"]) + (
             [energy["assumption"]] if energy.get("assumption") else []))),
         method="hls schedule model (tinyicenet.hls.planner)",
         verification=plan.get("verification"), notes=notes)
+
+
+def _range(r: Any) -> tuple[float, float] | None:
+    """(low, high) of a plan's ``power_w_range``; None for a plan written before the model."""
+    if isinstance(r, dict) and {"low", "high"} <= set(r):
+        return float(r["low"]), float(r["high"])
+    return None
 
 
 def import_results(path: str, model: str | None = None, *, halo: int = 16) -> list[dict]:
