@@ -28,7 +28,8 @@ from tinyicenet.archive.predict import WORK_DIR, predict_archive
 from tinyicenet.archive.tasks import EXIT_ONCE_ENV
 from tinyicenet.predict.pipeline import PredictOptions, predict_scenes
 
-pytestmark = pytest.mark.timeout(300)
+# ~60 s of CPU over all processes; a loaded 2-core machine stretches it, hence slow (still run)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 BACKEND = "integer"  # exact integer arithmetic: products comparable byte for byte
 N_SCENES = 4
@@ -76,9 +77,11 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(archive):
-    """``dask scheduler`` + two ``dask worker`` processes on 127.0.0.1; yields the address."""
-    root: Path = archive["root"]
+def cluster(request, tmp_path_factory):
+    """``dask scheduler`` + two ``dask worker`` processes on 127.0.0.1; yields the address.
+
+    The scenes and the reference are made while the workers start (both take seconds)."""
+    root: Path = tmp_path_factory.mktemp("cluster")
     marker = root / "worker-exited"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
@@ -99,8 +102,10 @@ def cluster(archive):
         for name in ("a", "b"):
             procs.append(_start(["distributed.cli.dask_worker", "--scheduler-file",
                                  str(sched_file), "--host", "127.0.0.1", "--nthreads", "1",
-                                 "--nworkers", "1", "--name", name, "--no-dashboard"],
+                                 "--nworkers", "1", "--name", name, "--no-dashboard",
+                                 "--preload", "tinyicenet.archive.tasks"],
                                 root / f"worker-{name}.log", env))
+        request.getfixturevalue("archive")
         from distributed import Client
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=90)
@@ -134,7 +139,7 @@ def _assert_equal_to_reference(out: Path, ref: Path) -> None:
         assert got[name].read_bytes() == p.read_bytes(), name
 
 
-def test_predict_survives_a_lost_worker_and_resumes(archive, cluster):
+def test_predict_survives_a_lost_worker_and_resumes(cluster, archive):
     out = archive["root"] / "out"
     opts = PredictOptions(backend=BACKEND, quiet=True)
     summary = predict_archive(archive["ckpt"], [archive["scenes"]], out, opts,
@@ -181,7 +186,7 @@ def test_predict_survives_a_lost_worker_and_resumes(archive, cluster):
     _assert_equal_to_reference(out, archive["ref"])
 
 
-def test_distributed_evaluate_equals_single_process(archive, cluster):
+def test_distributed_evaluate_equals_single_process(cluster, archive):
     from tinyicenet.archive.evaluate import evaluate_archive
     from tinyicenet.evaluate import evaluate
 

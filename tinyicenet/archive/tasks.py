@@ -35,6 +35,20 @@ _LOCK = threading.Lock()
 LOADS = {"count": 0}  # models loaded by this process (reported back, for tests and logs)
 
 
+def dask_setup(worker: Any = None) -> None:
+    """Dask preload hook (``dask worker --preload tinyicenet.archive.tasks``): import the heavy
+    libraries while the worker starts, not in its first scene."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import rasterio  # noqa: F401
+    import torch  # noqa: F401
+    import xarray  # noqa: F401
+
+    import tinyicenet.evaluate  # noqa: F401
+    import tinyicenet.predict.pipeline  # noqa: F401
+    import tinyicenet.predict.quicklook  # noqa: F401
+
+
 def _worker_name() -> Any:
     try:
         from distributed import get_worker
