@@ -198,3 +198,50 @@ def test_distributed_evaluate_equals_single_process(cluster, archive):
     dist.pop("date")
     assert dist == plain  # every score, matrix and per-scene record, to the last digit
     assert sum(plain["metrics"]["SOD"]["confusion"][i][i] for i in range(6)) > 0
+
+
+def _cli(*args, **popen) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("TINYICENET_DEBUG", EXIT_ONCE_ENV)}
+    return subprocess.Popen([sys.executable, "-m", "tinyicenet", "predict", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REPO, start_new_session=True, **popen)
+
+
+def test_ctrl_c_leaves_complete_scenes_and_a_manifest_to_resume_from(archive):
+    """The CLI on a local cluster (--workers 1), interrupted like a terminal's Ctrl-C (SIGINT to
+    the whole process group) as soon as the first scene is published, then run again."""
+    out = archive["root"] / "interrupted"
+    args = (archive["ckpt"], archive["scenes"], "--out", out, "-b", BACKEND, "--workers", "1")
+    proc = _cli(*args)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("*_SOD.tif")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no scene published in time"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _stop(proc)
+    assert proc.returncode == 130, err  # typer's exit code for Ctrl-C
+    assert "Traceback" not in err, err  # the workers ignore the signal; the client stops them
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    done = {n for n, e in manifest["scenes"].items() if e["status"] == "ok"}
+    assert 1 <= len(done) < N_SCENES, "the run was not interrupted in the middle"
+    # only whole scenes, each vouched for by the manifest; nothing temporary left
+    names = {p.name for p in out.iterdir()}
+    assert names == {MANIFEST_NAME} | {f for n in done for f in manifest["scenes"][n]["files"]}
+    ref = archive["ref"]
+    for n in done:
+        for f in manifest["scenes"][n]["files"]:
+            assert (out / f).read_bytes() == (ref / f).read_bytes(), f
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != MANIFEST_NAME}
+
+    proc = _cli(*args, "--quiet")
+    try:
+        _, err = proc.communicate(timeout=240)
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0, err
+    _assert_equal_to_reference(out, ref)
+    assert {n: (out / n).stat().st_mtime_ns for n in before} == before  # not redone

@@ -67,7 +67,7 @@ def open_client(workers: int | None = None, scheduler: str | None = None, *,
         with dask.config.set({"distributed.scheduler.allowed-failures": max(0, retries)}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None,
-                                   preload=["tinyicenet.archive.tasks"],
+                                   preload=["tinyicenet.archive.local_worker"],
                                    silence_logs=logging.ERROR)
         try:
             with Client(cluster) as client:
