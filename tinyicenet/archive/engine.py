@@ -85,6 +85,14 @@ def open_client(workers: int | None = None, scheduler: str | None = None, *,
         client.close()
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, else the host's count)."""
+    import os
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def worker_count(client: Any) -> int:
     return len(client.scheduler_info().get("workers", {}))
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tinyicenet.archive.engine import DEFAULT_RETRIES, open_client, run_tasks
+from tinyicenet.archive.engine import DEFAULT_RETRIES, open_client, run_tasks, usable_cpus
 from tinyicenet.archive.manifest import sha256_file
 from tinyicenet.archive.progress import ArchiveProgress
 from tinyicenet.archive.tasks import evaluate_task
@@ -38,7 +38,7 @@ def evaluate_archive(checkpoint: str | os.PathLike[str],
         raise ConfigError("give either --workers N or --scheduler ADDRESS, not both")
     ckpt = Path(checkpoint).resolve()
     device = kwargs.get("device", "auto")
-    threads = None if workers is None else max(1, (os.cpu_count() or 1) // workers)
+    threads = None if workers is None else max(1, usable_cpus() // workers)
 
     def runner(paths: Sequence[Any], scene_kwargs: dict[str, Any]
                ) -> Iterator[tuple[Any, dict]]:

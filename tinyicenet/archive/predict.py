@@ -28,7 +28,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from tinyicenet.archive.engine import DEFAULT_RETRIES, deferred_interrupt, open_client, run_tasks
+from tinyicenet.archive.engine import (DEFAULT_RETRIES, deferred_interrupt, open_client, run_tasks,
+                                       usable_cpus)
 from tinyicenet.archive.manifest import Manifest, file_entry, folder_lock, sha256_file
 from tinyicenet.archive.progress import ArchiveProgress
 from tinyicenet.errors import ConfigError, TinyIceNetError
@@ -65,7 +66,8 @@ def _local_threads(workers: int | None) -> int | None:
     OMP_NUM_THREADS=1); None for an external cluster, whose workers keep their own setting."""
     if workers is None:
         return None
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, usable_cpus() // workers)
+
 
 
 def predict_archive(checkpoint: str | os.PathLike[str],
