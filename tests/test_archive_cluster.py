@@ -109,7 +109,7 @@ def cluster(request, tmp_path_factory):
         from distributed import Client
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=90)
-        yield {"address": address, "marker": marker, "root": root}
+        yield {"address": address, "marker": marker, "root": root, "file": str(sched_file)}
     finally:
         for p in reversed(procs):
             _stop(p)
@@ -178,7 +178,7 @@ def test_predict_survives_a_lost_worker_and_resumes(cluster, archive):
     raw[-1] ^= 0xFF
     victim.write_bytes(bytes(raw))
     predict_archive(archive["ckpt"], [archive["scenes"]], out, opts,
-                    scheduler=cluster["address"])
+                    scheduler=cluster["file"])  # the scheduler file works as an address
     redone = {n for n, p in _products(out).items()
               if n in before and p.stat().st_mtime_ns != before[n]}
     assert {n for n in redone if n not in ("summary.json", "upload_package.nc")} == \

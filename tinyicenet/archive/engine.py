@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tinyicenet.errors import ConfigError
@@ -47,7 +48,9 @@ class Outcome:
 @contextlib.contextmanager
 def open_client(workers: int | None = None, scheduler: str | None = None, *,
                 retries: int = DEFAULT_RETRIES) -> Iterator[Any]:
-    """A ``distributed.Client`` on a new local cluster (``workers``) or on ``scheduler``.
+    """A ``distributed.Client`` on a new local cluster (``workers``) or on ``scheduler`` (an
+    address such as ``tcp://10.0.0.5:8786``, or the JSON file ``dask scheduler
+    --scheduler-file`` writes).
 
     On a local cluster the scheduler runs in this process, so ``retries`` also bounds how often
     a task may be on a worker that dies (``allowed-failures``); an external scheduler uses its
@@ -75,8 +78,13 @@ def open_client(workers: int | None = None, scheduler: str | None = None, *,
         finally:
             cluster.close()
         return
+    where: dict[str, Any] = {"address": scheduler}
+    if scheduler.endswith(".json"):  # a scheduler file (dask scheduler --scheduler-file)
+        if not Path(scheduler).is_file():
+            raise ConfigError(f"scheduler file {scheduler} does not exist (yet?)")
+        where = {"scheduler_file": scheduler}
     try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        client = Client(**where, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:

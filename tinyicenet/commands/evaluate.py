@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
             help="Score on a local Dask cluster of N worker processes (one scene per task)."),
         scheduler: str = typer.Option(
             None, "--scheduler",
-            help="Score on an existing Dask cluster at this address (tcp://HOST:PORT)."),
+            help="Score on an existing Dask cluster at this address (tcp://HOST:PORT) or "
+                 "scheduler file (scheduler.json)."),
         retries: int = typer.Option(
             2, "--retries", min=0,
             help="With --workers/--scheduler: times a scene is retried after an error or a "

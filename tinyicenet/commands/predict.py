@@ -16,6 +16,10 @@ HELP = "\n\n".join([
     "timings, metrics when the scenes have labels).",
     "Exit code 0: all scenes written; 1: some scenes failed, the others were written; "
     "2: nothing written.",
+    "With --workers N (a local Dask cluster) or --scheduler ADDRESS (an existing one) each "
+    "scene is one task, and manifest.json in the output folder records every scene's products "
+    "with their sha256: running the same command again skips the complete scenes and redoes "
+    "the rest (--overwrite redoes all); a lost worker's scene is retried on another.",
 ])
 
 
@@ -53,8 +57,10 @@ def predict(
                                 help="Run on a local Dask cluster of N worker processes (one "
                                      "scene per task; resumable: see manifest.json)."),
     scheduler: str = typer.Option(None, "--scheduler",
-                                  help="Run on an existing Dask cluster at this address "
-                                       "(tcp://HOST:PORT; dask scheduler / dask-jobqueue)."),
+                                  help="Run on an existing Dask cluster: its address "
+                                       "(tcp://HOST:PORT) or the scheduler.json that dask "
+                                       "scheduler --scheduler-file writes (SLURM, "
+                                       "dask-jobqueue)."),
     overwrite: bool = typer.Option(False, "--overwrite",
                                    help="With --workers/--scheduler: redo every scene, also "
                                         "those the manifest lists as complete."),
