@@ -21,7 +21,6 @@ import contextlib
 import logging
 import signal
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -88,6 +87,10 @@ def open_client(workers: int | None = None, scheduler: str | None = None, *,
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
+        if worker_count(client) == 0:
+            from tinyicenet.progress import stderr
+            stderr.print(f"warning: the scheduler at {scheduler} has no workers yet: the scenes "
+                         "wait until workers join", highlight=False, markup=False)
         yield client
     finally:
         client.close()
@@ -127,7 +130,7 @@ def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *,
               names: Sequence[str] | None = None,
               on_attempt: Callable[[int, int], None] | None = None,
               poll_s: float = 0.25) -> Iterator[Outcome]:
-    """Run ``fn(item, event_key=..., **kwargs)`` once per item on the cluster; yield outcomes
+    """Run ``fn(item, event=..., **kwargs)`` once per item on the cluster; yield outcomes
     as tasks finish. ``on_attempt(index, attempts)`` is called (from this thread) when a task
     starts again after a failure or a lost worker.
 
@@ -182,8 +185,6 @@ def run_tasks(client: Any, fn: Callable[..., Any], items: Sequence[Any], *,
                     yield Outcome(i, value=fut.result(), attempts=attempts)
                 else:
                     yield Outcome(i, error=_exception(fut), attempts=attempts)
-            if not done:
-                time.sleep(0)  # let the event thread run
     finally:
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(EVENT_TOPIC)

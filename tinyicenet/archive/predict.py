@@ -184,11 +184,17 @@ def _consume(outcomes: Any, todo: list[int], paths: list[Path], names: list[str]
             rec = _record(oc.value["record"])
         else:
             rec = _record(oc.value["record"])
-            with deferred_interrupt():
-                _publish(Path(oc.value["attempt"]), out, oc.value["files"])
-                manifest.record_ok(name, path, oc.value["files"], asdict(rec),
-                                   oc.attempts, oc.value.get("worker"))
-                manifest.write(every_s=5.0)
+            try:
+                with deferred_interrupt():
+                    _publish(Path(oc.value["attempt"]), out, oc.value["files"])
+                    manifest.record_ok(name, path, oc.value["files"], asdict(rec),
+                                       oc.attempts, oc.value.get("worker"))
+                    manifest.write(every_s=5.0)
+            except (OSError, TinyIceNetError) as exc:  # e.g. the folder is not shared
+                rec = failure_record(path, exc if isinstance(exc, TinyIceNetError) else
+                                     TinyIceNetError(f"{path}: publishing its products "
+                                                     f"failed: {exc}"))
+        if rec.status == "ok":
             be = oc.value["backend"]
             devices.add(be["device"])
             run_info.update(backend=be["name"], precision=be["precision"],
