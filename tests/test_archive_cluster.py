@@ -52,10 +52,13 @@ def archive(tmp_path_factory):
                            variables=["nersc_sar_primary", "nersc_sar_secondary"])
     scenes = root / "scenes"
     write_scenes(scenes, N_SCENES, size=(160, 160), seed=3)
+    broken = root / "bad" / "20990101T000000_broken_prep.nc"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a NetCDF file")
     ref = root / "reference"
     summary = predict_scenes(ckpt, [scenes], ref, PredictOptions(backend=BACKEND, quiet=True))
     assert len(summary.written) == N_SCENES
-    return {"root": root, "ckpt": ckpt, "scenes": scenes, "ref": ref}
+    return {"root": root, "ckpt": ckpt, "scenes": scenes, "ref": ref, "broken": broken}
 
 
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -142,14 +145,20 @@ def _assert_equal_to_reference(out: Path, ref: Path) -> None:
 def test_predict_survives_a_lost_worker_and_resumes(cluster, archive):
     out = archive["root"] / "out"
     opts = PredictOptions(backend=BACKEND, quiet=True)
-    summary = predict_archive(archive["ckpt"], [archive["scenes"]], out, opts,
-                              scheduler=cluster["address"])
-    assert len(summary.written) == N_SCENES and not summary.failed
+    summary = predict_archive(archive["ckpt"], [archive["scenes"], archive["broken"]], out,
+                              opts, scheduler=cluster["address"])
+    # the bad scene is reported with its error; the others complete
+    assert len(summary.written) == N_SCENES and len(summary.failed) == 1
+    assert summary.failed[0].error.startswith(str(archive["broken"]))
+    assert summary.scenes[-1].status == "failed"  # in input order
     # the hook really killed a worker mid-scene (after its products, before its reply)
     assert cluster["marker"].exists()
     assert int(cluster["marker"].read_text()) > 0  # the pid of the worker process that exited
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     entries = manifest["scenes"]
+    bad = entries.pop("20990101T000000_broken")
+    assert bad["status"] == "failed" and bad["error"] == summary.failed[0].error
+    assert bad["attempts"] == 1  # a bad scene is not retried: it would fail the same way
     assert len(entries) == N_SCENES and all(e["status"] == "ok" for e in entries.values())
     assert sum(e["attempts"] for e in entries.values()) > N_SCENES  # one scene ran twice
     assert not (out / WORK_DIR).exists()
@@ -169,7 +178,9 @@ def test_predict_survives_a_lost_worker_and_resumes(cluster, archive):
     after = {n: p.stat().st_mtime_ns for n, p in _products(out).items() if n != MANIFEST_NAME}
     assert {n: t for n, t in after.items() if n != "summary.json"} == \
         {n: t for n, t in before.items() if n != "summary.json"}
-    assert json.loads((out / MANIFEST_NAME).read_text())["scenes"] == entries
+    now = json.loads((out / MANIFEST_NAME).read_text())["scenes"]
+    assert now.pop("20990101T000000_broken") == bad  # a scene left out is kept as it was
+    assert now == entries
 
     # a damaged product is found by its checksum and only its scene is redone
     victim = sorted(out.glob("*_SOD.tif"))[0]
@@ -207,9 +218,10 @@ def _cli(*args, **popen) -> subprocess.Popen:
                             cwd=REPO, start_new_session=True, **popen)
 
 
-def test_ctrl_c_leaves_complete_scenes_and_a_manifest_to_resume_from(archive):
+def test_ctrl_c_leaves_complete_scenes_and_a_manifest_to_resume_from(cluster, archive):
     """The CLI on a local cluster (--workers 1), interrupted like a terminal's Ctrl-C (SIGINT to
-    the whole process group) as soon as the first scene is published, then run again."""
+    the whole process group) as soon as the first scene is published, then resumed (on the
+    running cluster, to save a second start)."""
     out = archive["root"] / "interrupted"
     args = (archive["ckpt"], archive["scenes"], "--out", out, "-b", BACKEND, "--workers", "1")
     proc = _cli(*args)
@@ -237,11 +249,9 @@ def test_ctrl_c_leaves_complete_scenes_and_a_manifest_to_resume_from(archive):
             assert (out / f).read_bytes() == (ref / f).read_bytes(), f
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != MANIFEST_NAME}
 
-    proc = _cli(*args, "--quiet")
-    try:
-        _, err = proc.communicate(timeout=240)
-    finally:
-        _stop(proc)
-    assert proc.returncode == 0, err
+    again = predict_archive(archive["ckpt"], [archive["scenes"]], out,
+                            PredictOptions(backend=BACKEND, quiet=True),
+                            scheduler=cluster["address"])
+    assert len(again.written) == N_SCENES
     _assert_equal_to_reference(out, ref)
     assert {n: (out / n).stat().st_mtime_ns for n in before} == before  # not redone
