@@ -129,3 +129,35 @@ def test_cli_option_errors(capsys, tmp_path):
                      "--workers", "1", "--scheduler", "tcp://127.0.0.1:1")
     assert code == 2 and err.startswith("error: give either --workers")
     assert not (tmp_path / "o").exists()
+
+
+def test_merged_per_scene_metrics_equal_the_pooled_pixels():
+    """What the engine relies on: merging per-scene ChartMetrics gives exactly the scores of
+    all pixels pooled (SIC R^2 included), which averaging per-scene scores does not."""
+    import numpy as np
+    from sklearn.metrics import f1_score, r2_score
+
+    from tinyicenet.metrics import ChartMetrics
+
+    rng = np.random.default_rng(7)
+    sizes = (500, 1300, 90)
+    refs = {c: [rng.integers(0, k, n) for n in sizes] for c, k in (("SIC", 11), ("SOD", 6))}
+    preds = {c: [np.clip(r + rng.integers(-2, 3, r.size), 0, 10 if c == "SIC" else 5)
+                 for r in refs[c]] for c in refs}
+    merged, pooled = ChartMetrics(("SIC", "SOD")), ChartMetrics(("SIC", "SOD"))
+    per_scene_r2 = []
+    for i in range(len(sizes)):
+        own = ChartMetrics(("SIC", "SOD"))
+        for c in refs:
+            own.update(c, refs[c][i], preds[c][i])
+        per_scene_r2.append(own.score("SIC"))
+        merged.merge(own)
+    for c in refs:
+        pooled.update(c, np.concatenate(refs[c]), np.concatenate(preds[c]))
+    assert merged.summary() == pooled.summary()  # exact, every digit
+    y, p = np.concatenate(refs["SIC"]), np.concatenate(preds["SIC"])
+    assert merged.score("SIC") == pytest.approx(100 * r2_score(y, p), abs=1e-9)
+    y, p = np.concatenate(refs["SOD"]), np.concatenate(preds["SOD"])
+    assert merged.score("SOD") == pytest.approx(100 * f1_score(y, p, average="weighted"),
+                                                abs=1e-9)
+    assert abs(np.mean(per_scene_r2) - merged.score("SIC")) > 1e-6
