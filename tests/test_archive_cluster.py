@@ -210,6 +210,15 @@ def test_distributed_evaluate_equals_single_process(cluster, archive):
     assert dist == plain  # every score, matrix and per-scene record, to the last digit
     assert sum(plain["metrics"]["SOD"]["confusion"][i][i] for i in range(6)) > 0
 
+    # each worker process loaded each model (predict's backend, evaluate's) at most once
+    from distributed import Client
+
+    from tinyicenet.archive.tasks import model_loads
+    with Client(cluster["address"], timeout=30) as client:
+        loads = client.run(model_loads)
+    # (the worker that exited may still be restarting: at least one answers)
+    assert loads and all(n <= 2 for n in loads.values()), loads
+
 
 def _cli(*args, **popen) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("TINYICENET_DEBUG", EXIT_ONCE_ENV)}

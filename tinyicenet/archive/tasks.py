@@ -144,6 +144,11 @@ def cached_model(checkpoint: str, sha256: str, device: str,
         return model, dev, True
 
 
+def model_loads() -> int:
+    """Models this worker process has loaded (``client.run(model_loads)``: once per model)."""
+    return LOADS["count"]
+
+
 def _exit_once_hook() -> None:
     marker = os.environ.get(EXIT_ONCE_ENV)
     if not marker:
@@ -175,7 +180,7 @@ def predict_task(path: str, *, event: Any, checkpoint: str, sha256: str,
     backend, info, loaded = cached_backend(checkpoint, sha256, opts.backend, threads)
     name = submission_scene_name(path)
     attempt = Path(work_dir) / f"{name}.{uuid.uuid4().hex[:12]}"
-    attempt.mkdir(parents=True)
+    attempt.mkdir()  # not parents: a task outliving its run must not recreate the work folder
     try:
         record = predict_scene(Path(path), info, backend.run, attempt, opts)
     except TinyIceNetError as exc:
