@@ -197,14 +197,14 @@ def test_predict_survives_a_lost_worker_and_resumes(cluster, archive):
     _assert_equal_to_reference(out, archive["ref"])
 
 
-def test_distributed_evaluate_equals_single_process(cluster, archive):
+def test_distributed_evaluate_equals_single_process(cluster, archive, monkeypatch):
     from tinyicenet.archive.evaluate import evaluate_archive
     from tinyicenet.evaluate import evaluate
 
+    monkeypatch.chdir(archive["root"])  # relative paths: the workers' working folder differs
     kwargs = {"tile": 64, "halo": 16, "device": "cpu"}
-    plain = evaluate(archive["ckpt"], [archive["scenes"]], **kwargs)
-    dist = evaluate_archive(archive["ckpt"], [archive["scenes"]],
-                            scheduler=cluster["address"], **kwargs)
+    plain = evaluate("w4a4.pt", ["scenes"], **kwargs)
+    dist = evaluate_archive("w4a4.pt", ["scenes"], scheduler=cluster["address"], **kwargs)
     plain.pop("date")
     dist.pop("date")
     assert dist == plain  # every score, matrix and per-scene record, to the last digit

@@ -47,7 +47,8 @@ def evaluate_archive(checkpoint: str | os.PathLike[str],
         with open_client(workers, scheduler, retries=retries) as client, \
                 ArchiveProgress(len(paths), label="evaluating scenes", quiet=quiet) as bar:
             outcomes = run_tasks(
-                client, evaluate_task, [str(p) for p in paths],
+                # absolute paths: workers elsewhere do not share this working folder
+                client, evaluate_task, [str(Path(p).resolve()) for p in paths],
                 names=[Path(p).stem for p in paths], retries=retries,
                 kwargs={"checkpoint": str(ckpt), "sha256": sha, "device": device,
                         "scene_kwargs": dict(scene_kwargs), "threads": threads},
@@ -64,7 +65,10 @@ def evaluate_archive(checkpoint: str | os.PathLike[str],
                     if "error" in oc.value:
                         bar.scene_failed()
                         raise oc.value["error"]
-                    results[oc.index] = (oc.value["metrics"], oc.value["record"])
+                    record = oc.value["record"]
+                    if record.get("path") == str(Path(path).resolve()):
+                        record["path"] = str(Path(path))  # as the plain loop reports it
+                    results[oc.index] = (oc.value["metrics"], record)
                     bar.scene_done()
             finally:
                 outcomes.close()

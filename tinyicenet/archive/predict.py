@@ -158,10 +158,11 @@ def _run(todo: list[int], paths: list[Path], names: list[str], out: Path, work: 
     with open_client(workers, scheduler, retries=retries) as client, \
             ArchiveProgress(len(todo), quiet=options.quiet) as bar:
         outcomes = run_tasks(
-            client, tasks.predict_task, [str(paths[i]) for i in todo],
+            # absolute paths: workers elsewhere do not share this process's working folder
+            client, tasks.predict_task, [str(paths[i].resolve()) for i in todo],
             names=[names[i] for i in todo], retries=retries,
             kwargs={"checkpoint": checkpoint, "sha256": sha256, "options": opts,
-                    "work_dir": str(work), "threads": _local_threads(workers)},
+                    "work_dir": str(work.resolve()), "threads": _local_threads(workers)},
             on_attempt=lambda j, n: bar.scene_retried())
         try:
             _consume(outcomes, todo, paths, names, out, manifest, records, run_info, devices,
@@ -205,6 +206,7 @@ def _consume(outcomes: Any, todo: list[int], paths: list[Path], names: list[str]
                 manifest.record_failed(name, path, rec.error or "failed", oc.attempts,
                                        asdict(rec))
                 manifest.write(every_s=5.0)
+        rec.path = str(path)  # as given, like the plain loop's records
         records[i] = rec
         for w in rec.warnings:
             stderr.print(f"warning: {rec.scene}: {w}", highlight=False, markup=False,
