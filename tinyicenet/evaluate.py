@@ -85,14 +85,38 @@ def score_scenes(model: Any, scenes: Sequence[dict], *, tile: int = 256, halo: i
     return metrics
 
 
+def evaluate_scene(model: Any, path: str | os.PathLike[str], *, charts: Sequence[str],
+                   variables: Sequence[str] | None, downsample: int, tile: int = 256,
+                   halo: int = 16, batch: int = 8, device: Any = "cpu"
+                   ) -> tuple[ChartMetrics, dict[str, Any]]:
+    """One scene's confusion matrices and its record (scene id, path, pixels, own scores).
+
+    The unit of work of :func:`evaluate` (in a loop, or one task per scene on a cluster):
+    merging the returned :class:`ChartMetrics` of all scenes gives the pooled scores.
+    """
+    from tinyicenet.data import load_scene
+
+    kwargs: dict[str, Any] = {"charts": tuple(charts), "downsample": downsample}
+    if variables is not None:
+        kwargs["variables"] = tuple(variables)
+    scene = load_scene(path, **kwargs)
+    _require_charts(scene, charts, path)
+    records: list[dict] = []
+    own = score_scenes(model, [scene], tile=tile, halo=halo, batch=batch, device=device,
+                       per_scene=records)
+    return own, records[0]
+
+
 def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathLike[str]],
              out_dir: str | os.PathLike[str] | None = None, *, downsample: int | None = None,
              tile: int = 256, halo: int = 16, batch: int = 8, device: str = "auto",
-             quiet: bool = True) -> dict[str, Any]:
+             quiet: bool = True, scene_runner: Any = None) -> dict[str, Any]:
     """Evaluate a checkpoint on scene files/folders; return (and write to ``out_dir``) the result.
 
     Variables and working resolution default to those the model was trained with (from the
-    checkpoint's config); ``downsample`` overrides the latter.
+    checkpoint's config); ``downsample`` overrides the latter. ``scene_runner(paths,
+    scene_kwargs)``, if given, yields :func:`evaluate_scene`'s ``(metrics, record)`` per path
+    in path order (the archive engine runs them on a Dask cluster); default: a local loop.
     """
     from tinyicenet.models import load_checkpoint, parse_name
     from tinyicenet.progress import make_progress
@@ -110,21 +134,24 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
     ds = downsample if downsample is not None else int(data_cfg.get("downsample", 0) or 0) or None
     paths = expand_scene_paths([str(s) for s in scenes], "scenes")
 
-    from tinyicenet.data import DEFAULT_DOWNSAMPLE, load_scene
+    from tinyicenet.data import DEFAULT_DOWNSAMPLE
     ds = ds or DEFAULT_DOWNSAMPLE
     per_scene: list[dict] = []
     metrics = ChartMetrics(model.charts)
-    with make_progress(quiet) as progress:
-        task = progress.add_task("evaluating scenes", total=len(paths))
-        for path in paths:
-            kwargs = {"charts": tuple(model.charts), "downsample": ds}
-            if variables is not None:
-                kwargs["variables"] = tuple(variables)
-            scene = load_scene(path, **kwargs)
-            _require_charts(scene, model.charts, path)
-            metrics.merge(score_scenes(model, [scene], tile=tile, halo=halo, batch=batch,
-                                       device=dev, per_scene=per_scene))
-            progress.advance(task)
+    scene_kwargs = {"charts": tuple(model.charts), "variables": variables, "downsample": ds,
+                    "tile": tile, "halo": halo, "batch": batch}
+    if scene_runner is not None:  # e.g. tinyicenet.archive: the same function on a cluster
+        for own, record in scene_runner(paths, scene_kwargs):
+            metrics.merge(own)  # exact: sums of integer confusion matrices
+            per_scene.append(record)
+    else:
+        with make_progress(quiet) as progress:
+            task = progress.add_task("evaluating scenes", total=len(paths))
+            for path in paths:
+                own, record = evaluate_scene(model, path, device=dev, **scene_kwargs)
+                metrics.merge(own)
+                per_scene.append(record)
+                progress.advance(task)
 
     w, a, skips = parse_name(model.name)
     summary = metrics.summary()

@@ -23,6 +23,17 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
         json_out: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+        workers: int = typer.Option(
+            None, "--workers", min=1,
+            help="Score on a local Dask cluster of N worker processes (one scene per task)."),
+        scheduler: str = typer.Option(
+            None, "--scheduler",
+            help="Score on an existing Dask cluster at this address (tcp://HOST:PORT) or "
+                 "scheduler file (scheduler.json)."),
+        retries: int = typer.Option(
+            2, "--retries", min=0,
+            help="With --workers/--scheduler: times a scene is retried after an error or a "
+                 "lost worker."),
     ) -> None:
         """Score CKPT on DATA: R^2 (SIC), weighted F1 (SOD, FLOE), combined, per-class F1."""
         import json
@@ -32,8 +43,14 @@ def register(app: typer.Typer) -> None:
 
         if device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"--device {device!r} is not one of auto, cpu, cuda")
-        result = run(checkpoint, data, out, downsample=downsample, tile=tile, halo=halo,
-                     device=device, quiet=quiet)
+        if workers is not None or scheduler is not None:
+            from tinyicenet.archive.evaluate import evaluate_archive
+            result = evaluate_archive(checkpoint, data, out, workers=workers,
+                                      scheduler=scheduler, retries=retries, downsample=downsample,
+                                      tile=tile, halo=halo, device=device, quiet=quiet)
+        else:
+            result = run(checkpoint, data, out, downsample=downsample, tile=tile, halo=halo,
+                         device=device, quiet=quiet)
         if json_out:
             typer.echo(json.dumps(result, indent=1))
             return

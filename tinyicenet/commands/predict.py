@@ -16,6 +16,10 @@ HELP = "\n\n".join([
     "timings, metrics when the scenes have labels).",
     "Exit code 0: all scenes written; 1: some scenes failed, the others were written; "
     "2: nothing written.",
+    "With --workers N (a local Dask cluster) or --scheduler ADDRESS (an existing one) each "
+    "scene is one task, and manifest.json in the output folder records every scene's products "
+    "with their sha256: running the same command again skips the complete scenes and redoes "
+    "the rest (--overwrite redoes all); a lost worker's scene is retried on another.",
 ])
 
 
@@ -49,6 +53,20 @@ def predict(
                                    help="Write a quicklook PNG per scene."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON, not a table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    workers: int = typer.Option(None, "--workers", min=1,
+                                help="Run on a local Dask cluster of N worker processes (one "
+                                     "scene per task; resumable: see manifest.json)."),
+    scheduler: str = typer.Option(None, "--scheduler",
+                                  help="Run on an existing Dask cluster: its address "
+                                       "(tcp://HOST:PORT) or the scheduler.json that dask "
+                                       "scheduler --scheduler-file writes (SLURM, "
+                                       "dask-jobqueue)."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="With --workers/--scheduler: redo every scene, also "
+                                        "those the manifest lists as complete."),
+    retries: int = typer.Option(2, "--retries", min=0,
+                                help="With --workers/--scheduler: times a scene is retried "
+                                     "after an error or a lost worker."),
 ) -> None:
     """Predict sea-ice charts for whole scenes and write map products (see HELP)."""
     import json
@@ -62,7 +80,16 @@ def predict(
     options = PredictOptions(backend=backend, crs=crs, resolution=resolution,
                              downsample=downsample, tile=tile, batch=batch, quicklook=quicklook,
                              quiet=quiet)
-    summary = predict_scenes(model, scenes, out, options)
+    if workers is not None or scheduler is not None:
+        from tinyicenet.archive.predict import predict_archive
+        summary = predict_archive(model, scenes, out, options, workers=workers,
+                                  scheduler=scheduler, overwrite=overwrite, retries=retries)
+    else:
+        if overwrite:
+            from tinyicenet.errors import ConfigError
+            raise ConfigError("--overwrite goes with --workers or --scheduler (without them "
+                              "every scene is written anyway)")
+        summary = predict_scenes(model, scenes, out, options)
     if summary.written:
         if json_out:
             typer.echo(json.dumps(summary.to_dict(), indent=1))

@@ -249,7 +249,8 @@ class ScenesFailedError(TinyIceNetError):
     exit_code = 1
 
 
-def _failure(path: Path, exc: BaseException) -> SceneRecord:
+def failure_record(path: Path, exc: BaseException) -> SceneRecord:
+    """The record of a scene that raised ``exc`` (its message, or an internal-error line)."""
     from tinyicenet.predict.submission import submission_scene_name
 
     if isinstance(exc, TinyIceNetError):
@@ -309,7 +310,7 @@ def predict_scenes(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os
                     if os.environ.get("TINYICENET_DEBUG") and not isinstance(
                             exc, TinyIceNetError):
                         raise
-                    record = _failure(path, exc)
+                    record = failure_record(path, exc)
                 summary.scenes.append(record)
                 for w in record.warnings:
                     stderr.print(f"warning: {record.scene}: {w}", highlight=False, markup=False,
