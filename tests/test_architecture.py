@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("importlinter")
-
 ROOT = Path(__file__).resolve().parents[1]
-_CLI = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+_CLI = ("import sys; from importlinter.cli import lint_imports_command; "
+        "sys.exit(lint_imports_command())")
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
