@@ -78,3 +78,16 @@ def test_plot_returns_a_figure(sample_scene_dir: Path) -> None:
     assert len(fig2.axes) == 4
     shown = fig2.axes[3].images[0].get_array()
     assert np.all(np.asarray(shown) == 2)
+
+
+def test_torchgeo_image_mask_keys(sample_scene_dir: Path) -> None:
+    """TorchGeo's segmentation samples are {"image": float [C, H, W], "mask": long [H, W]}."""
+    from torch.utils.data import default_collate
+
+    ds = AI4ArcticDataset(sample_scene_dir, charts=("FLOE", "SOD"))
+    sample = ds[0]
+    assert sample["mask"] is sample["FLOE"]  # the first chart, not a copy
+    assert sample["mask"].dtype == torch.long and sample["mask"].shape == sample["image"].shape[1:]
+    batch = default_collate([{k: s[k] for k in ("image", "mask")} for s in (ds[0], ds[1])])
+    assert batch["mask"].shape == (2, 120, 120) and torch.equal(batch["mask"][1], ds[1]["FLOE"])
+    assert "mask" not in AI4ArcticDataset(sample_scene_dir, charts=())[0]

@@ -120,8 +120,8 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
     """
     from tinyicenet.models import load_checkpoint, parse_name
     from tinyicenet.progress import make_progress
-    from tinyicenet.train.distributed import pick_device
-    from tinyicenet.train.scenes import expand_scene_paths
+    from tinyicenet.data.reader import expand_scene_paths
+    from tinyicenet.models.device import pick_device
 
     dev = pick_device(device)
     model, ckpt = load_checkpoint(checkpoint, map_location=dev)

@@ -9,7 +9,6 @@ differently). For the float model it is the float export (optimisations on).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +16,8 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError, ExportError
-
-
-def make_session(path: str | os.PathLike[str], *, optimize: bool = False, threads: int = 0):
-    """An onnxruntime CPU session for ``path`` (optimisations off unless ``optimize``)."""
-    import onnxruntime as ort
-
-    p = Path(path)
-    if not p.is_file():
-        raise ExportError(f"{p}: ONNX model not found")
-    options = ort.SessionOptions()
-    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
-                                        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    try:
-        return ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"{p}: onnxruntime cannot load the model: {first}") from None
+# defined in export (below backends) so the export checks can use it without a cycle
+from tinyicenet.export.onnxruntime_session import make_session  # noqa: F401 - re-exported
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

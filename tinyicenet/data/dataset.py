@@ -96,7 +96,12 @@ class AI4ArcticDataset:
 
     def __getitem__(self, index: int) -> dict:
         """Scene ``index`` as a sample: ``image`` float32 [C, H, W], ``valid`` bool [H, W], one
-        int64 [H, W] tensor per chart (255 = ignore) and ``meta``."""
+        int64 [H, W] tensor per chart (255 = ignore) and ``meta``.
+
+        With charts, ``mask`` is the first chart's tensor itself (TorchGeo's segmentation key:
+        a LongTensor [H, W]), so TorchGeo and kornia tools that read ``image``/``mask`` take the
+        sample as it is. A transform that replaces ``mask`` leaves the chart key as it was.
+        """
         import torch
 
         scene = self.scene(index)
@@ -104,6 +109,8 @@ class AI4ArcticDataset:
                   "valid": torch.from_numpy(scene["valid"]), "meta": scene["meta"]}
         for c in self.charts:
             sample[c] = torch.from_numpy(scene[c].astype(np.int64))
+        if self.charts:
+            sample["mask"] = sample[self.charts[0]]
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample

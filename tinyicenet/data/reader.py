@@ -39,6 +39,21 @@ def scene_files(root: str | os.PathLike[str]) -> list[Path]:
                   if not p.name.startswith(".") and not p.name.endswith(L.REFERENCE_SUFFIX))
 
 
+def expand_scene_paths(entries: list[str], key: str) -> list[Path]:
+    """Files stay, folders become their scene files (:func:`scene_files`: ``*.nc``
+    without test reference files); a missing path or an empty folder is a DataError."""
+    paths: list[Path] = []
+    for entry in entries:
+        p = Path(entry).expanduser()
+        if not p.exists():
+            raise DataError(f"{p}: no such scene file or folder (config key {key})")
+        found = scene_files(p)
+        if not found:
+            raise DataError(f"{p}: folder holds no scene files (*.nc) (config key {key})")
+        paths.extend(found)
+    return paths
+
+
 def _hdf5_eof(path: Path, head: bytes) -> int | None:
     """End-of-file address recorded in an HDF5 superblock (None if it cannot be parsed)."""
     try:

@@ -28,6 +28,7 @@ from tinyicenet.atomic import atomic_dir
 from tinyicenet.errors import ExportError, VerificationError
 from tinyicenet.export.golden import GOLDEN_FILES, TileSet, random_tiles, scene_tiles, write_golden
 from tinyicenet.export.onnx_export import export_onnx, qonnx_model, run_qonnx
+from tinyicenet.export.onnxruntime_session import make_session
 from tinyicenet.export.qgraph import input_format, output_format
 from tinyicenet.progress import info
 
@@ -152,8 +153,6 @@ def export_model(model_or_ckpt: Any, out_dir: str | os.PathLike[str], *, tile: i
 
 def run_onnxruntime(path: str | os.PathLike[str], tiles: np.ndarray) -> np.ndarray:
     """Run ``model.onnx`` with onnxruntime, graph optimisations off (see onnx_export)."""
-    from tinyicenet.backends.onnxruntime_backend import make_session
-
     session = make_session(path)
     name = session.get_inputs()[0].name
     return session.run(None, {name: np.ascontiguousarray(tiles, dtype=np.float32)})[0]

@@ -27,20 +27,41 @@ import onnx
 
 from tinyicenet.atomic import atomic_path
 from tinyicenet.errors import ExportError
+from tinyicenet.models.deps import quiet_brevitas_import
 
 OPSET = 18
 SYMBOLIC_DIMS = ("N", None, "H", "W")  # NCHW: the channel count stays fixed
 
 
+# What the exporters say that is known to be harmless here; silenced by message, so any other
+# warning (a TracerWarning about the network's own data flow included) still shows.
+_EXPORT_NOTICES: tuple[tuple[str, str, str], ...] = (
+    # float_proto asks for the TorchScript exporter on purpose (dynamo=False)
+    ("DeprecationWarning", r"You are using the legacy TorchScript-based ONNX export", ""),
+    ("DeprecationWarning", r"The feature will be removed\. Please remove usage of this function",
+     r"torch\.onnx"),
+    # TinyIceNet.forward checks that H and W are multiples of the stride: the trace keeps the
+    # passing branch, and the exported graph (symbolic H, W) does not need the check
+    ("TracerWarning", r"Converting a tensor to a Python boolean might cause the trace to be "
+     r"incorrect", r"tinyicenet\.models\.tinyicenet"),
+)
+
+
 @contextlib.contextmanager
 def _quiet_export() -> Iterator[None]:
-    """Silence the torch exporter's progress prints and registration warnings."""
+    """Silence the torch exporter's progress prints and its known-harmless warnings."""
+    import torch
+
+    categories = {"DeprecationWarning": DeprecationWarning,
+                  "TracerWarning": torch.jit.TracerWarning}
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
+            for category, message, module in _EXPORT_NOTICES:
+                warnings.filterwarnings("ignore", message=message,
+                                        category=categories[category], module=module)
             yield
     finally:
         logger.setLevel(level)
@@ -64,11 +85,12 @@ def _check_quantized(model) -> None:
 
 def qonnx_model(model, tile: int | tuple[int, int]):
     """Brevitas model -> cleaned QONNX :class:`ModelWrapper` (NCHW, batch 1, fixed tile)."""
-    from brevitas.export import export_qonnx as brevitas_export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
     _check_quantized(model)
+    with quiet_brevitas_import():
+        from brevitas.export import export_qonnx as brevitas_export_qonnx
     x = _example_input(model, tile)
     model = model.cpu().eval()
     with _quiet_export():

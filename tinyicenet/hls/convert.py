@@ -80,7 +80,9 @@ def convert(prepared: ModelWrapper, config: dict, board: Board,
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # hls4ml's attribute-case notices
+            # hls4ml notes that it re-cases the strategy we pass ("resource" -> "Resource")
+            warnings.filterwarnings("ignore", message=r"Overriding attribute 'strategy' of layer",
+                                    category=UserWarning)
             return hls4ml.converters.convert_from_onnx_model(
                 prepared.model, output_dir=str(output_dir), project_name=project_name,
                 io_type="io_stream", backend=BACKEND, part=board.part,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import torch
 from torch import nn
+
+from tinyicenet.models.deps import quiet_brevitas_import
 
 
 @torch.no_grad()
@@ -24,8 +25,7 @@ def calibrate(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
         return model
     if not any(isinstance(m, QuantLayerMixin) for m in model.modules()):
         return model
-    with warnings.catch_warnings():  # brevitas.graph warns about an optional CUDA package
-        warnings.simplefilter("ignore")
+    with quiet_brevitas_import():
         from brevitas.graph.calibrate import calibration_mode
     was_training = model.training
     model.eval()

@@ -7,13 +7,35 @@ its absence is then one clear error naming the package.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import warnings
+from collections.abc import Iterator
 from types import ModuleType
 
 from tinyicenet.errors import ToolNotFoundError
 
-#: the Brevitas release the project is verified with (pyproject pins the same)
+#: the Brevitas release the project is verified with (constraints.txt pins the same)
 BREVITAS_PIN = "brevitas==0.13.4"
+
+
+#: What Brevitas says while importing its graph tools (``brevitas.graph``, which
+#: ``brevitas.graph.calibrate`` and ``brevitas.export`` pull in): an optional CUDA kernel package
+#: for Hadamard rotations and its own internal use of the deprecated ``brevitas.fx``. Neither
+#: concerns per-tensor fixed-point layers; they are silenced by message, nothing else is.
+BREVITAS_IMPORT_NOTICES: tuple[tuple[type[Warning], str], ...] = (
+    (UserWarning, r"fast_hadamard_transform package not found"),
+    (DeprecationWarning, r"brevitas\.fx is deprecated"),
+)
+
+
+@contextlib.contextmanager
+def quiet_brevitas_import() -> Iterator[None]:
+    """Import Brevitas modules inside this block without :data:`BREVITAS_IMPORT_NOTICES`."""
+    with warnings.catch_warnings():
+        for category, message in BREVITAS_IMPORT_NOTICES:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
 
 
 class MissingDependencyError(ToolNotFoundError, ImportError):

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 
 from tinyicenet.errors import ConfigError
+from tinyicenet.models.device import pick_device  # moved to models (evaluate uses it)
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,6 @@ def _env_int(name: str) -> int | None:
         return int(value)
     except ValueError:
         raise ConfigError(f"environment variable {name}={value!r} is not an integer") from None
-
-
-def pick_device(request: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a ConfigError."""
-    if request == "cpu":
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    if request == "cuda":
-        raise ConfigError("config key 'train.device': cuda was asked for but no CUDA device "
-                          "is available")
-    return torch.device("cpu")
 
 
 def setup(device_request: str = "auto") -> DistContext:

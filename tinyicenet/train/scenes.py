@@ -5,25 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tinyicenet.data.reader import expand_scene_paths  # noqa: F401 - lives in data now
 from tinyicenet.errors import ConfigError, DataError
 from tinyicenet.train.config import Config, DataConfig
-
-
-def expand_scene_paths(entries: list[str], key: str) -> list[Path]:
-    """Files stay, folders become their scene files (tinyicenet.data.scene_files: ``*.nc``
-    without test reference files); a missing path or an empty folder is a DataError."""
-    from tinyicenet.data import scene_files
-
-    paths: list[Path] = []
-    for entry in entries:
-        p = Path(entry).expanduser()
-        if not p.exists():
-            raise DataError(f"{p}: no such scene file or folder (config key {key})")
-        found = scene_files(p)
-        if not found:
-            raise DataError(f"{p}: folder holds no scene files (*.nc) (config key {key})")
-        paths.extend(found)
-    return paths
 
 
 def split_scenes(data: DataConfig) -> tuple[list[Path], list[Path]]:
