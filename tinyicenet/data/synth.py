@@ -56,6 +56,9 @@ class SynthConfig:
     tiepoints: int = 21  # tie-point grid size per axis (~21 x 21 in the release)
     complevel: int = 4  # zlib level of the written files
     chunk: int = 512  # NetCDF chunk edge (pixels)
+    #: Keep backscatter over land (as real files do) instead of NaN, so that land masking from
+    #: ``distance_map`` is what keeps land out of products and scores.
+    land_backscatter: bool = False
 
 
 # Backscatter model per SOD class: HH and HV in dB at 35 deg incidence, their slopes in dB/deg,
@@ -482,8 +485,15 @@ def generate_scene(size: tuple[int, int], seed: int = 0, index: int = 0, raw: bo
     land, zone = _land(rng, shape, spacing, cfg)
     hh, hv = _sar(rng, chart, theta, spacing, cfg)
     nodata = ~inside | land
-    hh[nodata] = np.nan
-    hv[nodata] = np.nan
+    if cfg.land_backscatter:  # bright, rough terrain: -8 dB HH, -16 dB HV, +/- 2 dB
+        texture = rng.normal(0.0, 2.0, size=shape).astype(np.float32)
+        hh = np.where(land, np.float32(-8.0) + texture, hh)
+        hv = np.where(land, np.float32(-16.0) + texture, hv)
+        sar_nodata = ~inside
+    else:
+        sar_nodata = nodata
+    hh[sar_nodata] = np.nan
+    hv[sar_nodata] = np.nan
     theta = np.where(inside, theta, np.nan).astype(np.float32)
 
     # polygon ids 1..n; land pixels belong to no polygon
@@ -535,6 +545,8 @@ def generate_scene(size: tuple[int, int], seed: int = 0, index: int = 0, raw: bo
         "flip": 0,
         "pixel_spacing": int(spacing) if float(spacing).is_integer() else spacing,
         "title": "tinyicenet synthetic scene in the AI4Arctic layout (not real data)",
+        # inputs are physical (dB, degree, K, ...), not standard scaled like the release's RTT
+        "input_scaling": "physical",
         "source": f"tinyicenet.data.synth seed={seed} index={index}",
     })
     ds.attrs["file_name"] = name

@@ -8,7 +8,6 @@ multiple of the stride): seams do not change the result.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,25 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyicenet.data.tiling import run_tiled
+from tinyicenet.data.tiling import MIN_HALO, model_halo, receptive_radius, run_tiled
 from tinyicenet.errors import ConfigError
 
 #: Tile side on the working grid and the minimum halo (the data layer's defaults).
 DEFAULT_TILE = 256
-DEFAULT_HALO = 16
+DEFAULT_HALO = MIN_HALO
 DEFAULT_BATCH = 8
 NODATA = 255
-
-
-def receptive_radius(levels: int) -> int:
-    """Farthest input pixel (on the working grid) that can change an output pixel of TinyIceNet.
-
-    One 3x3 conv per encoder level, a 2x2 pool after each, a 3x3 bottleneck, one 3x3 conv per
-    decoder level, a 1x1 head. A 3x3 conv at level ``l`` (pixel pitch ``2**l``) reaches ``2**l``
-    further, a pool ``2**l``: ``3 (2**L - 1) + 2**L = 4 * 2**L - 3`` for ``L`` pools
-    (13 pixels for the default two pools).
-    """
-    return 4 * 2 ** levels - 3
 
 
 @dataclass(frozen=True)
@@ -53,8 +41,7 @@ class ModelInfo:
     def halo(self) -> int:
         """The data layer's halo, widened (to a multiple of the stride) if the network sees
         further than it."""
-        need = max(DEFAULT_HALO, self.radius)
-        return int(math.ceil(need / self.stride) * self.stride)
+        return model_halo(self.stride)
 
 
 def model_info(checkpoint: str | Path) -> ModelInfo:
