@@ -112,23 +112,11 @@ def score_scenes(model: Any, scenes: Sequence[dict], *, tile: int = 256, halo: i
     return metrics
 
 
-def upsample_to_chart(classes: np.ndarray, shape: tuple[int, int], factor: int) -> np.ndarray:
-    """A working-grid class map on a file grid of ``shape`` (see the module docstring)."""
-    from tinyicenet.data.resample import upsample_classes
-    return upsample_classes(classes, shape, factor)
-
-
 def score_on_charts(classes: dict[str, np.ndarray], scene: dict, charts: Sequence[str],
                     factor: int) -> ChartMetrics:
-    """Chart-grid tally of one scene (``scene["full_labels"]``) with a working-grid companion
-    (``scene[chart]``): the AutoICE comparison and ours, from one prediction."""
-    working = ChartMetrics(charts, "working")
-    metrics = ChartMetrics(charts, "chart", working=working)
-    for chart in charts:
-        working.update(chart, scene[chart], classes[chart])
-        ref = scene["full_labels"][chart]
-        metrics.update(chart, ref, upsample_to_chart(classes[chart], ref.shape, factor))
-    return metrics
+    """See :func:`tinyicenet.metrics.tally_scene`."""
+    from tinyicenet.metrics import tally_scene
+    return tally_scene(classes, scene, tuple(charts), factor)
 
 
 def scene_record(metrics: ChartMetrics, scene: dict, charts: Sequence[str]) -> dict:

@@ -239,6 +239,22 @@ class ChartMetrics:
         return out
 
 
+def tally_scene(classes: dict[str, np.ndarray], scene: dict, charts: tuple[str, ...] | list[str],
+                factor: int) -> ChartMetrics:
+    """One scene's chart-grid tally (predictions upsampled onto ``scene["full_labels"]``, the
+    charts on the file grid) with its working-grid companion (``scene[chart]``), from one
+    working-grid prediction ``classes``: the AutoICE comparison and ours."""
+    from tinyicenet.data.resample import upsample_classes
+
+    working = ChartMetrics(charts, "working")
+    metrics = ChartMetrics(charts, "chart", working=working)
+    for chart in charts:
+        working.update(chart, scene[chart], classes[chart])
+        ref = scene["full_labels"][chart]
+        metrics.update(chart, ref, upsample_classes(classes[chart], ref.shape, factor))
+    return metrics
+
+
 def _finite(value: float) -> float | None:
     """JSON has no NaN: an undefined score is null."""
     return float(value) if np.isfinite(value) else None

@@ -49,6 +49,9 @@ def predict(
                                    help="Write a quicklook PNG per scene."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON, not a table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    input_scaling: str = typer.Option(
+        "auto", "--input-scaling",
+        help="physical, standardised or auto (from the file's metadata, once per file)."),
 ) -> None:
     """Predict sea-ice charts for whole scenes and write map products (see HELP)."""
     import json
@@ -59,9 +62,13 @@ def predict(
     from tinyicenet.predict.pipeline import PredictOptions, ScenesFailedError, predict_scenes
     from tinyicenet.predict.summary import render_table
 
+    from tinyicenet.errors import ConfigError
+    if input_scaling not in ("auto", "physical", "standardised"):
+        raise ConfigError(f"--input-scaling {input_scaling!r} is not one of auto, physical, "
+                          "standardised")
     options = PredictOptions(backend=backend, crs=crs, resolution=resolution,
                              downsample=downsample, tile=tile, batch=batch, quicklook=quicklook,
-                             quiet=quiet)
+                             quiet=quiet, input_scaling=input_scaling)
     summary = predict_scenes(model, scenes, out, options)
     if summary.written:
         if json_out:

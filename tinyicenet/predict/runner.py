@@ -36,6 +36,8 @@ class ModelInfo:
     stride: int
     radius: int
     downsample: int | None = None  # the working resolution the model was trained at
+    #: The normalisation statistics training applied (None: the checkpoint stores none).
+    stats: dict | None = None
 
     @property
     def halo(self) -> int:
@@ -69,10 +71,12 @@ def model_info(checkpoint: str | Path) -> ModelInfo:
     if unknown:
         raise CheckpointError(f"{checkpoint}: unknown chart(s) {', '.join(unknown)}")
     downsample = data_cfg.get("downsample") or stats.get("downsample")
+    from tinyicenet.models.checkpoint import input_statistics
     return ModelInfo(name=ckpt["model"]["name"], charts=charts,
                      num_classes=tuple(CHART_CLASSES[c] for c in charts),
                      variables=variables, stride=2 ** levels, radius=receptive_radius(levels),
-                     downsample=int(downsample) if downsample else None)
+                     downsample=int(downsample) if downsample else None,
+                     stats=input_statistics(ckpt, path=checkpoint))
 
 
 def open_backend(name: str, checkpoint: str | Path, *, quantized: bool = True,
