@@ -145,7 +145,7 @@ def evaluate_scene(model: Any, path: str | os.PathLike[str], *,
                    variables: Sequence[str] | None = None, downsample: int | None = None,
                    stats: dict | None = None, input_scaling: str = "auto",
                    tile: int = 256, halo: int | None = None, batch: int = 8,
-                   device: Any = "cpu") -> tuple[ChartMetrics, dict]:
+                   device: Any = "cpu", compat: str | None = None) -> tuple[ChartMetrics, dict]:
     """Score one scene file; return its chart-grid :class:`ChartMetrics` (with the working-grid
     tally as ``.working``; merge them with :meth:`ChartMetrics.merge`) and a JSON-ready record.
 
@@ -153,6 +153,7 @@ def evaluate_scene(model: Any, path: str | os.PathLike[str], *,
     ``num_classes`` and ``stride`` (e.g. :class:`tinyicenet.predict.runner.ModelInfo`) together
     with ``run`` (tiles ``[N, C, t, t]`` -> logits, e.g. a backend's run). ``stats``: the
     checkpoint's normalisation statistics (:func:`tinyicenet.models.checkpoint.input_statistics`).
+    ``compat``: the raw-chart conversion rule for raw files (None: the project's; "autoice").
     """
     from tinyicenet.data import DEFAULT_DOWNSAMPLE, load_scene
     from tinyicenet.data.tiling import run_tiled
@@ -160,7 +161,8 @@ def evaluate_scene(model: Any, path: str | os.PathLike[str], *,
     charts = tuple(model.charts)
     factor = int(downsample or DEFAULT_DOWNSAMPLE)
     kwargs: dict[str, Any] = {"charts": charts, "downsample": factor, "stats": stats,
-                              "input_scaling": input_scaling, "full_labels": True}
+                              "input_scaling": input_scaling, "full_labels": True,
+                              "compat": compat}
     if variables is not None:
         kwargs["variables"] = tuple(variables)
     scene = load_scene(path, **kwargs)
@@ -179,7 +181,8 @@ def evaluate_scene(model: Any, path: str | os.PathLike[str], *,
 def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathLike[str]],
              out_dir: str | os.PathLike[str] | None = None, *, downsample: int | None = None,
              tile: int = 256, halo: int | None = None, batch: int = 8, device: str = "auto",
-             input_scaling: str = "auto", quiet: bool = True) -> dict[str, Any]:
+             input_scaling: str = "auto", compat: str | None = None,
+             quiet: bool = True) -> dict[str, Any]:
     """Evaluate a checkpoint on scene files/folders; return (and write to ``out_dir``) the result.
 
     Variables, normalisation statistics and working resolution default to those the model was
@@ -222,7 +225,7 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
         for path in paths:
             own, record = evaluate_scene(model, path, variables=variables, downsample=ds,
                                          stats=stats, input_scaling=input_scaling, tile=tile,
-                                         halo=halo, batch=batch, device=dev)
+                                         halo=halo, batch=batch, device=dev, compat=compat)
             metrics.merge(own)
             per_scene.append(record)
             progress.advance(task)
@@ -235,6 +238,7 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
         "weight_bits": w, "act_bits": a, "skips": skips,
         "charts": list(model.charts), "downsample": ds, "tile": tile, "halo": halo,
         "normalisation": stats_source, "input_scaling": input_scaling,
+        "chart_rule": compat or "project",
         "trained": {"epoch": ckpt.get("epoch"), "phase": ckpt.get("phase")},
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **result_scores(metrics),

@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
             "auto", "--input-scaling",
             help="physical, standardised or auto (from the file's metadata, once per file)."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        chart_rule: str = typer.Option(
+            "project", "--chart-rule",
+            help="Raw files: egg-code conversion, project or autoice (convert_raw_icechart)."),
         json_out: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     ) -> None:
@@ -42,8 +45,11 @@ def register(app: typer.Typer) -> None:
         if input_scaling not in ("auto", "physical", "standardised"):
             raise ConfigError(f"--input-scaling {input_scaling!r} is not one of auto, physical, "
                               "standardised")
+        if chart_rule not in ("project", "autoice"):
+            raise ConfigError(f"--chart-rule {chart_rule!r} is not one of project, autoice")
         result = run(checkpoint, data, out, downsample=downsample, tile=tile, halo=halo,
-                     device=device, input_scaling=input_scaling, quiet=quiet)
+                     device=device, input_scaling=input_scaling,
+                     compat=None if chart_rule == "project" else chart_rule, quiet=quiet)
         if json_out:
             typer.echo(json.dumps(result, indent=1))
             return
