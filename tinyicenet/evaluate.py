@@ -36,7 +36,7 @@ from tinyicenet.errors import CheckpointError
 from tinyicenet.metrics import ChartMetrics, ConfusionMatrix, class_names
 
 SCHEMA = "tinyicenet-eval"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1  # keys were added (grid, pixels, working_grid), none removed
 GRID_NOTE = {
     "chart": "each reference chart's own grid in the file, predictions upsampled (AutoICE)",
     "working": "the model's working grid, labels mode-downsampled by the loader (not AutoICE)",
