@@ -129,7 +129,8 @@ def run_variant(skips: bool, precisions: list[str], args: argparse.Namespace,
             "sod_f1_macro": (sod["f1_macro"] or 0.0) / 100.0,
             "sod_per_class_f1": {r["name"]: (None if r["f1"] is None else r["f1"] / 100.0)
                                  for r in sod["per_class"]},
-            "score": ev["combined_score"] / 100.0,
+            # AutoICE's combined score exists only for a SIC+SOD+FLOE model
+            "score": None if ev["combined_score"] is None else ev["combined_score"] / 100.0,
             "split": "test", "data": "synthetic", "scenes": len(ev["scenes"]),
             "pixels": sod["pixels"],
             "seeds": {"train": args.train_seed, "test": args.test_seed},

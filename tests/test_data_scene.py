@@ -51,20 +51,77 @@ def test_normalisation_and_nan_to_zero(sample_scene_files: list[Path]) -> None:
     assert abs(float(norm["image"][0][valid].mean())) < 1.5
 
 
-def test_already_scaled_files_are_not_scaled_twice(tmp_path: Path) -> None:
+_SCALED_VARS = (L.HH, L.HV, "tclw", "u10m_rotated", "v10m_rotated")
+
+
+def _upsampled(ds, var: str, shape) -> np.ndarray:
+    from tinyicenet.data.resample import upsample
+    return upsample(ds[var].values, shape, "nearest")
+
+
+def test_scaling_is_decided_once_per_file_and_tclw_winds_are_right(tmp_path: Path) -> None:
+    """Physical file: every input (tclw and the winds included) is z-scored once. Standardised
+    file: nothing is scaled again. The old per-array median guess got tclw (physical, median
+    near 0) wrong; the decision now comes from the file's metadata or the option."""
     ds = generate_scene((200, 200), seed=4)
     stats = normalisation_stats()
-    assert not already_normalised(ds[L.HH].values, L.HH)
+    assert ds.attrs["input_scaling"] == "physical"
+    # the per-array guess this replaces: physical tclw "looks" z-scored, so it was never scaled
+    assert already_normalised(ds["tclw"].values, "tclw")
+    phys_path = write_scene(ds, tmp_path / "phys" / ds.attrs["file_name"])
+    phys = load_scene(phys_path, variables=_SCALED_VARS, downsample=1, charts=())
+    assert phys["meta"]["input_scaling"] == "physical"
+    assert phys["meta"]["input_scaling_source"] == "file attribute input_scaling"
+    v = phys["valid"]
+    for k, var in enumerate(_SCALED_VARS):
+        values = ds[var].values if var in (L.HH, L.HV) else _upsampled(ds, var, v.shape)
+        mean, std = stats[var]
+        np.testing.assert_allclose(phys["image"][k][v], ((values - mean) / std)[v],
+                                   rtol=1e-5, atol=1e-5, err_msg=var)
+
+    scaled = ds.copy()
+    for var in _SCALED_VARS:  # what a "standard scaled" release file holds
+        mean, std = stats[var]
+        scaled[var] = ((ds[var] - mean) / std).astype(np.float32)
+    scaled.attrs["input_scaling"] = "standardised"
+    std_path = write_scene(scaled, tmp_path / "std" / ds.attrs["file_name"])
+    auto = load_scene(std_path, variables=_SCALED_VARS, downsample=1, charts=())
+    assert auto["meta"]["input_scaling"] == "standardised"
+    for k, var in enumerate(_SCALED_VARS):
+        values = (scaled[var].values if var in (L.HH, L.HV)
+                  else _upsampled(scaled, var, v.shape))
+        np.testing.assert_allclose(auto["image"][k][v], values[v], atol=1e-6, err_msg=var)
+    np.testing.assert_allclose(auto["image"], phys["image"], atol=2e-5)  # same model input
+    forced = load_scene(std_path, variables=_SCALED_VARS, downsample=1, charts=(),
+                        input_scaling="physical")
+    assert forced["meta"]["input_scaling_source"] == "option"
+    assert not np.allclose(forced["image"][0][v], auto["image"][0][v])
+
+    del scaled.attrs["input_scaling"]  # no metadata: one guess for the file, with a warning
+    guess_path = write_scene(scaled, tmp_path / "guess" / ds.attrs["file_name"])
+    with pytest.warns(UserWarning, match="input scaling standardised guessed"):
+        guessed = load_scene(guess_path, variables=_SCALED_VARS, downsample=1, charts=())
+    np.testing.assert_allclose(guessed["image"], auto["image"], atol=0)
+
+
+def test_lazy_windows_share_the_file_decision(tmp_path: Path) -> None:
+    """LazyScene decides the scaling once: every window equals the crop of the whole scene."""
+    from tinyicenet.data.patches import LazyScene
+
+    ds = generate_scene((160, 160), seed=6)
+    stats = normalisation_stats()
     for var in (L.HH, L.HV):
         mean, std = stats[var]
-        ds[var] = (ds[var] - mean) / std  # what a "standard scaled" release file holds
+        ds[var] = ((ds[var] - mean) / std).astype(np.float32)
+    del ds.attrs["input_scaling"]
     path = write_scene(ds, tmp_path / ds.attrs["file_name"])
-    assert already_normalised(ds[L.HH].values, L.HH)
-    auto = load_scene(path, downsample=1, charts=())
-    forced = load_scene(path, downsample=1, charts=(), normalise=True)
-    v = auto["valid"]
-    np.testing.assert_allclose(auto["image"][0][v], ds[L.HH].values[v], atol=1e-6)
-    assert not np.allclose(forced["image"][0][v], auto["image"][0][v])
+    with pytest.warns(UserWarning):
+        whole = load_scene(path, downsample=2, charts=("SOD",))
+    lazy = LazyScene(path, charts=("SOD",), downsample=2, normalise_inputs="auto")
+    assert lazy.scaling == "standardised"
+    for row, col in ((0, 0), (40, 8), (56, 56)):
+        win = lazy.window(row, col, 24, 24, ("SOD",))
+        np.testing.assert_array_equal(win["image"], whole["image"][:, row:row + 24, col:col + 24])
 
 
 def test_downsample_mean_ignores_nan_and_keeps_partial_blocks() -> None:

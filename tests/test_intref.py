@@ -216,3 +216,36 @@ def test_concat_of_different_exponents_is_refused():
     enc1.out_exp += 1
     with pytest.raises(ExportError, match="share one activation quantizer"):
         intref.IntModel(layers=layers, model=im.model)
+
+
+def test_blas_results_are_checked_not_truncated(monkeypatch):
+    """The float shortcut does not trust the CPU convolution algorithm: a result that is not an
+    exact integer (what a Winograd/FFT path's rounding gives) raises, where astype(int64) used
+    to truncate it silently; an out-of-bound sum raises too."""
+    from tinyicenet.errors import VerificationError
+
+    im = from_brevitas(trained("tinyicenet_w4a4"))
+    q_in = im.quantize_input(np.random.default_rng(9).standard_normal((1, 2, 16, 16))
+                             .astype(np.float32) * 3)
+    exact = im.run_int(q_in, conv_impl="float32")
+    real = torch.nn.functional.conv2d
+
+    def transform_like(*args, **kwargs):  # exact result + a rounding error of 1e-3 in one sum
+        out = real(*args, **kwargs)
+        out.view(-1)[7] += 1e-3
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", transform_like)
+    for impl in ("float32", "float64", "auto"):
+        with pytest.raises(VerificationError, match="not exact, use conv_impl='int64'"):
+            im.run_int(q_in, conv_impl=impl)
+    np.testing.assert_array_equal(im.run_int(q_in, conv_impl="int64"), exact)
+
+    def too_big(*args, **kwargs):
+        out = real(*args, **kwargs)
+        out.view(-1)[0] = 2.0 ** 30
+        return out
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", too_big)
+    with pytest.raises(VerificationError, match="out-of-bound"):
+        im.run_int(q_in, conv_impl="float64")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
 
 import numpy as np
@@ -99,11 +101,38 @@ def test_combined_score_over_present_heads() -> None:
 
     sod_only = ChartMetrics(["SOD"])
     sod_only.confusion["SOD"] = m.confusion["SOD"]
-    assert sod_only.combined() == pytest.approx(sod, abs=1e-9)
+    # AutoICE's combined score needs all three charts: a SOD-only model has none
+    assert math.isnan(sod_only.combined())
     summary = sod_only.summary()
     assert list(summary["charts"]) == ["SOD"]
-    assert summary["combined_score"] == pytest.approx(sod, abs=1e-9)
+    assert summary["combined_score"] is None and "SOD only" in summary["combined_note"]
+    assert summary["charts"]["SOD"]["score"] == pytest.approx(sod, abs=1e-9)
     assert len(summary["charts"]["SOD"]["per_class"]) == 6
+
+
+def test_chart_metrics_merge_and_state_are_exact() -> None:
+    """Per-scene tallies (with their working-grid companions) merged in any order, or sent
+    through to_state/from_state, give the pooled single-pass scores."""
+    rng = np.random.default_rng(11)
+    scenes = _scenes(rng, 6, n_scenes=5)
+    whole = ChartMetrics(["SOD"], working=ChartMetrics(["SOD"], "working"))
+    parts = []
+    for ref, pred in scenes:
+        whole.update("SOD", ref, pred)
+        whole.working.update("SOD", ref[::2], pred[::2])
+        part = ChartMetrics(["SOD"], working=ChartMetrics(["SOD"], "working"))
+        part.update("SOD", ref, pred)
+        part.working.update("SOD", ref[::2], pred[::2])
+        parts.append(ChartMetrics.from_state(json.loads(json.dumps(part.to_state()))))
+    merged = ChartMetrics(["SOD"])
+    for part in reversed(parts):
+        merged.merge(part)
+    np.testing.assert_array_equal(merged.confusion["SOD"].matrix, whole.confusion["SOD"].matrix)
+    np.testing.assert_array_equal(merged.working.confusion["SOD"].matrix,
+                                  whole.working.confusion["SOD"].matrix)
+    assert merged.score("SOD") == whole.score("SOD")
+    with pytest.raises(ValueError, match="cannot merge"):
+        merged.merge(ChartMetrics(["SOD"], "working"))
 
 
 def test_merge_equals_single_pass() -> None:

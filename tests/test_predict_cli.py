@@ -34,8 +34,17 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = create_model("tinyicenet_w4a4").eval()
     calibrate(model, [torch.randn(2, 2, 64, 64) for _ in range(3)])
+    variables = ["nersc_sar_primary", "nersc_sar_secondary"]
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "w4a4.pt", model,
-                           variables=["nersc_sar_primary", "nersc_sar_secondary"])
+                           variables=variables, data_stats=_data_stats(variables))
+
+
+def _data_stats(variables) -> dict:
+    """The statistics block training stores (trainer._normalisation)."""
+    from tinyicenet.data import normalisation_stats
+    stats = normalisation_stats()
+    return {"normalisation": {"variables": {v: {"mean": stats[v][0], "std": stats[v][1],
+                                                "scaling": "z-score"} for v in variables}}}
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +130,14 @@ def test_summary_sizes_and_metrics(run_folder):
     assert z["s1_grd_uint16_bytes"] == 2 * 2 * (600 * 2) ** 2  # 40 m pixels, 2 pols, 16 bit
     assert z["sod_cog_bytes"] == (out / s["products"]["cog_SOD"]).stat().st_size
     assert z["ratio_sar_float32_to_sod_uint8"] == pytest.approx(2 * 600 * 600 * 4 / 14400)
-    m = s["metrics"]["charts"]["SOD"]
+    assert s["metrics"]["grid"] == "chart"
+    m = s["metrics"]["metrics"]["SOD"]
     assert 0.0 <= m["score"] <= 100.0
     assert m["pixels"] == sum(c["support"] for c in m["per_class"]) > 0
+    assert m["pixels"] == s["metrics"]["pixels"]["SOD"] > 20 * s["metrics"]["working_grid"][
+        "pixels"]["SOD"]  # 80 m chart grid against the 400 m working grid
+    assert s["metrics"]["combined_score"] is None  # a SOD-only model
+    assert s["input_scaling"] == "physical" and s["normalisation"] == "checkpoint"
     assert set(s["seconds"]) == {"load", "inference", "write", "total"}
     assert s["tiles"] == 1  # 120 x 120 working pixels: one pass
     assert doc["backend"] == BACKEND and doc["size_assumptions"]
@@ -312,3 +326,134 @@ def test_model_info_follows_the_training_configuration(tmp_path):
     bad = save_checkpoint(tmp_path / "b.pt", model, variables=["nersc_sar_primary"])
     with pytest.raises(CheckpointError, match="1 input variables"):
         model_info(bad)
+
+
+# ---- scores, normalisation, land, impossible values ------------------------------------------
+
+def test_summary_scores_equal_evaluate(sample_scene_files, tmp_path):
+    """predict's summary.json holds the numbers evaluate gives for the same scene."""
+    import torch
+
+    from tinyicenet.evaluate import evaluate
+    from tinyicenet.models import create_model, save_checkpoint
+
+    torch.manual_seed(3)
+    model = create_model("tinyicenet_float", widths=(4, 8, 16), charts=("SOD", "SIC", "FLOE"))
+    variables = ["nersc_sar_primary", "nersc_sar_secondary"]
+    ckpt = save_checkpoint(tmp_path / "f.pt", model, variables=variables,
+                           data_stats={**_data_stats(variables), "downsample": 5})
+    summary = predict_scenes(ckpt, sample_scene_files[:1], tmp_path / "p",
+                             PredictOptions(backend="torch", quiet=True, quicklook=False))
+    got = summary.written[0].metrics
+    want = evaluate(ckpt, sample_scene_files[:1], tile=256, device="cpu")
+    assert got["scores"] == pytest.approx(want["scores"], abs=1e-9)
+    assert got["combined_score"] == pytest.approx(want["combined_score"], abs=1e-9)
+    assert got["pixels"] == want["pixels"]
+    assert got["working_grid"]["scores"] == pytest.approx(want["working_grid"]["scores"])
+
+
+def test_changing_statistics_after_training_does_not_change_predictions(
+        sample_scene_files, checkpoint, tmp_path, monkeypatch):
+    """The checkpoint's statistics serve; a checkpoint without them would follow the file."""
+    import torch
+
+    from tinyicenet.data import tables
+
+    before = predict_scenes(checkpoint, sample_scene_files[:1], tmp_path / "a",
+                            PredictOptions(backend=BACKEND, quiet=True, quicklook=False))
+    ckpt = torch.load(checkpoint, weights_only=True)
+    del ckpt["data_stats"]
+    torch.save(ckpt, tmp_path / "nostats.pt")
+    old = predict_scenes(tmp_path / "nostats.pt", sample_scene_files[:1], tmp_path / "c",
+                         PredictOptions(backend=BACKEND, quiet=True, quicklook=False))
+    assert any("stores no normalisation statistics" in w for w in old.written[0].warnings)
+
+    real = tables._read_json
+
+    def recomputed(name):  # what recomputing statistics.json on other scenes would give
+        doc = real(name)
+        if name == "statistics.json":
+            doc["variables"]["nersc_sar_primary"].update(mean=-18.0, std=4.0)
+            doc["variables"]["nersc_sar_secondary"].update(mean=-28.0, std=3.5)
+        return doc
+
+    monkeypatch.setattr(tables, "_read_json", recomputed)
+    tables.normalisation_stats.cache_clear()
+    try:
+        after = predict_scenes(checkpoint, sample_scene_files[:1], tmp_path / "b",
+                               PredictOptions(backend=BACKEND, quiet=True, quicklook=False))
+        changed = predict_scenes(tmp_path / "nostats.pt", sample_scene_files[:1], tmp_path / "d",
+                                 PredictOptions(backend=BACKEND, quiet=True, quicklook=False))
+    finally:
+        monkeypatch.undo()
+        tables.normalisation_stats.cache_clear()
+    name = before.written[0].scene
+    read = {}
+    for key, folder in (("before", "a"), ("after", "b"), ("old", "c"), ("changed", "d")):
+        with rasterio.open(tmp_path / folder / f"{name}_SOD.tif") as ds:
+            read[key] = ds.read(1)
+    np.testing.assert_array_equal(read["after"], read["before"])
+    np.testing.assert_array_equal(read["old"], read["before"])
+    assert (read["changed"] != read["old"]).any()  # the test can fail: the file does matter
+    assert after.written[0].normalisation == "checkpoint"
+
+
+def test_land_is_no_data_even_with_backscatter_over_land(checkpoint, tmp_path):
+    """Real files keep backscatter over land; distance_map zone 0 keeps it out of products."""
+    from tinyicenet.data.synth import SynthConfig, generate_scene, write_scene
+
+    cfg = SynthConfig(land_probability=1.0, land_backscatter=True)
+    ds = generate_scene((400, 400), seed=2, config=cfg)
+    land = ds["distance_map"].values == 0
+    inside = np.isfinite(ds["sar_incidenceangle"].values)  # the swath; outside it SAR is NaN
+    assert (land & inside).mean() > 0.03
+    assert np.isfinite(ds["nersc_sar_primary"].values[land & inside]).all()
+    path = write_scene(ds, tmp_path / "in" / ds.attrs["file_name"], cfg)
+    summary = predict_scenes(checkpoint, [path], tmp_path / "out",
+                             PredictOptions(backend=BACKEND, quiet=True, quicklook=False))
+    rec = summary.written[0]
+    assert rec.land_pixels == int(land.sum())
+    with rasterio.open(tmp_path / "out" / f"{rec.scene}_SOD.tif") as cog:
+        ids = cog.read(1)
+    land_w = (land.reshape(80, 5, 80, 5).mean(axis=(1, 3)) > 0.5)
+    inside_w = inside.reshape(80, 5, 80, 5).all(axis=(1, 3))
+    assert (land_w & inside_w).sum() > 100
+    assert (ids[land_w] == 255).all() and (ids[~land_w] != 255).any()
+    scene = load_scene(path, charts=("SOD",))
+    assert not scene["valid"][land_w].any() and (scene["SOD"][land_w] == 255).all()
+    # without the mask the network would have been fed land, and labelled it as ice
+    unmasked = load_scene(path, charts=("SOD",), mask_land=False)
+    assert unmasked["valid"][land_w & inside_w].all()
+
+
+def test_impossible_backscatter_is_masked_with_a_count_or_refused(checkpoint, tmp_path):
+    from tinyicenet.data.synth import generate_scene, write_scene
+
+    ds = generate_scene((200, 200), seed=5)
+    good = load_scene(write_scene(ds, tmp_path / "good" / ds.attrs["file_name"]), downsample=1,
+                      charts=())
+    hh = ds["nersc_sar_primary"].values.copy()
+    hh[10:20, 10:30] = np.inf  # 200 px
+    hh[50:55, 50:60] = 1e30  # 50 px far above +30 dB
+    hh[100, 100:110] = -80.0  # 10 px below -60 dB
+    ds["nersc_sar_primary"] = (ds["nersc_sar_primary"].dims, hh)
+    path = write_scene(ds, tmp_path / "bad" / ds.attrs["file_name"])
+    with pytest.warns(UserWarning, match="nersc_sar_primary: 260 pixels non-finite or outside"):
+        scene = load_scene(path, downsample=1, charts=("SOD",))
+    assert not scene["valid"][10:20, 10:30].any() and not scene["valid"][100, 100:110].any()
+    injected = np.zeros(hh.shape, bool)
+    injected[10:20, 10:30] = injected[50:55, 50:60] = injected[100, 100:110] = True
+    np.testing.assert_array_equal(scene["valid"], good["valid"] & ~injected)
+    assert np.isfinite(scene["image"]).all() and np.abs(scene["image"]).max() < 20
+    summary = predict_scenes(checkpoint, [path], tmp_path / "out",
+                             PredictOptions(backend=BACKEND, quiet=True, quicklook=False))
+    assert any("260 pixels" in w for w in summary.written[0].warnings)
+
+    ds["nersc_sar_primary"] = (ds["nersc_sar_primary"].dims,
+                               np.where(np.isfinite(hh), 1e30, np.nan).astype(np.float32))
+    path = write_scene(ds, tmp_path / "worse" / ds.attrs["file_name"])
+    with pytest.raises(DataError, match="no physically possible value"):
+        load_scene(path, charts=())
+    r = _cli(checkpoint, path, "--out", tmp_path / "out2", "--backend", BACKEND, "--quiet")
+    assert r.returncode != 0 and "no physically possible value" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out2" / "summary.json").exists()

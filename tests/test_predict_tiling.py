@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from tinyicenet.models import calibrate, create_model
-from tinyicenet.data.tiling import fitted_tile, run_tiled
-from tinyicenet.predict.runner import DEFAULT_HALO, ModelInfo, logits_to_classes, receptive_radius
+from tinyicenet.data.tiling import fitted_tile, model_halo, receptive_radius, run_tiled
+from tinyicenet.errors import ConfigError
+from tinyicenet.predict.runner import DEFAULT_HALO, ModelInfo, logits_to_classes
 
 
 def _float_run(model: torch.nn.Module):
@@ -71,6 +72,48 @@ def test_receptive_radius_of_the_default_network_fits_the_halo():
     assert info.halo == DEFAULT_HALO
     deeper = ModelInfo("m", ("SOD",), (6,), ("a", "b"), stride=8, radius=receptive_radius(3))
     assert deeper.halo == 32  # 29 rounded up to the stride: the halo grows with the network
+
+
+def _reach(model: torch.nn.Module, size: int, stride: int) -> int:
+    """Largest distance from a perturbed input pixel to an output it changes (positive
+    weights: every ReLU passes), over all pooling phases."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.rand_like(p) * 0.1 + 0.01)
+    run = _float_run(model)
+    c = size // 2
+    phases = [(dy, dx) for dy in range(stride) for dx in range(stride)]
+    x = np.zeros((len(phases) + 1, 2, size, size), np.float32)
+    for k, (dy, dx) in enumerate(phases, start=1):
+        x[k, 0, c + dy, c + dx] = 1.0
+    y = run(x)
+    reach = 0
+    for k, (dy, dx) in enumerate(phases, start=1):
+        changed = np.argwhere(np.abs(y[k] - y[0]).max(axis=0) > 1e-7)
+        reach = max(reach, int(np.abs(changed - [c + dy, c + dx]).max()))
+    return reach
+
+
+def test_four_level_model_radius_and_tiled_equals_untiled():
+    """A 4-width (3-pool, radius 29) model: the halo comes from its receptive radius, and tiled
+    inference equals one pass; a too-small requested halo is refused."""
+    torch.manual_seed(7)
+    deep = create_model("tinyicenet_float", widths=(8, 8, 8, 8)).eval()
+    assert deep.stride == 8
+    assert _reach(deep, 96, 8) == receptive_radius(3) == 29
+    halo = model_halo(deep.stride)
+    assert halo == 32
+    with pytest.raises(ConfigError, match="receptive radius 29"):
+        model_halo(deep.stride, 16)
+    torch.manual_seed(8)
+    deep = create_model("tinyicenet_float", widths=(8, 8, 8, 8)).eval()
+    image = _scene(203, 261, seed=9)
+    run = _float_run(deep)
+    tiled = run_tiled(run, image, tile=128, halo=halo, align=8)
+    whole = _whole(run, image, stride=8)
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5)
+    seams = run_tiled(run, image, tile=128, halo=16, align=8)  # the old fixed halo
+    assert np.abs(seams - whole).max() > 1e-4  # >10x the tolerance above: real seams
 
 
 def test_tiled_equals_untiled_on_a_one_tile_scene(int_model):

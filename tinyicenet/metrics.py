@@ -2,12 +2,20 @@
 
 The official AutoICE scores are scikit-learn's ``r2_score`` (SIC, on class indices) and
 ``f1_score(average="weighted")`` (SOD, FLOE) on the concatenation of every labelled pixel of every
-test scene, times 100; combined = (2 SIC + 2 SOD + 1 FLOE) / 5. Concatenating a test set of
+test scene, times 100; combined = (2 SIC + 2 SOD + 1 FLOE) / 5 (starter kit ``functions.py``:
+``compute_metrics``, ``compute_combined_score``), defined here only when all three charts are
+scored: a model of fewer heads has per-chart scores and no combined score. Concatenating a test set of
 full-resolution scenes does not fit in memory, but a ``K x K`` confusion matrix is a sufficient
 statistic for both scores: F1 per class from its rows and columns, and R^2 from
 ``sum C[i, j] (i - j)^2`` over ``sum C[i, :] (i - mean)^2``. So each scene only adds to one
 integer matrix per chart (:class:`ConfusionMatrix`), and the scores are derived at the end.
 ``tests/test_metrics.py`` checks these against scikit-learn on random data.
+
+A :class:`ChartMetrics` names the ``grid`` it was tallied on (``"chart"``: each reference chart's
+own grid in the file, as AutoICE scores; ``"working"``: the model's downsampled grid) and may
+carry a companion tally on the other grid (``working``); :meth:`ChartMetrics.merge` adds both,
+exactly, so per-scene tallies computed anywhere (another process, another machine) pool into
+the same scores as one sequential pass.
 """
 
 from __future__ import annotations
@@ -121,22 +129,69 @@ class ConfusionMatrix:
         return 1.0 - ss_res / ss_tot
 
 
-class ChartMetrics:
-    """One confusion matrix per chart; the AutoICE scores from them."""
+#: Grids a tally can be computed on.
+GRIDS = ("chart", "working")
 
-    def __init__(self, charts: tuple[str, ...] | list[str]) -> None:
+
+class ChartMetrics:
+    """One confusion matrix per chart; the AutoICE scores from them.
+
+    ``grid`` says where the pixels were compared (see the module docstring); ``working``
+    optionally holds the companion tally of the same scenes on the working grid.
+    """
+
+    def __init__(self, charts: tuple[str, ...] | list[str], grid: str = "chart",
+                 working: ChartMetrics | None = None) -> None:
         self.charts = tuple(charts)
         for chart in self.charts:
             if chart not in NUM_CLASSES:
                 raise ValueError(f"unknown chart {chart!r}")
+        if grid not in GRIDS:
+            raise ValueError(f"unknown grid {grid!r}: choose from {', '.join(GRIDS)}")
+        self.grid = grid
         self.confusion = {c: ConfusionMatrix(NUM_CLASSES[c]) for c in self.charts}
+        self.working = working
 
     def update(self, chart: str, reference: np.ndarray, prediction: np.ndarray) -> None:
         self.confusion[chart].update(reference, prediction)
 
     def merge(self, other: ChartMetrics) -> None:
+        """Add ``other``'s pixels (same charts and grid); the companion tallies too."""
+        if tuple(other.charts) != self.charts or other.grid != self.grid:
+            raise ValueError(f"cannot merge a {other.grid}-grid tally of {list(other.charts)} "
+                             f"into a {self.grid}-grid tally of {list(self.charts)}")
         for chart in self.charts:
             self.confusion[chart].merge(other.confusion[chart])
+        if other.working is not None:
+            if self.working is None:
+                self.working = ChartMetrics(other.working.charts, other.working.grid)
+            self.working.merge(other.working)
+
+    @property
+    def has_combined(self) -> bool:
+        """True when all three AutoICE charts are tallied (the combined score is defined)."""
+        return set(self.charts) == set(NUM_CLASSES)
+
+    def to_state(self) -> dict:
+        """Plain data (JSON-ready) from which :meth:`from_state` rebuilds this tally exactly."""
+        state = {"charts": list(self.charts), "grid": self.grid,
+                 "confusion": {c: self.confusion[c].matrix.tolist() for c in self.charts}}
+        if self.working is not None:
+            state["working"] = self.working.to_state()
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict) -> ChartMetrics:
+        out = cls(state["charts"], state.get("grid", "chart"))
+        for c in out.charts:
+            m = np.asarray(state["confusion"][c], dtype=np.int64)
+            if m.shape != out.confusion[c].matrix.shape:
+                raise ValueError(f"{c}: confusion matrix of shape {m.shape}, expected "
+                                 f"{out.confusion[c].matrix.shape}")
+            out.confusion[c].matrix = m.copy()
+        if state.get("working") is not None:
+            out.working = cls.from_state(state["working"])
+        return out
 
     def score(self, chart: str) -> float:
         """The chart's AutoICE score x 100 (R^2 for SIC, weighted F1 for SOD and FLOE)."""
@@ -144,14 +199,21 @@ class ChartMetrics:
         return 100.0 * (cm.r2() if CHART_METRIC[chart] == "r2" else cm.f1_weighted())
 
     def combined(self) -> float:
-        """(2 SIC + 2 SOD + 1 FLOE) / 5 over the charts this model has (weights renormalised)."""
-        weights = {c: CHART_WEIGHTS[c] for c in self.charts}
-        return sum(weights[c] * self.score(c) for c in self.charts) / sum(weights.values())
+        """(2 SIC + 2 SOD + 1 FLOE) / 5; NaN unless all three charts are tallied (a SOD-only
+        model has no AutoICE combined score)."""
+        if not self.has_combined:
+            return float("nan")
+        return sum(CHART_WEIGHTS[c] * self.score(c) for c in self.charts) / sum(
+            CHART_WEIGHTS.values())
 
     def summary(self) -> dict:
         """JSON-ready: per chart the score, per-class F1, supports and the matrix."""
-        out: dict = {"charts": {}, "combined_score": _finite(self.combined()),
-                     "combined_weights": {c: CHART_WEIGHTS[c] for c in self.charts}}
+        out: dict = {"grid": self.grid, "charts": {},
+                     "combined_score": _finite(self.combined()),
+                     "combined_weights": dict(CHART_WEIGHTS)}
+        if not self.has_combined:
+            out["combined_note"] = ("not defined: AutoICE combines SIC, SOD and FLOE; this model "
+                                    f"predicts {', '.join(self.charts)} only")
         for chart in self.charts:
             cm = self.confusion[chart]
             per_class = cm.per_class_f1()
@@ -175,6 +237,22 @@ class ChartMetrics:
                 entry["r2"] = _finite(100.0 * cm.r2())
             out["charts"][chart] = entry
         return out
+
+
+def tally_scene(classes: dict[str, np.ndarray], scene: dict, charts: tuple[str, ...] | list[str],
+                factor: int) -> ChartMetrics:
+    """One scene's chart-grid tally (predictions upsampled onto ``scene["full_labels"]``, the
+    charts on the file grid) with its working-grid companion (``scene[chart]``), from one
+    working-grid prediction ``classes``: the AutoICE comparison and ours."""
+    from tinyicenet.data.resample import upsample_classes
+
+    working = ChartMetrics(charts, "working")
+    metrics = ChartMetrics(charts, "chart", working=working)
+    for chart in charts:
+        working.update(chart, scene[chart], classes[chart])
+        ref = scene["full_labels"][chart]
+        metrics.update(chart, ref, upsample_classes(classes[chart], ref.shape, factor))
+    return metrics
 
 
 def _finite(value: float) -> float | None:

@@ -11,12 +11,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tinyicenet.data.tiling import model_halo as _model_halo
 from tinyicenet.errors import ConfigError
 
 EW_SCENE_KM = 400.0
 RTT_PIXEL_SPACING_M = 80.0
 DEFAULT_TILE = (256, 256)
-DEFAULT_HALO = 16
+# the default TinyIceNet's halo (stride 4: receptive radius 13 -> 16), from the one definition
+DEFAULT_HALO = _model_halo(4)
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,8 @@ def _scene_and_expected(scene: Path, checkpoint: Path, spec: dict):
                               f"int{got[0]} * 2**{got[1]}, the io spec int{want[0]} * 2**{want[1]}")
     # the scene as training saw it: same variables, downsampling and normalisation statistics
     facts = ckpt.get("data_stats") or {}
-    stats = facts.get("normalisation") if isinstance(facts.get("normalisation"), dict) else None
+    from tinyicenet.models.checkpoint import input_statistics
+    stats = input_statistics(ckpt, path=checkpoint)
     kwargs = {"downsample": int(facts["downsample"])} if facts.get("downsample") else {}
     data = load_scene(scene, variables=spec["channels"], stats=stats, **kwargs)
     image = np.asarray(data["image"], dtype=np.float32)

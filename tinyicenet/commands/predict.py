@@ -67,6 +67,9 @@ def predict(
     retries: int = typer.Option(2, "--retries", min=0,
                                 help="With --workers/--scheduler: times a scene is retried "
                                      "after an error or a lost worker."),
+    input_scaling: str = typer.Option(
+        "auto", "--input-scaling",
+        help="physical, standardised or auto (from the file's metadata, once per file)."),
 ) -> None:
     """Predict sea-ice charts for whole scenes and write map products (see HELP)."""
     import json
@@ -77,16 +80,19 @@ def predict(
     from tinyicenet.predict.pipeline import PredictOptions, ScenesFailedError, predict_scenes
     from tinyicenet.predict.summary import render_table
 
+    from tinyicenet.errors import ConfigError
+    if input_scaling not in ("auto", "physical", "standardised"):
+        raise ConfigError(f"--input-scaling {input_scaling!r} is not one of auto, physical, "
+                          "standardised")
     options = PredictOptions(backend=backend, crs=crs, resolution=resolution,
                              downsample=downsample, tile=tile, batch=batch, quicklook=quicklook,
-                             quiet=quiet)
+                             quiet=quiet, input_scaling=input_scaling)
     if workers is not None or scheduler is not None:
         from tinyicenet.archive.predict import predict_archive
         summary = predict_archive(model, scenes, out, options, workers=workers,
                                   scheduler=scheduler, overwrite=overwrite, retries=retries)
     else:
         if overwrite:
-            from tinyicenet.errors import ConfigError
             raise ConfigError("--overwrite goes with --workers or --scheduler (without them "
                               "every scene is written anyway)")
         summary = predict_scenes(model, scenes, out, options)

@@ -52,9 +52,17 @@ class LazyScene:
 
         self.path = str(path)
         self.variables, self.charts = tuple(variables), tuple(charts)
-        self.options = read_options
+        from tinyicenet.data.scene import decide_scaling
+
+        self.options = dict(read_options)
+        requested = self.options.pop("input_scaling", "auto")
         with SceneReader(self.path) as reader:
             self.downsample = _factor(downsample, reader)
+            # decided once for the whole file here, never per window
+            self.scaling, self.scaling_source = decide_scaling(reader, requested,
+                                                               self.options.get("stats"))
+            if self.options.get("normalise_inputs") == "auto":
+                self.options["normalise_inputs"] = True
             full = reader.shape
             missing = [c for c in self.charts if c not in reader.charts]
             if missing:
@@ -84,7 +92,7 @@ class LazyScene:
         f = self.downsample
         block = read_block(self._open(), self.variables, tuple(charts), f,
                            window=(slice(row * f, (row + h) * f), slice(col * f, (col + w) * f)),
-                           **self.options)
+                           scaling=self.scaling, **self.options)
         return block
 
 

@@ -228,12 +228,13 @@ class SceneReader:
 
     def read_charts(self, charts: Iterable[str], window: Window | None = None,
                     threshold: float | Mapping[str, float] | None = None,
-                    check: bool = True) -> dict[str, np.ndarray]:
-        """Label rasters (uint8, 255 = ignore) for ``charts``, from rasters or polygon codes."""
+                    check: bool = True, compat: str | None = None) -> dict[str, np.ndarray]:
+        """Label rasters (uint8, 255 = ignore) for ``charts``, from rasters or polygon codes
+        (raw files: ``compat`` picks the conversion rule, see tinyicenet.data.icechart)."""
         charts = tuple(charts)
         out: dict[str, np.ndarray] = {}
         if self.kind == "raw":
-            per_polygon = self.polygon_classes(threshold)
+            per_polygon = self.polygon_classes(threshold, compat)
             da = self._variable(L.POLYGON_ICECHART)
             _expect_dims(self.path, L.POLYGON_ICECHART, da.dims, L.SAR_DIMS)
             ids = self._load(da[window] if window is not None else da, L.POLYGON_ICECHART)
@@ -262,13 +263,15 @@ class SceneReader:
             out[c] = values.astype(np.uint8)
         return out
 
-    def polygon_classes(self, threshold=None) -> dict[str, dict[int, int]]:
+    def polygon_classes(self, threshold=None, compat: str | None = None
+                        ) -> dict[str, dict[int, int]]:
         """Per polygon id, its SIC/SOD/FLOE class (raw files), computed once per threshold."""
-        if self._polygons is None or self._threshold != threshold:
+        if self._polygons is None or self._threshold != (threshold, compat):
             codes = self._load(self._variable(L.POLYGON_CODES), L.POLYGON_CODES)
             codes = [c.decode() if isinstance(c, bytes) else str(c) for c in np.ravel(codes)]
-            self._polygons = polygon_classes(codes, threshold, source=f"{self.path}: polygon_codes")
-            self._threshold = threshold
+            self._polygons = polygon_classes(codes, threshold, source=f"{self.path}: polygon_codes",
+                                             compat=compat)
+            self._threshold = (threshold, compat)
         return self._polygons
 
     def tiepoints(self) -> dict[str, np.ndarray] | None:

@@ -107,3 +107,17 @@ def upsample(array: np.ndarray, shape: tuple[int, int], method: str = "nearest")
     top = array[r0][:, c0] * (1 - fc) + array[r0][:, c1] * fc
     bottom = array[r1][:, c0] * (1 - fc) + array[r1][:, c1] * fc
     return (top * (1 - fr) + bottom * fr).astype(np.float32)
+
+
+def upsample_classes(classes: np.ndarray, shape: tuple[int, int], factor: int) -> np.ndarray:
+    """A class map of the working grid back on the file grid of ``shape``: nearest-neighbour
+    block replication, the inverse of the ``factor`` block downsampling above (file pixel ``i``
+    takes working pixel ``i // factor``; a partial last block repeats the last pixel). For
+    sizes that are multiples of ``factor`` this equals
+    ``torch.nn.functional.interpolate(mode="nearest", size=shape)``."""
+    factor = _check_factor(factor)
+    classes = np.asarray(classes)
+    h, w = classes.shape[-2:]
+    rows = np.minimum(np.arange(shape[0]) // factor, h - 1)
+    cols = np.minimum(np.arange(shape[1]) // factor, w - 1)
+    return np.ascontiguousarray(classes[..., rows[:, None], cols[None, :]])

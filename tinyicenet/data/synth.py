@@ -56,19 +56,28 @@ class SynthConfig:
     tiepoints: int = 21  # tie-point grid size per axis (~21 x 21 in the release)
     complevel: int = 4  # zlib level of the written files
     chunk: int = 512  # NetCDF chunk edge (pixels)
+    #: Keep backscatter over land (as real files do) instead of NaN, so that land masking from
+    #: ``distance_map`` is what keeps land out of products and scores.
+    land_backscatter: bool = False
 
 
 # Backscatter model per SOD class: HH and HV in dB at 35 deg incidence, their slopes in dB/deg,
-# and the texture amplitude (dB). Values follow published C-band winter signatures in spirit
-# (old ice brightest in HV, new ice near the noise floor, open water wind dependent).
+# and the texture amplitude (dB). Calibrated (data/ai4arctic/generator_statistics.py, results in
+# generator_statistics.json) so that generated scenes match, within 10 %, the AutoICE starter
+# kit's global statistics (misc/global_meanstd.npy: HH -14.51 +/- 5.66 dB, HV -24.70 +/- 4.75 dB,
+# incidence angle 34.0 +/- 8.3 deg), with first-year ice slopes of -0.24 dB/deg (HH) and
+# -0.16 dB/deg (HV) (Makynen and Karvonen 2017, IEEE TGRS 55(11), doi:10.1109/TGRS.2017.2721981;
+# the HV model slope is steeper because the noise floor flattens the measured one) and an old-ice
+# HH slope of -0.17 dB/deg (a third-party RCM figure, doi:10.1109/TGRS.2023.3315056). Old ice is
+# brightest in HV, new ice near the noise floor, open water wind dependent.
 _SIGNATURES = {
     #      hh35   hh/deg  hv35   hv/deg  tex_hh tex_hv
-    0: (-20.0, -0.35, -30.0, -0.05, 1.6, 0.6),  # open water (hh35 shifted by wind, below)
-    1: (-24.0, -0.15, -31.0, -0.05, 0.6, 0.4),  # new ice: smooth, dark, near the HV floor
-    2: (-12.0, -0.12, -24.0, -0.06, 1.4, 1.0),  # young ice: bright HH (rafting, frost flowers)
-    3: (-18.5, -0.12, -26.0, -0.06, 1.0, 0.8),  # thin first-year ice
-    4: (-15.0, -0.10, -23.0, -0.05, 1.0, 0.8),  # thick first-year ice (+ ridges)
-    5: (-9.5, -0.08, -18.0, -0.04, 2.0, 1.8),  # old ice: bright, hummocky, high HV
+    0: (-19.0, -0.35, -31.0, -0.10, 1.6, 0.6),  # open water (hh35 shifted by wind, below)
+    1: (-23.0, -0.20, -30.5, -0.10, 0.6, 0.4),  # new ice: smooth, dark, near the HV floor
+    2: (-11.5, -0.20, -24.0, -0.14, 1.4, 1.0),  # young ice: bright HH (rafting, frost flowers)
+    3: (-17.5, -0.24, -25.5, -0.21, 1.0, 0.8),  # thin first-year ice
+    4: (-14.0, -0.24, -23.0, -0.21, 1.0, 0.8),  # thick first-year ice (+ ridges)
+    5: (-9.0, -0.17, -16.5, -0.10, 2.0, 1.8),  # old ice: bright, hummocky, high HV
 }
 # Stage weights of ice polygons (new, young, thin FYI, thick FYI, old).
 _STAGE_WEIGHTS = np.array([0.14, 0.18, 0.22, 0.24, 0.22])
@@ -482,8 +491,15 @@ def generate_scene(size: tuple[int, int], seed: int = 0, index: int = 0, raw: bo
     land, zone = _land(rng, shape, spacing, cfg)
     hh, hv = _sar(rng, chart, theta, spacing, cfg)
     nodata = ~inside | land
-    hh[nodata] = np.nan
-    hv[nodata] = np.nan
+    if cfg.land_backscatter:  # bright, rough terrain: -8 dB HH, -16 dB HV, +/- 2 dB
+        texture = rng.normal(0.0, 2.0, size=shape).astype(np.float32)
+        hh = np.where(land, np.float32(-8.0) + texture, hh)
+        hv = np.where(land, np.float32(-16.0) + texture, hv)
+        sar_nodata = ~inside
+    else:
+        sar_nodata = nodata
+    hh[sar_nodata] = np.nan
+    hv[sar_nodata] = np.nan
     theta = np.where(inside, theta, np.nan).astype(np.float32)
 
     # polygon ids 1..n; land pixels belong to no polygon
@@ -535,6 +551,8 @@ def generate_scene(size: tuple[int, int], seed: int = 0, index: int = 0, raw: bo
         "flip": 0,
         "pixel_spacing": int(spacing) if float(spacing).is_integer() else spacing,
         "title": "tinyicenet synthetic scene in the AI4Arctic layout (not real data)",
+        # inputs are physical (dB, degree, K, ...), not standard scaled like the release's RTT
+        "input_scaling": "physical",
         "source": f"tinyicenet.data.synth seed={seed} index={index}",
     })
     ds.attrs["file_name"] = name

@@ -73,6 +73,49 @@ def _check(tile: int, halo: int, align: int) -> None:
                           "or a smaller halo")
 
 
+def receptive_radius(levels: int) -> int:
+    """Farthest input pixel (working grid) that can change an output pixel of TinyIceNet with
+    ``levels`` pooling levels (``len(widths) - 1``).
+
+    One 3x3 conv per encoder level, a 2x2 pool after each, a 3x3 bottleneck, one 3x3 conv per
+    decoder level, a 1x1 head. A 3x3 conv at level ``l`` (pixel pitch ``2**l``) reaches ``2**l``
+    further and a pool ``2**l``: ``3 (2**L - 1) + 2**L = 4 * 2**L - 3`` for ``L`` pools
+    (13 pixels for the default two pools, 29 for three). ``tests/test_data_tiling.py`` checks
+    it against the gradient of real models.
+    """
+    if int(levels) != levels or levels < 0:
+        raise ConfigError(f"levels must be a non-negative integer, got {levels}")
+    return 4 * 2 ** int(levels) - 3
+
+
+#: The smallest halo any caller uses (the data layer's historical default).
+MIN_HALO = 16
+
+
+def model_halo(stride: int, requested: int | None = None) -> int:
+    """The halo for a TinyIceNet of ``stride`` (``2 ** levels``): the receptive radius rounded
+    up to a multiple of the stride, and at least :data:`MIN_HALO`. ``requested`` (e.g. a
+    ``--halo`` option) is used when it is at least the radius and a multiple of the stride;
+    a smaller one raises ConfigError (tiles would show seams)."""
+    stride = int(stride)
+    if stride < 1 or stride & (stride - 1):
+        raise ConfigError(f"model stride {stride} is not a power of two")
+    levels = stride.bit_length() - 1
+    radius = receptive_radius(levels)
+    if requested is None:
+        need = max(MIN_HALO, radius)
+        return -(-need // stride) * stride
+    requested = int(requested)
+    if requested < radius:
+        raise ConfigError(f"halo {requested} px is smaller than the model's receptive radius "
+                          f"{radius} px ({levels} pooling levels): tiled outputs would differ "
+                          f"from one pass over the scene; use a halo of at least "
+                          f"{-(-radius // stride) * stride}")
+    if requested % stride:
+        raise ConfigError(f"halo {requested} px is not a multiple of the model stride {stride}")
+    return requested
+
+
 def tiles_per_scene(shape: tuple[int, int], tile: int = 256, halo: int = 16) -> int:
     """Number of tiles that cover a scene of ``shape`` (the bench's per-scene unit)."""
     core = tile - 2 * halo

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from tinyicenet.atomic import atomic_path
-from tinyicenet.errors import DataError, ExportError
+from tinyicenet.errors import DataError, ExportError, VerificationError
 
 FORMAT = "tinyicenet-intref"
 VERSION = 1
@@ -122,19 +122,33 @@ def requantize(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
     return np.clip(round_shift(acc, shift), lo, hi)
 
 
-def _conv_blas(x: np.ndarray, w: np.ndarray, padding: int, dtype: Any) -> np.ndarray:
+def _conv_blas(x: np.ndarray, w: np.ndarray, padding: int, dtype: Any,
+               bound: int | None = None, name: str = "conv") -> np.ndarray:
     """Integer convolution through torch's CPU float convolution (oneDNN / BLAS GEMM).
 
-    Exact because every operand, product and partial sum is an integer whose magnitude is at
-    most the layer's static ``acc_bound`` (any partial sum is a sum of a subset of the terms),
-    and the caller only uses a float type that holds every integer below that bound (2**24 for
-    float32, 2**53 for float64): each multiply and add is then exact in any summation order.
-    This needs a direct or GEMM algorithm; torch does not use Winograd/FFT for CPU convolution.
+    Exact when every operand, product and partial sum is an integer whose magnitude is at most
+    the layer's static ``acc_bound`` (any partial sum is a sum of a subset of the terms) and the
+    caller only uses a float type that holds every integer below that bound (2**24 for float32,
+    2**53 for float64): each multiply and add is then exact in any summation order, for a direct
+    or GEMM algorithm. A transform algorithm (Winograd, FFT) would not be: this function does not
+    rely on torch never choosing one. Every result is checked to be an integer within
+    ``bound``; anything else raises VerificationError (never a silent truncation) and the caller
+    can use the pure integer path (``conv_impl="int64"``).
     """
     import torch
     out = torch.nn.functional.conv2d(torch.from_numpy(x.astype(dtype)),
-                                     torch.from_numpy(w.astype(dtype)), padding=padding)
-    return out.numpy().astype(np.int64)
+                                     torch.from_numpy(w.astype(dtype)), padding=padding).numpy()
+    rounded = np.rint(out)
+    bad = rounded != out
+    if bound is not None:
+        bad |= np.abs(out) > bound
+    if bad.any():
+        worst = float(np.abs(out - rounded).max())
+        raise VerificationError(
+            f"integer reference, layer {name}: the float convolution returned {int(bad.sum())} "
+            f"non-integer or out-of-bound sums (largest fraction {worst:.3g}; a transform "
+            "algorithm or a lost bit): its result is not exact, use conv_impl='int64'")
+    return rounded.astype(np.int64)
 
 
 def _conv_int64(x: np.ndarray, w: np.ndarray, padding: int) -> np.ndarray:
@@ -160,8 +174,9 @@ def conv_int(x: np.ndarray, layer: IntLayer, impl: str = "auto") -> np.ndarray:
         if layer.acc_bound >= FLOAT32_EXACT:
             raise ExportError(f"layer {layer.name}: accumulator bound {layer.acc_bound} is not "
                               "exact in float32; use conv_impl='float64' or 'auto'")
-        return _conv_blas(x, layer.weight, layer.padding, np.float32)
-    return _conv_blas(x, layer.weight, layer.padding, np.float64)
+        return _conv_blas(x, layer.weight, layer.padding, np.float32, layer.acc_bound,
+                          layer.name)
+    return _conv_blas(x, layer.weight, layer.padding, np.float64, layer.acc_bound, layer.name)
 
 
 CONV_IMPLS = ("auto", "float32", "float64", "int64")

@@ -108,3 +108,50 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: str | None = None,
         raise CheckpointError(f"{p}: weights do not fit model {name!r} {kwargs} (another "
                               f"architecture?): {detail}") from None
     return model.to(map_location).eval(), ckpt
+
+
+def input_statistics(ckpt: dict[str, Any], *, path: str | os.PathLike[str] | None = None
+                     ) -> dict[str, tuple[float, float]] | None:
+    """The z-score statistics training applied, per input variable, from a checkpoint dict
+    (``data_stats.normalisation.variables``: ``{var: {mean, std, scaling}}``); None when the
+    checkpoint predates stored statistics. Every serving path (predict, evaluate, bench, board)
+    normalises with these, so recomputing ``data/ai4arctic/statistics.json`` after training
+    does not change a prediction."""
+    facts = ckpt.get("data_stats") if isinstance(ckpt.get("data_stats"), dict) else {}
+    norm = facts.get("normalisation") if isinstance(facts.get("normalisation"), dict) else {}
+    per_var = norm.get("variables") if isinstance(norm.get("variables"), dict) else None
+    if not per_var:
+        return None
+    out: dict[str, tuple[float, float]] = {}
+    for var, entry in per_var.items():
+        try:
+            mean, std = float(entry["mean"]), float(entry["std"])
+        except (KeyError, TypeError, ValueError):
+            raise CheckpointError(f"{path or 'checkpoint'}: statistics of {var} are not "
+                                  "{mean, std} numbers") from None
+        scaling = entry.get("scaling", "z-score")
+        if scaling != "z-score":
+            raise CheckpointError(f"{path or 'checkpoint'}: unknown scaling {scaling!r} for {var}")
+        if not std > 0:
+            raise CheckpointError(f"{path or 'checkpoint'}: std of {var} must be > 0, got {std}")
+        out[str(var)] = (mean, std)
+    variables = ckpt.get("variables")
+    if isinstance(variables, (list, tuple)):
+        missing = [v for v in variables if v not in out]
+        if missing:
+            raise CheckpointError(f"{path or 'checkpoint'}: no statistics stored for input(s) "
+                                  f"{', '.join(missing)}")
+    return out
+
+
+def checkpoint_statistics(path: str | os.PathLike[str] | None
+                          ) -> dict[str, tuple[float, float]] | None:
+    """:func:`input_statistics` of the checkpoint file at ``path``; None for anything that is
+    not a tinyicenet checkpoint file (a model name, an ONNX file) or has none stored."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        ckpt = read_checkpoint(path)
+    except CheckpointError:
+        return None
+    return input_statistics(ckpt, path=path)

@@ -49,6 +49,7 @@ class PredictOptions:
     quicklook: bool = True
     package: bool = True
     quiet: bool = False
+    input_scaling: str = "auto"  # physical, standardised, or auto (file metadata, once per file)
 
 
 def scene_paths(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -124,20 +125,19 @@ def _file_shape(meta: dict, working: tuple[int, int], downsample: int) -> tuple[
     return (working[0] * downsample, working[1] * downsample)
 
 
-def _scene_metrics(scene: dict, classes: dict[str, np.ndarray]) -> dict[str, Any] | None:
-    """AutoICE scores of one scene (working resolution) for the charts it has labels for."""
-    from tinyicenet.metrics import ChartMetrics
+def _scene_metrics(scene: dict, classes: dict[str, np.ndarray], factor: int
+                   ) -> dict[str, Any] | None:
+    """AutoICE scores of one scene for the charts it has labels for, exactly as ``evaluate``
+    computes them: the model's argmax (``classes``, before products mark no-data pixels) on
+    every labelled pixel of the charts' own grid in the file (predictions upsampled), and on the
+    working grid under its own name."""
+    from tinyicenet.evaluate import result_scores
+    from tinyicenet.metrics import tally_scene
 
     charts = [c for c in classes if scene.get(c) is not None]
     if not charts:
         return None
-    m = ChartMetrics(charts)
-    for c in charts:
-        ref = np.where(classes[c] == cog.NODATA, cog.NODATA, scene[c])  # unpredicted: ignored
-        m.update(c, ref, classes[c])
-    out = m.summary()
-    out["resolution"] = "working grid (labels downsampled by the data loader)"
-    return out
+    return result_scores(tally_scene(classes, scene, charts, factor))
 
 
 def _hh_channel(variables: Sequence[str]) -> int:
@@ -163,8 +163,17 @@ def predict_scene(path: Path, info: ModelInfo, run: Callable[[np.ndarray], np.nd
     with open_scene(path) as reader:  # cheap: which label charts does the file carry?
         labelled = [c for c in info.charts if c in reader.charts]
     # only the charts the model predicts (for the metrics): resampling the others costs seconds
-    scene = load_scene(path, variables=list(info.variables), charts=labelled,
-                       downsample=downsample)
+    if info.stats is None:
+        warning = ("the checkpoint stores no normalisation statistics: inputs z-scored with "
+                   "data/ai4arctic/statistics.json as it is now")
+    else:
+        warning = None
+    import warnings as _warnings
+    with _warnings.catch_warnings():  # the loader's warnings become this scene's warnings
+        _warnings.simplefilter("ignore")
+        scene = load_scene(path, variables=list(info.variables), charts=labelled,
+                           downsample=downsample, stats=info.stats,
+                           input_scaling=options.input_scaling, full_labels=bool(labelled))
     meta = scene.get("meta", {})
     image, valid = np.asarray(scene["image"], dtype=np.float32), np.asarray(scene["valid"])
     if image.shape[0] != len(info.variables):
@@ -176,7 +185,15 @@ def predict_scene(path: Path, info: ModelInfo, run: Callable[[np.ndarray], np.nd
     spacing = float(meta.get("pixel_spacing") or 80.0 * downsample)
     record = SceneRecord(scene=name, path=str(path), working_shape=list(working),
                          file_shape=list(file_shape), pixel_spacing_m=spacing,
-                         downsample=downsample)
+                         downsample=downsample,
+                         input_scaling=meta.get("input_scaling"),
+                         input_scaling_source=meta.get("input_scaling_source"),
+                         normalisation="checkpoint" if info.stats is not None
+                         else "data/ai4arctic/statistics.json",
+                         land_pixels=int(meta.get("land_pixels", 0)))
+    record.warnings.extend(meta.get("warnings", []))
+    if warning:
+        record.warnings.append(warning)
     t1 = time.perf_counter()
 
     def count_tiles(done: int, total: int) -> None:
@@ -184,8 +201,11 @@ def predict_scene(path: Path, info: ModelInfo, run: Callable[[np.ndarray], np.nd
         if on_batch is not None:
             on_batch(done, total)
 
-    classes = predict_classes(run, image, valid, info, tile=options.tile, batch=options.batch,
-                              on_batch=count_tiles)
+    scored = predict_classes(run, image, np.ones_like(valid), info, tile=options.tile,
+                             batch=options.batch, on_batch=count_tiles)
+    # products: no data where there is no SAR or land; the scores use the argmax everywhere
+    classes = {c: np.where(valid, a, np.uint8(cog.NODATA)).astype(np.uint8)
+               for c, a in scored.items()}
     t2 = time.perf_counter()
 
     points = _georeference(meta)
@@ -234,7 +254,7 @@ def predict_scene(path: Path, info: ModelInfo, run: Callable[[np.ndarray], np.nd
         main_chart = "SOD" if "SOD" in classes else next(iter(classes))
         cog_bytes = (out_dir / record.products[f"cog_{main_chart}"]).stat().st_size
         record.sizes = product_sizes(working, file_shape, spacing / downsample, cog_bytes)
-        record.metrics = _scene_metrics(scene, classes)
+        record.metrics = _scene_metrics(scene, scored, downsample)
     except BaseException:
         written.remove()
         raise

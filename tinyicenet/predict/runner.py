@@ -8,7 +8,6 @@ multiple of the stride): seams do not change the result.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,25 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyicenet.data.tiling import run_tiled
+from tinyicenet.data.tiling import MIN_HALO, model_halo, receptive_radius, run_tiled
 from tinyicenet.errors import ConfigError
 
 #: Tile side on the working grid and the minimum halo (the data layer's defaults).
 DEFAULT_TILE = 256
-DEFAULT_HALO = 16
+DEFAULT_HALO = MIN_HALO
 DEFAULT_BATCH = 8
 NODATA = 255
-
-
-def receptive_radius(levels: int) -> int:
-    """Farthest input pixel (on the working grid) that can change an output pixel of TinyIceNet.
-
-    One 3x3 conv per encoder level, a 2x2 pool after each, a 3x3 bottleneck, one 3x3 conv per
-    decoder level, a 1x1 head. A 3x3 conv at level ``l`` (pixel pitch ``2**l``) reaches ``2**l``
-    further, a pool ``2**l``: ``3 (2**L - 1) + 2**L = 4 * 2**L - 3`` for ``L`` pools
-    (13 pixels for the default two pools).
-    """
-    return 4 * 2 ** levels - 3
 
 
 @dataclass(frozen=True)
@@ -48,13 +36,14 @@ class ModelInfo:
     stride: int
     radius: int
     downsample: int | None = None  # the working resolution the model was trained at
+    #: The normalisation statistics training applied (None: the checkpoint stores none).
+    stats: dict | None = None
 
     @property
     def halo(self) -> int:
         """The data layer's halo, widened (to a multiple of the stride) if the network sees
         further than it."""
-        need = max(DEFAULT_HALO, self.radius)
-        return int(math.ceil(need / self.stride) * self.stride)
+        return model_halo(self.stride)
 
 
 def model_info(checkpoint: str | Path) -> ModelInfo:
@@ -82,10 +71,12 @@ def model_info(checkpoint: str | Path) -> ModelInfo:
     if unknown:
         raise CheckpointError(f"{checkpoint}: unknown chart(s) {', '.join(unknown)}")
     downsample = data_cfg.get("downsample") or stats.get("downsample")
+    from tinyicenet.models.checkpoint import input_statistics
     return ModelInfo(name=ckpt["model"]["name"], charts=charts,
                      num_classes=tuple(CHART_CLASSES[c] for c in charts),
                      variables=variables, stride=2 ** levels, radius=receptive_radius(levels),
-                     downsample=int(downsample) if downsample else None)
+                     downsample=int(downsample) if downsample else None,
+                     stats=input_statistics(ckpt, path=checkpoint))
 
 
 def open_backend(name: str, checkpoint: str | Path, *, quantized: bool = True,

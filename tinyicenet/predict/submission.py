@@ -32,10 +32,8 @@ def upsample_nearest(classes: np.ndarray, full_shape: tuple[int, int],
                      downsample: int) -> np.ndarray:
     """Class map on the working grid -> the file grid (each working pixel covers
     ``downsample x downsample`` file pixels; a partial last block repeats the last pixel)."""
-    h, w = classes.shape
-    rows = np.minimum(np.arange(full_shape[0]) // downsample, h - 1)
-    cols = np.minimum(np.arange(full_shape[1]) // downsample, w - 1)
-    return np.ascontiguousarray(classes[np.ix_(rows, cols)])
+    from tinyicenet.data.resample import upsample_classes
+    return upsample_classes(classes, full_shape, downsample)
 
 
 def write_submission(path: str | os.PathLike[str],

@@ -74,6 +74,11 @@ class SceneRecord:
     seconds: dict[str, float] = field(default_factory=dict)
     tiles: int | None = None
     metrics: dict[str, Any] | None = None
+    #: How the file's inputs were read (physical or standardised) and why; whose statistics.
+    input_scaling: str | None = None
+    input_scaling_source: str | None = None
+    normalisation: str | None = None
+    land_pixels: int | None = None
 
 
 @dataclass

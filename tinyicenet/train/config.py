@@ -112,7 +112,9 @@ class EvalConfig:
     """Full-scene validation: tiles with a halo, stitched (tinyicenet.data.tiling)."""
 
     tile: int = 256
-    halo: int = 16
+    #: Tile halo; None = the model's receptive radius rounded up to the stride (at least 16).
+    #: A halo below the receptive radius is refused when validation runs.
+    halo: int | None = None
     #: Validate every this many epochs (the last epoch of each phase always validates).
     every: int = 1
 
@@ -291,8 +293,9 @@ def validate(cfg: Config) -> Config:
              f"{o.min_lr_ratio} must be in [0, 1]")
     _require(e.tile >= stride and e.tile % stride == 0, "eval.tile",
              f"{e.tile} must be a positive multiple of the model stride {stride}")
-    _require(0 <= e.halo < e.tile // 2 and e.halo % stride == 0, "eval.halo",
-             f"{e.halo} must be a multiple of the model stride {stride} in [0, tile/2)")
+    _require(e.halo is None or (0 <= e.halo < e.tile // 2 and e.halo % stride == 0),
+             "eval.halo", f"{e.halo} must be a multiple of the model stride {stride} in "
+             "[0, tile/2)")
     _require(e.every >= 1, "eval.every", f"{e.every} must be >= 1")
     return cfg
 

@@ -135,6 +135,9 @@ class _Trainer:
             "downsample": cfg.data.downsample,
             "variables": list(cfg.data.variables),
             "normalisation": _normalisation(cfg.data.variables),
+            # how each training file's inputs were read (decided once per file)
+            "input_scaling": {s["meta"]["scene_id"]: s["meta"].get("input_scaling")
+                              for s in self.train_scenes + self.val_scenes},
             "class_histogram": {c: h.tolist() for c, h in hist.items()},
         }
         self.loss_weights = {c: _class_weights(hist[c], cfg.train.class_weights, self.ctx.device)
@@ -364,8 +367,11 @@ class _Trainer:
 
     def _validate(self, model: nn.Module) -> dict[str, float | None]:
         from tinyicenet.evaluate import score_scenes
+        from tinyicenet.data.tiling import model_halo
+        # at least the receptive radius (a configured halo below it is refused): no seams
+        halo = model_halo(model.stride, self.cfg.eval.halo)
         metrics = score_scenes(model, self.val_scenes, tile=self.cfg.eval.tile,
-                               halo=self.cfg.eval.halo, device=self.ctx.device)
+                               halo=halo, device=self.ctx.device)
         out: dict[str, float | None] = {c: _none_if_nan(metrics.score(c)) for c in self.charts}
         out["combined"] = _none_if_nan(metrics.combined())
         return out
@@ -408,11 +414,13 @@ def _class_weights(hist: np.ndarray, mode: str, device: torch.device) -> torch.T
 
 
 def _normalisation(variables: list[str]) -> dict[str, Any]:
-    """The z-score statistics load_scene applied (files already z-scored are left as they are)."""
+    """The z-score statistics load_scene applied to physical inputs (files holding standardised
+    inputs are used as they are), per variable with its scaling decision; serving reads them
+    back with :func:`tinyicenet.models.checkpoint.input_statistics`."""
     from tinyicenet.data import normalisation_stats
     stats = normalisation_stats()
     return {"method": "z-score, global statistics (data/ai4arctic/statistics.json)",
-            "variables": {v: {"mean": stats[v][0], "std": stats[v][1]}
+            "variables": {v: {"mean": stats[v][0], "std": stats[v][1], "scaling": "z-score"}
                           for v in variables if v in stats}}
 
 

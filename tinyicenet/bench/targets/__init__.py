@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tinyicenet.bench.harness import BenchConfig
+from tinyicenet.bench.units import DEFAULT_HALO
 from tinyicenet.errors import ConfigError
 
 TARGET_NAMES = ("cpu", "cuda", "jetson", "fpga")
@@ -35,7 +36,7 @@ class TargetOptions:
     model: str | None = None          # checkpoint / ONNX path, or a model name
     batch: int = 1
     tile: tuple[int, int] = (256, 256)
-    halo: int = 16
+    halo: int = DEFAULT_HALO  # the default model's receptive-radius halo (bench.units)
     scene_pixels: tuple[int, int] | None = None
     scene_path: str | None = None      # take input tiles from this scene file
     meter: str | None = None           # None: the target's default

@@ -37,7 +37,8 @@ def make_tiles(options: Any, channels: int = CHANNELS) -> np.ndarray:
     if options.scene_path:
         from tinyicenet.data import extract_tiles, load_scene, plan_tiles
         path = Path(options.scene_path)
-        scene = load_scene(path)
+        from tinyicenet.models.checkpoint import checkpoint_statistics
+        scene = load_scene(path, stats=checkpoint_statistics(options.model))
         image = scene["image"]
         plan = plan_tiles(image.shape[1:], tile=h, halo=options.halo)
         tiles = extract_tiles(image, plan)
