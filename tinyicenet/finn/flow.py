@@ -80,7 +80,8 @@ def scene_tiles(tile: int, count: int, channels: int, seed: int,
 
 def write_job(job: Path, qonnx_path: Path, intmodel, tile: int, target_fps: float,
               tiles: dict[str, np.ndarray], *, cppsim: bool, cppsim_tiles: int,
-              sweep_fps: list[float] | None = None, round_half_even: bool = True) -> None:
+              sweep_fps: list[float] | None = None, round_half_even: bool = True,
+              cppsim_one_per_op: bool = False) -> None:
     """The files the FINN environment reads."""
     job.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(qonnx_path, job / "model.qonnx.onnx")
@@ -93,7 +94,7 @@ def write_job(job: Path, qonnx_path: Path, intmodel, tile: int, target_fps: floa
                        "channels": intmodel.output_layer.channels},
             "tile_sets": sorted(tiles), "finn_deps": finn_deps(), "cppsim": bool(cppsim),
             "cppsim_tiles": int(cppsim_tiles), "sweep_fps": [float(f) for f in sweep_fps or []],
-            "round_half_even": bool(round_half_even)}
+            "round_half_even": bool(round_half_even), "cppsim_one_per_op": bool(cppsim_one_per_op)}
     (job / "job.json").write_text(json.dumps(spec, indent=1) + "\n")
 
 
@@ -136,13 +137,15 @@ def compare(job: Path, expected: dict[str, np.ndarray], run: dict) -> dict:
             stages[stage][name] = {"tiles": int(want.shape[0]), "values": int(want.size),
                                    "differing": int((got != want).sum())}
     cppsim = run.get("cppsim")
-    layers = {"ran": {}, "not_compiled": {}, "not_hls": []}
+    layers = {"ran": {}, "not_compiled": {}, "not_hls": [], "not_run": []}
     if cppsim is not None:
         for node, rec in cppsim.items():
             if rec["cppsim"] == "ran":
                 layers["ran"][node] = {"op": rec["op"], **rec["vs_hw_python"]}
             elif rec["cppsim"] == "does not compile here":
                 layers["not_compiled"][node] = {"op": rec["op"], "error": rec.get("error", "")}
+            elif rec["cppsim"].startswith("not run"):
+                layers["not_run"].append(node)
             else:
                 layers["not_hls"].append(node)
     differing = sum(v["differing"] for s in stages.values() for v in s.values())
@@ -158,7 +161,7 @@ def compare(job: Path, expected: dict[str, np.ndarray], run: dict) -> dict:
                     "differing = its outputs vs the HW-layer graph's python execution (which "
                     "equals the integer reference end to end, stage hw_layers)",
             "layers": layers["ran"], "not_compiled": layers["not_compiled"],
-            "not_hls": layers["not_hls"]},
+            "not_hls": layers["not_hls"], "not_run": layers["not_run"]},
         "rounding_fix": run.get("rounding_fix"),
         "differing_total": int(differing),
         "exact": differing == 0,
@@ -168,7 +171,8 @@ def compare(job: Path, expected: dict[str, np.ndarray], run: dict) -> dict:
 def build_finn(source: Path, out: Path, *, tile: int = 256, target_fps: float = 500.0,
                n_random: int = 2, n_scene: int = 2, cppsim: bool = True, cppsim_tiles: int = 1,
                seed: int = 0, quiet: bool = False, python: Path | None = None,
-               sweep_fps: list[float] | None = None, round_half_even: bool = True) -> dict:
+               sweep_fps: list[float] | None = None, round_half_even: bool = True,
+               cppsim_one_per_op: bool = False) -> dict:
     """The whole flow into ``out`` (atomically); returns verification.json's content.
 
     ``source``: a quantized checkpoint (.pt) or its QONNX (then the integer reference is read
@@ -192,7 +196,7 @@ def build_finn(source: Path, out: Path, *, tile: int = 256, target_fps: float = 
             job = tmp / "job"
             write_job(job, qonnx_path, intmodel, tile, target_fps, tiles, cppsim=cppsim,
                       cppsim_tiles=cppsim_tiles, sweep_fps=sweep_fps,
-                      round_half_even=round_half_even)
+                      round_half_even=round_half_even, cppsim_one_per_op=cppsim_one_per_op)
             with make_progress(quiet) as progress:
                 task = progress.add_task("FINN+ starting (imports take a while)", total=None)
 

@@ -54,14 +54,33 @@ def fake_xilinx_hls(root: Path) -> Path:
     shutil.copytree(src, inc)
     (inc / "ap_axi_sdata.h").write_text(
         "#pragma once\n#include <ap_int.h>\n"
-        "template<int D,int U=0,int TI=0,int TD=0> struct ap_axis {\n"
-        "  ap_uint<D> data; ap_uint<(D+7)/8> keep; ap_uint<(D+7)/8> strb; ap_uint<1> last; };\n"
-        "template<int D,int U,int TI,int TD> struct ap_axiu {\n"
-        "  ap_uint<D> data; ap_uint<(D+7)/8> keep; ap_uint<(D+7)/8> strb; ap_uint<1> last; };\n")
+        "template<int D,int U=0,int TI=0,int TD=0> struct qdma_axis {\n"
+        "  ap_uint<D> data; ap_uint<(D+7)/8> keep; ap_uint<1> last;\n"
+        "  ap_uint<D> get_data() const { return data; }\n"
+        "  void set_data(ap_uint<D> d) { data = d; }\n"
+        "  void set_keep(ap_uint<(D+7)/8> k) { keep = k; }\n"
+        "  void set_last(ap_uint<1> l) { last = l; }\n"
+        "  ap_uint<1> get_last() const { return last; } };\n")
     (inc / "hls_vector.h").write_text(
         "#pragma once\n#include <array>\nnamespace hls {\n"
         "template<typename T, unsigned N> struct vector : std::array<T, N> {};\n}\n")
-    (inc / "hls_half.h").write_text("#pragma once\ntypedef float half;\n")
+    # a 16-bit stand-in for Vitis' half type: named in finn-hlslib's and FINN's templates,
+    # never computed with by the layers compiled here
+    (inc / "tinyicenet_half.h").write_text(
+        "#pragma once\n#include <cstdint>\nstruct half { std::uint16_t bits; };\n")
+    # finn-hlslib copies older than FINN+'s pin lack unflatten(), which FINN+'s npy output
+    # template calls for every HLS layer: the inverse of finn-hlslib's flatten() (element j in
+    # bits [(j+1)W-1 : jW]); cppsim's comparison with the python execution checks it
+    (inc / "tinyicenet_unflatten.h").write_text(
+        "#pragma once\n#include <cstddef>\n"
+        "template<typename T, std::size_t N, int FW>\n"
+        "void unflatten(T (&buffer)[N], ap_uint<FW> const &flat) {\n"
+        "  constexpr int W = FW / int(N);\n"
+        "  for (std::size_t j = 0; j < N; j++) {\n"
+        "    ap_uint<W> bits = flat((j + 1) * W - 1, j * W);\n"
+        "    buffer[j] = T(bits); } }\n")
+    with open(inc / "ap_int.h", "a") as handle:  # Vitis' ap_int.h brings half along
+        handle.write('\n#include "tinyicenet_half.h"\n#include "tinyicenet_unflatten.h"\n')
     for lib, folder in (("hlsmc++-GCC46", "lnx64/lib/csim"), ("gmp", "lnx64/tools/fpo_v7_1"),
                         ("mpfr", "lnx64/tools/fpo_v7_1"),
                         ("Ip_floating_point_v7_1_bitacc_cmodel", "lnx64/tools/fpo_v7_1")):
@@ -378,64 +397,72 @@ def verify(model, stage: str, tiles: dict) -> None:
         np.save(JOB / "outputs" / f"{stage}__{name}.npy", np.rint(y).astype(np.int32))
 
 
-def cppsim_layers(hw_model, spec_model, tiles: dict) -> None:
+def cppsim_layers(hw_model, spec_model, tiles: dict, one_per_op: bool = False) -> None:
     """cppsim of every HLS layer, one by one, fed with the HW-layer graph's own tensors.
 
     Every node's inputs come from a python execution of the HW-layer graph (before
-    SpecializeLayers) on each tile set; its cppsim output is saved beside that execution's
+    SpecializeLayers) on each tile set; its cppsim output is compared with that execution's
     value of the same tensor. A layer whose C++ does not compile here is named, with the
-    compiler's first error.
+    compiler's first error. ``one_per_op``: only the first layer of each op type (the rest are
+    named as not run), to keep a test short.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     from finn.core.onnx_exec import execute_onnx
-    from finn.transformation.fpgadataflow.compile_cppsim import CompileCppSim
-    from finn.transformation.fpgadataflow.hlssynth_ip import HLSSynthIP  # noqa: F401
     from finn.transformation.fpgadataflow.prepare_cppsim import PrepareCppSim
     from finn.transformation.fpgadataflow.set_exec_mode import SetExecMode
-    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
-    from qonnx.util.basic import qonnx_make_model
-    from onnx import helper
 
-    contexts = {}
-    for name, arr in tiles.items():
-        ctx_all = []
-        for tile in arr.transpose(0, 2, 3, 1):
-            iname = hw_model.graph.input[0].name
-            ctx_all.append(execute_onnx(hw_model, {iname: tile[None].astype(np.float32)},
-                                        return_full_exec_context=True))
-        contexts[name] = ctx_all
-    report = {}
+    iname = hw_model.graph.input[0].name
+    contexts = {name: [execute_onnx(hw_model, {iname: tile[None].astype(np.float32)},
+                                    return_full_exec_context=True)
+                       for tile in arr.transpose(0, 2, 3, 1)] for name, arr in tiles.items()}
+    report, todo, seen = {}, [], set()
     for node in spec_model.graph.node:
         if not node.op_type.endswith("_hls"):
-            report[node.name] = {"op": node.op_type, "cppsim": "not an HLS layer (rtl: needs "
-                                 "rtlsim, i.e. Vivado's xsim)"}
+            report[node.name] = {"op": node.op_type, "cppsim": "not an HLS layer (RTL: needs "
+                                 "rtlsim, i.e. Vivado's simulator)"}
+        elif one_per_op and node.op_type in seen:
+            report[node.name] = {"op": node.op_type, "cppsim": "not run (one layer per op type "
+                                 "requested)"}
+        else:
+            seen.add(node.op_type)
+            single = _single_node_model(spec_model, node)
+            single = single.transform(SetExecMode("cppsim")).transform(PrepareCppSim())
+            todo.append((node, single))
+
+    def compile_one(item):
+        node, single = item
+        inst = getCustomOp(single.graph.node[0])
+        try:
+            inst.compile_singlenode_code()
+        except Exception:  # noqa: BLE001 - reported below from the compiler's own output
+            pass
+        exe = inst.get_nodeattr("executable_path")
+        return node, single, bool(exe) and os.path.isfile(exe)
+
+    emit("cppsim", node=f"compiling {len(todo)} HLS layers")
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        compiled = list(pool.map(compile_one, todo))
+    for node, single, ok in compiled:
+        if not ok:
+            report[node.name] = {"op": node.op_type, "cppsim": "does not compile here",
+                                 "error": _compile_error(single.graph.node[0])}
             continue
         emit("cppsim", node=node.name)
-        single = _single_node_model(spec_model, node)
-        try:
-            single = single.transform(SetExecMode("cppsim")).transform(PrepareCppSim())
-            single = single.transform(CompileCppSim())
-            inst = getCustomOp(single.graph.node[0])
-            if not os.path.isfile(inst.get_nodeattr("executable_path") or "/nonexistent"):
-                raise RuntimeError("no executable")
-        except Exception as exc:  # noqa: BLE001 - any compile failure is reported, by name
-            msg = _compile_error(single.graph.node[0]) or str(exc).strip().splitlines()[-1:]
-            report[node.name] = {"op": node.op_type, "cppsim": "does not compile here",
-                                 "error": msg if isinstance(msg, str) else " ".join(msg)}
-            continue
         diffs = {}
         for name, ctxs in contexts.items():
-            got, want = [], []
+            values = differing = 0
             for ctx in ctxs:
-                feed = {i: ctx[i] for i in node.input if i in ctx
-                        and spec_model.get_initializer(i) is None}
+                feed = {i: ctx[i] for i in node.input if spec_model.get_initializer(i) is None}
                 out = execute_onnx(single, feed)
                 for o in node.output:
-                    got.append(np.asarray(out[o]).reshape(-1))
-                    want.append(np.asarray(ctx[o]).reshape(-1))
-            diffs[name] = {"values": int(sum(g.size for g in got)),
-                           "differing": int(sum(int((g != w).sum()) for g, w in zip(got, want)))}
+                    got, want = np.asarray(out[o]).reshape(-1), np.asarray(ctx[o]).reshape(-1)
+                    values += int(want.size)
+                    differing += int((got != want).sum()) if got.size == want.size else \
+                        int(want.size)
+            diffs[name] = {"values": values, "differing": differing}
         report[node.name] = {"op": node.op_type, "cppsim": "ran", "vs_hw_python": diffs}
     RUN["cppsim"] = report
 
@@ -458,18 +485,20 @@ def _single_node_model(model, node):
 
 
 def _compile_error(node) -> str:
+    """The compiler's first error line for a node whose cppsim build failed."""
+    import subprocess
+
     from qonnx.custom_op.registry import getCustomOp
 
-    try:
-        gen = getCustomOp(node).get_nodeattr("code_gen_dir_cppsim")
-    except Exception:  # noqa: BLE001
-        return ""
-    log = Path(gen) / "compile.log" if gen else None
-    for path in ([log] if log and log.is_file() else []) + sorted(Path(gen or ".").glob("*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if "error" in line:
-                return line.strip()[:300]
-    return ""
+    gen = getCustomOp(node).get_nodeattr("code_gen_dir_cppsim")
+    script = Path(gen) / "compile.sh" if gen else None
+    if script is None or not script.is_file():
+        return "no compile script was generated"
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, cwd=gen)
+    for line in proc.stderr.splitlines():
+        if "error" in line:
+            return line.strip().replace(str(Path(gen)) + "/", "")[:300]
+    return (proc.stderr.strip().splitlines() or ["unknown compiler failure"])[-1][:300]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +530,8 @@ def main(job_dir: str) -> int:
     from qonnx.core.modelwrapper import ModelWrapper
 
     get_settings().finn_deps = os.environ["FINN_DEPS"]
+    # the cppsim build line has -I$FINN_CUSTOM_HLS: unset, it swallows the next -I
+    os.environ.setdefault("FINN_CUSTOM_HLS", str(get_settings().finn_custom_hls))
     cfg = DataflowBuildConfig(
         output_dir=str(build), synth_clk_period_ns=JOB_SPEC["clk_ns"],
         fpga_part=JOB_SPEC["part"], target_fps=JOB_SPEC["target_fps"],
@@ -554,7 +585,7 @@ def main(job_dir: str) -> int:
         emit("step", name="cppsim")
         t0 = time.perf_counter()
         small = {k: v[: JOB_SPEC["cppsim_tiles"]] for k, v in tiles.items()}
-        cppsim_layers(hw_model, model, small)
+        cppsim_layers(hw_model, model, small, one_per_op=JOB_SPEC.get("cppsim_one_per_op", False))
         RUN["steps"].append({"name": "cppsim", "seconds": round(time.perf_counter() - t0, 2)})
     for step, tool in TOOL_STEPS:
         if shutil.which(tool) is None:
