@@ -68,11 +68,13 @@ def scene_tiles(tile: int, count: int, channels: int, seed: int,
 
     facts = data_stats or {}
     down = int(facts.get("downsample") or 5)
-    stats = facts.get("normalisation") if isinstance(facts.get("normalisation"), dict) else None
-    side = tile * down * 2
+    norm = (facts.get("normalisation") or {}).get("variables") or {}
+    stats = {v: (float(d["mean"]), float(d["std"])) for v, d in norm.items()} or None
+    size = (tile * down, tile * down * count)  # one row of ``count`` tiles
     with tempfile.TemporaryDirectory(prefix="tinyicenet-finn-scene-") as tmp:
-        path = write_scene(generate_scene((side, side), seed=seed, index=0), Path(tmp) / "s.nc")
-        data = load_scene(path, stats=stats, downsample=down)
+        path = write_scene(generate_scene(size, seed=seed, index=0), Path(tmp) / "s.nc")
+        kwargs = {"variables": list(facts["variables"])} if facts.get("variables") else {}
+        data = load_scene(path, stats=stats, downsample=down, **kwargs)
     image = np.nan_to_num(np.asarray(data["image"], dtype=np.float32))[:channels]
     tiles = extract_tiles(image, plan_tiles(image.shape[1:], tile, 0, 1))
     return tiles[:count]
