@@ -40,11 +40,16 @@ STAGES = ("streamlined", "hw_layers")
 
 
 def finn_deps() -> str:
-    """``$FINN_DEPS`` if set, else ``<repo>/../shared/vendor`` when it holds finn-hlslib."""
+    """``$FINN_DEPS`` if set, else the first ``shared/vendor`` holding finn-hlslib beside the
+    repository or one level up (``<repo>/../shared/vendor``, as CI provides); "" if none."""
     if os.environ.get("FINN_DEPS"):
         return os.environ["FINN_DEPS"]
-    vendor = Path(__file__).resolve().parents[2].parent / "shared" / "vendor"
-    return str(vendor) if (vendor / "finn-hlslib").is_dir() else ""
+    repo = Path(__file__).resolve().parents[2]
+    for base in (repo.parent, repo.parent.parent):
+        vendor = base / "shared" / "vendor"
+        if (vendor / "finn-hlslib").is_dir():
+            return str(vendor)
+    return ""
 
 
 def test_tiles(intmodel, tile: int, *, n_random: int, n_scene: int, seed: int,

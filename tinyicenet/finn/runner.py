@@ -432,8 +432,12 @@ def cppsim_layers(hw_model, spec_model, tiles: dict, one_per_op: bool = False) -
             single = single.transform(SetExecMode("cppsim")).transform(PrepareCppSim())
             todo.append((node, single))
 
+    hlslib = Path(os.environ["FINN_DEPS"]) / "finn-hlslib"
+
     def compile_one(item):
         node, single = item
+        if not hlslib.is_dir():
+            return node, single, False
         inst = getCustomOp(single.graph.node[0])
         try:
             inst.compile_singlenode_code()
@@ -448,7 +452,9 @@ def cppsim_layers(hw_model, spec_model, tiles: dict, one_per_op: bool = False) -
     for node, single, ok in compiled:
         if not ok:
             report[node.name] = {"op": node.op_type, "cppsim": "does not compile here",
-                                 "error": _compile_error(single.graph.node[0])}
+                                 "error": _compile_error(single.graph.node[0])
+                                 if hlslib.is_dir() else f"no finn-hlslib at {hlslib} "
+                                 "(set FINN_DEPS, or run `finn deps update`)"}
             continue
         emit("cppsim", node=node.name)
         diffs = {}
