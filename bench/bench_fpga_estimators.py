@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinyicenet.commands.board import _load_quantized
     from tinyicenet.finn.flow import CLOCK_NS, MVAU_WWIDTH_MAX, PART, build_finn
 
+    commit = _commit()  # the code that runs, before anything can change the tree
     fps = [float(f) for f in args.fps.split(",") if f.strip()]
     model, _ = _load_quantized(Path(args.checkpoint))
     hls = hls_point(model, args.tile)
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "schema": "tinyicenet-fpga-estimators", "schema_version": 1,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        **_commit(),
+        **commit,
         "machine": {"host": platform.node(), "cpu": platform.machine(),
                     "python": platform.python_version()},
         "checkpoint": {"path_name": Path(args.checkpoint).name, "model": model.name,
