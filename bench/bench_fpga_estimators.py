@@ -5,7 +5,7 @@ finn``'s flow once (verified against the integer reference, see ``verification``
 folding and estimate reports at each target, and the project's hls4ml planner
 (:func:`tinyicenet.hls.plan_project`, the fastest design that fits) for the same tile. Both are
 *modelled* (analytical estimates, no synthesis). Per convolution the record puts FINN's MVAU next
-to hls4ml's conv (matched by order) at a FINN design folded for the hls4ml design's overlapped rate, and
+to hls4ml's conv (matched by order), FINN folded for the hls4ml design's overlapped rate, and
 where cycles or LUT differ by more than 25 % it says which assumption differs.
 
 Run (needs the FINN+ environment: ``tinyicenet board finn --setup``)::

@@ -367,10 +367,10 @@ def register(app: typer.Typer) -> None:
                             n_random=random_tiles, n_scene=scene_tiles, cppsim=cppsim,
                             quiet=quiet)
         perf = json.loads((out / "report" / "estimate_network_performance.json").read_text())
-        skipped = ", ".join(sorted((record.get("cppsim") or {}).get("not_compiled") or {}))
-        info(f"FINN+ build in {out}: 0 differing values at "
-             f"{', '.join(record['stages'])}"
-             f"{' and cppsim of ' + str(len(record['cppsim']['layers'])) + ' HLS layers' if record.get('cppsim') else ''}"
+        cpp = record.get("cppsim") or {}
+        skipped = ", ".join(sorted(cpp.get("not_compiled") or {}))
+        ran = f" and cppsim of {len(cpp['layers'])} HLS layers" if cpp else ""
+        info(f"FINN+ build in {out}: 0 differing values at {', '.join(record['stages'])}{ran}"
              f"{' (not compiled here: ' + skipped + ')' if skipped else ''}; FINN estimates "
              f"{perf.get('estimated_throughput_fps', float('nan')):.1f} tiles/s (modelled)", quiet)
         note = tool_note(record["stopped_before"])

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyicenet.errors import ConfigError, ExportError, ToolNotFoundError, VerificationError
+from tinyicenet.errors import ConfigError, ExportError, VerificationError
 
 PART = "xczu9eg-ffvb1156-2-e"
 CLOCK_NS = 5.0
@@ -290,4 +290,4 @@ def tool_note(stopped: list[dict[str, Any]]) -> str:
         f"{s['step']} needs {s['needs']}" for s in stopped) + " (not on PATH)"
 
 
-__all__ = ["build_finn", "finn_deps", "test_tiles", "tool_note", "ToolNotFoundError"]
+__all__ = ["build_finn", "finn_deps", "test_tiles", "tool_note"]

@@ -629,5 +629,6 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv[1]))
     except Exception as exc:  # noqa: BLE001 - one line for the host, the trace in a file
         Path(sys.argv[1], "runner_error.txt").write_text(traceback.format_exc())
-        emit("error", message=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        first = (str(exc).strip().splitlines() or [""])[0]
+        emit("error", message=f"{type(exc).__name__}: {first}")
         sys.exit(1)
