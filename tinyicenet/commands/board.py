@@ -240,7 +240,7 @@ def _scene_and_expected(scene: Path, checkpoint: Path, spec: dict):
 
 
 def register(app: typer.Typer) -> None:
-    board_app = typer.Typer(help="ZCU102 board package (hls4ml path) and FINN build inputs.",
+    board_app = typer.Typer(help="ZCU102 board package (hls4ml path) and the FINN+ flow.",
                             no_args_is_help=True)
     app.add_typer(board_app, name="board")
 
@@ -336,23 +336,47 @@ def register(app: typer.Typer) -> None:
 
     @board_app.command("finn")
     def finn_cmd(
-        checkpoint: Path = typer.Argument(..., help="Quantized model checkpoint (.pt)."),
-        out: Path = typer.Option(..., "--out", help="Folder for the FINN build inputs."),
+        checkpoint: Path | None = typer.Argument(None, help="Quantized checkpoint (.pt), or its "
+                                                 "QONNX with intref.npz beside it."),
+        out: Path | None = typer.Option(None, "--out", help="Build folder (FINN's reports, "
+                                        "verification.json)."),
         tile: int = typer.Option(256, help="Tile side in pixels."),
-        target_fps: float = typer.Option(200.0, "--target-fps", help="Target tiles per second."),
-        clock_ns: float = typer.Option(5.0, "--clock-ns", help="Clock period (ns)."),
+        target_fps: float = typer.Option(500.0, "--target-fps",
+                                         help="Target tiles per second (FINN's SetFolding)."),
+        random_tiles: int = typer.Option(2, "--random-tiles", help="Fresh random test tiles."),
+        scene_tiles: int = typer.Option(2, "--scene-tiles", help="Generated-scene test tiles."),
+        cppsim: bool = typer.Option(True, "--cppsim/--no-cppsim",
+                                    help="Compile and run every HLS layer in FINN's cppsim."),
+        setup: bool = typer.Option(False, "--setup", help="Create the FINN+ environment "
+                                   "(pinned requirements; $TINYICENET_FINN_ENV) and exit."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
-        """Write FINN's build inputs (QONNX, folding, ZCU102 dataflow config); run them in FINN."""
-        from tinyicenet.finn import write_finn_inputs
+        """Run FINN+'s flow (xczu9eg, 200 MHz) to its estimate reports and HLS/RTL code, verified
+        against the integer reference at every stage FINN can execute here."""
         from tinyicenet.progress import info
 
-        model, _ = _load_quantized(checkpoint)
-        plan = write_finn_inputs(model, out, tile=tile, target_fps=target_fps, clk_ns=clock_ns)
-        info(f"FINN inputs in {out}: {len(plan['layers'])} layers, estimated "
-             f"{plan['estimated_fps']:.1f} tiles/s (FINN cycle model, not measured); "
-             "run them in FINN's docker (see README.md there)", quiet)
-        typer.echo(str(out))
+        if setup:
+            from tinyicenet.finn.env import setup_env
 
+            setup_env(quiet=quiet)
+            return
+        if checkpoint is None or out is None:
+            raise ConfigError("give CKPT and --out (or --setup to create the FINN+ environment)")
+        from tinyicenet.finn.flow import build_finn, tool_note
+
+        record = build_finn(checkpoint, out, tile=tile, target_fps=target_fps,
+                            n_random=random_tiles, n_scene=scene_tiles, cppsim=cppsim,
+                            quiet=quiet)
+        perf = json.loads((out / "report" / "estimate_network_performance.json").read_text())
+        cpp = record.get("cppsim") or {}
+        skipped = ", ".join(sorted(cpp.get("not_compiled") or {}))
+        ran = f" and cppsim of {len(cpp['layers'])} HLS layers" if cpp else ""
+        info(f"FINN+ build in {out}: 0 differing values at {', '.join(record['stages'])}{ran}"
+             f"{' (not compiled here: ' + skipped + ')' if skipped else ''}; FINN estimates "
+             f"{perf.get('estimated_throughput_fps', float('nan')):.1f} tiles/s (modelled)", quiet)
+        note = tool_note(record["stopped_before"])
+        if note:
+            info(note, quiet)
+        typer.echo(str(out))
 
 __all__ = ["build_package", "io_spec_dict", "io_spec_from_project", "register"]

@@ -1,17 +1,17 @@
-"""FINN as the second FPGA path: generate its build inputs for the ZCU102 (not run here).
+"""FINN+ as the second FPGA compiler: its flow on TinyIceNet, verified, with its own estimates.
 
 Public API::
 
-    hw_layers(qonnx_model, conv_names) -> list[HwLayer]     # the FINN layers of the graph
-    plan_folding(layers, target_fps, clk_ns) -> dict        # PE/SIMD per layer + estimate
-    write_finn_inputs(model, out, tile=256, target_fps=200) # model.onnx, folding, build config
+    env_dir() / setup_env() / available()       # the separate FINN+ environment (env.py)
+    build_finn(ckpt_or_qonnx, out, tile=256, target_fps=500, ...) -> verification dict
 
-FINN is not installable from PyPI; the generated folder is built in FINN's own Docker
-environment (see the README it contains). Nothing here imports FINN.
+FINN+ (``finn-plus`` on PyPI) runs in its own virtual environment created from
+``requirements.txt``; tinyicenet exchanges only files with it (``flow.py`` writes the job,
+``runner.py`` runs in the FINN environment, ``flow.py`` checks its outputs against the integer
+reference). Nothing in the main environment imports FINN.
 """
 
-from tinyicenet.finn.folding import plan_folding
-from tinyicenet.finn.inputs import build_config, write_finn_inputs
-from tinyicenet.finn.layers import HwLayer, hw_layers
+from tinyicenet.finn.env import available, env_dir, setup_env
+from tinyicenet.finn.flow import build_finn
 
-__all__ = ["HwLayer", "build_config", "hw_layers", "plan_folding", "write_finn_inputs"]
+__all__ = ["available", "build_finn", "env_dir", "setup_env"]
