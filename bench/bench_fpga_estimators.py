@@ -125,18 +125,17 @@ def compare_layers(finn: dict, hls: dict) -> list[dict]:
     return rows
 
 
-def power_hook(resources: dict, clock_mhz: float) -> dict | None:
-    """FINN's (or hls4ml's) resources -> the FPGA power model, when the branch has it.
+def power_of(resources: dict, clock_mhz: float, fps: float,
+             ff_per_lut: tuple[float, float, float] | None = None) -> dict:
+    """The FPGA power model (``tinyicenet.power``, PL + PS) for one design point, and the
+    energy per tile at its estimated rate; the same model prices both estimators' designs."""
+    from tinyicenet.power import estimate
 
-    HOOK for the lead: ``tinyicenet.power`` (helper ``power``) is not on this branch; when it
-    is, ``estimate(resources, clock_mhz)`` returns (low, nominal, high) watts.
-    """
-    try:
-        from tinyicenet.power import estimate  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    low, nominal, high = estimate(resources, clock_mhz)
-    return {"low": low, "nominal": nominal, "high": high}
+    est = estimate(resources, clock_mhz, ff_per_lut=ff_per_lut)
+    watts = {"low": est.low, "nominal": est.nominal, "high": est.high}
+    return {"model": est.model, "power_w": watts, "pl_only_w": est.pl.to_dict(),
+            "energy_mj_per_tile": {k: 1e3 * w / fps for k, w in watts.items()},
+            "assumptions": est.assumptions}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,12 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from tinyicenet.atomic import write_text
-    from tinyicenet.commands.board import _load_quantized
     from tinyicenet.finn.flow import CLOCK_NS, MVAU_WWIDTH_MAX, PART, build_finn
+    from tinyicenet.models.checkpoint import load_quantized_checkpoint
 
     commit = _commit()  # the code that runs, before anything can change the tree
     fps = [float(f) for f in args.fps.split(",") if f.strip()]
-    model, _ = _load_quantized(Path(args.checkpoint))
+    model, _ = load_quantized_checkpoint(Path(args.checkpoint))
     hls = hls_point(model, args.tile)
     # like for like: FINN's fps is clock / slowest layer (layers overlapped); the hls4ml
     # planner's overlapped bound is throughput_bound_cycles, so FINN also folds for that rate
@@ -174,11 +173,14 @@ def main(argv: list[str] | None = None) -> int:
             reports.append((f, rep, _load(rep / "tinyicenet_folding.json")))
         finn = [finn_point(rep, f, fold) for f, rep, fold in reports]
     closest = finn[-1]
+    # FINN's estimates give no flip-flop count: price FFs at the hls4ml design's own FF/LUT
+    # ratio, halved and doubled for the range (a stated assumption, not a FINN figure)
+    ratio = hls["FF"] / hls["LUT"]
+    keys = ("LUT", "BRAM_18K", "URAM", "DSP")
     for point in finn:
-        point["power_w"] = power_hook({k: point[k] for k in ("LUT", "BRAM_18K", "URAM", "DSP")},
-                                      clock_mhz)
-    hls["power_w"] = power_hook({k: hls[k] for k in ("LUT", "BRAM_18K", "URAM", "DSP")},
-                                clock_mhz)
+        point["power"] = power_of({k: point[k] for k in keys}, clock_mhz,
+                                  point["estimated_fps"], (ratio / 2, ratio, ratio * 2))
+    hls["power"] = power_of({k: hls[k] for k in keys + ("FF",)}, clock_mhz, hls["tiles_per_s"])
     record = {
         "schema": "tinyicenet-fpga-estimators", "schema_version": 1,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -211,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
                        "totals": {k: {"finn": closest[k], "hls4ml": hls[k]}
                                   for k in ("LUT", "BRAM_18K", "URAM", "DSP")},
                        "layers": compare_layers(closest, hls)},
-        "power_model": "hook power_hook(): tinyicenet.power not on this branch"
-        if hls["power_w"] is None else "tinyicenet.power",
+        "power_model": hls["power"]["model"],
+        "ff_per_lut_for_finn": [ratio / 2, ratio, ratio * 2],
     }
     write_text(args.out, json.dumps(record, indent=1, default=float) + "\n")
     print(f"FINN: " + ", ".join(f"{p['target_fps']:g}->{p['estimated_fps']:.0f} fps "

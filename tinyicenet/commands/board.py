@@ -23,7 +23,7 @@ from pathlib import Path
 
 import typer
 
-from tinyicenet.errors import CheckpointError, ConfigError, ExportError, ToolNotFoundError
+from tinyicenet.errors import ConfigError, ExportError, ToolNotFoundError
 
 DRIVER_PACKAGE = "tinyicenet_zcu102"
 
@@ -121,16 +121,6 @@ def _validated(spec: dict, where: str) -> dict:
         sys.path.remove(str(board_dir()))
 
 
-def _load_quantized(checkpoint: Path):
-    from tinyicenet.models import load_checkpoint
-
-    model, ckpt = load_checkpoint(checkpoint)
-    if not getattr(model, "quantized", False):
-        raise CheckpointError(f"{checkpoint}: model {model.name!r} is a float model; the FPGA "
-                              "flows need a quantized one (tinyicenet_w{W}a{A})")
-    return model, ckpt
-
-
 def _run_build(args: list[str], quiet: bool) -> None:
     """Run boards/zcu102/build.py; its exit status becomes the matching TinyIceNetError."""
     cmd = [sys.executable, str(board_dir() / "build.py"), *args]
@@ -214,8 +204,9 @@ def _scene_and_expected(scene: Path, checkpoint: Path, spec: dict):
 
     from tinyicenet.data import extract_tiles, load_scene, plan_tiles, stitch
     from tinyicenet.export.intref import from_brevitas
+    from tinyicenet.models.checkpoint import load_quantized_checkpoint
 
-    model, ckpt = _load_quantized(checkpoint)
+    model, ckpt = load_quantized_checkpoint(checkpoint)
     intmodel = from_brevitas(model)
     for what, got, want in (("input", (intmodel.input_bits, intmodel.input_exp),
                              (spec["input"]["bits"], spec["input"]["exponent"])),
@@ -268,8 +259,9 @@ def register(app: typer.Typer) -> None:
             spec = io_spec_from_project(read_manifest(project), halo=halo, channels=names)
         else:
             from tinyicenet.export.intref import from_brevitas
+            from tinyicenet.models.checkpoint import load_quantized_checkpoint
 
-            model, ckpt = _load_quantized(checkpoint)
+            model, ckpt = load_quantized_checkpoint(checkpoint)
             spec = io_spec_dict(from_brevitas(model), tile=tile, halo=halo,
                                 channels=names or ckpt.get("variables"))
         write_text(out, json.dumps(_validated(spec, str(out)), indent=2) + "\n")

@@ -70,11 +70,11 @@ def scene_tiles(tile: int, count: int, channels: int, seed: int,
     """``count`` tiles of a generated scene, normalised as training saw them."""
     from tinyicenet.data import extract_tiles, load_scene, plan_tiles
     from tinyicenet.data.synth import generate_scene, write_scene
+    from tinyicenet.models.checkpoint import input_statistics
 
     facts = data_stats or {}
     down = int(facts.get("downsample") or 5)
-    norm = (facts.get("normalisation") or {}).get("variables") or {}
-    stats = {v: (float(d["mean"]), float(d["std"])) for v, d in norm.items()} or None
+    stats = input_statistics({"data_stats": facts})
     size = (tile * down, tile * down * count)  # one row of ``count`` tiles
     with tempfile.TemporaryDirectory(prefix="tinyicenet-finn-scene-") as tmp:
         path = write_scene(generate_scene(size, seed=seed, index=0), Path(tmp) / "s.nc")
@@ -259,11 +259,11 @@ def _load_source(source: Path, tile: int):
             raise ConfigError(f"{source}: QONNX graph is for a {shape}-pixel tile, --tile is "
                               f"{tile} (export it at that tile, or pass the checkpoint)")
         return load_intref(ref), source, None, lambda: None
-    from tinyicenet.commands.board import _load_quantized
     from tinyicenet.export.intref import from_brevitas
     from tinyicenet.export.onnx_export import export_qonnx
+    from tinyicenet.models.checkpoint import load_quantized_checkpoint
 
-    model, ckpt = _load_quantized(source)
+    model, ckpt = load_quantized_checkpoint(source)
     if tile % model.stride:
         raise ConfigError(f"tile {tile} is not a multiple of the model stride {model.stride}")
     tmp = Path(tempfile.mkdtemp(prefix="tinyicenet-finn-qonnx-"))

@@ -110,6 +110,15 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: str | None = None,
     return model.to(map_location).eval(), ckpt
 
 
+def load_quantized_checkpoint(path: str | os.PathLike[str]) -> tuple[TinyIceNet, dict[str, Any]]:
+    """:func:`load_checkpoint`, refusing a float model (the FPGA flows need a quantized one)."""
+    model, ckpt = load_checkpoint(path)
+    if not getattr(model, "quantized", False):
+        raise CheckpointError(f"{path}: model {model.name!r} is a float model; the FPGA "
+                              "flows need a quantized one (tinyicenet_w{W}a{A})")
+    return model, ckpt
+
+
 def input_statistics(ckpt: dict[str, Any], *, path: str | os.PathLike[str] | None = None
                      ) -> dict[str, tuple[float, float]] | None:
     """The z-score statistics training applied, per input variable, from a checkpoint dict
