@@ -41,31 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import pin_cores, random_checkpoint  # bench/ is sys.path[0] when run
+
 HERE = Path(__file__).resolve().parent
-
-
-def _pin_cores(cores: int) -> list[int] | None:
-    """Restrict this process (and its worker processes, which inherit it) to ``cores`` CPUs."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(cores)
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))[:cores]
-        os.sched_setaffinity(0, cpus)
-        return cpus
-    return None
-
-
-def _checkpoint(path: Path, seed: int) -> Path:
-    import torch
-
-    from tinyicenet.data.layout import DEFAULT_VARIABLES
-    from tinyicenet.models import calibrate, create_model, save_checkpoint
-
-    torch.manual_seed(seed)
-    model = create_model("tinyicenet_w4a4").eval()
-    calibrate(model, [torch.randn(4, 2, 64, 64) for _ in range(4)])
-    return save_checkpoint(path, model, variables=list(DEFAULT_VARIABLES),
-                           note="random weights for the archive benchmark (not trained)")
 
 
 def _scenes(work: Path, size: int, n: int) -> tuple[list[Path], float, bool]:
@@ -110,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                          "a generated scene found there is reused")
     args = ap.parse_args(argv)
 
-    cpus = _pin_cores(args.cores)
+    cpus = pin_cores(args.cores)
     import torch
 
     torch.set_num_threads(args.cores)
@@ -133,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         paths, gen_s, reused = _scenes(work, args.size, args.scenes)
         log(f"{len(paths)} scenes of {args.size}x{args.size} "
             f"({'reused' if reused else f'generated in {gen_s:.0f} s'})")
-        ckpt = _checkpoint(work / "w4a4_random.pt", seed=0)
+        ckpt = random_checkpoint(work / "w4a4_random.pt", 0, "archive")
         opts = PredictOptions(backend=args.backend, quiet=True)
         n = len(paths)
         settings: dict[str, dict] = {}

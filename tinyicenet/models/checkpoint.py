@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -117,6 +118,18 @@ def load_quantized_checkpoint(path: str | os.PathLike[str]) -> tuple[TinyIceNet,
         raise CheckpointError(f"{path}: model {model.name!r} is a float model; the FPGA "
                               "flows need a quantized one (tinyicenet_w{W}a{A})")
     return model, ckpt
+
+
+def normalisation_record(variables: Sequence[str]) -> dict[str, Any]:
+    """The z-score statistics load_scene applies to physical inputs, per variable with its
+    scaling decision, as training stores them in ``data_stats["normalisation"]``; serving reads
+    them back with :func:`input_statistics`."""
+    from tinyicenet.data import normalisation_stats
+
+    stats = normalisation_stats()
+    return {"method": "z-score, global statistics (data/ai4arctic/statistics.json)",
+            "variables": {v: {"mean": stats[v][0], "std": stats[v][1], "scaling": "z-score"}
+                          for v in variables if v in stats}}
 
 
 def input_statistics(ckpt: dict[str, Any], *, path: str | os.PathLike[str] | None = None

@@ -29,6 +29,7 @@ from torch import nn
 
 from tinyicenet.errors import CheckpointError, ConfigError
 from tinyicenet.metrics import IGNORE_INDEX, NUM_CLASSES
+from tinyicenet.models.checkpoint import normalisation_record
 from tinyicenet.progress import info, make_progress
 from tinyicenet.train import distributed
 from tinyicenet.train.augment import apply_codes, draw_codes
@@ -134,7 +135,7 @@ class _Trainer:
             "val_scenes": [s["meta"]["scene_id"] for s in self.val_scenes],
             "downsample": cfg.data.downsample,
             "variables": list(cfg.data.variables),
-            "normalisation": _normalisation(cfg.data.variables),
+            "normalisation": normalisation_record(cfg.data.variables),
             # how each training file's inputs were read (decided once per file)
             "input_scaling": {s["meta"]["scene_id"]: s["meta"].get("input_scaling")
                               for s in self.train_scenes + self.val_scenes},
@@ -411,17 +412,6 @@ def _class_weights(hist: np.ndarray, mode: str, device: torch.device) -> torch.T
     if mode == "sqrt":
         w = np.sqrt(w)
     return torch.tensor(w, dtype=torch.float32, device=device)
-
-
-def _normalisation(variables: list[str]) -> dict[str, Any]:
-    """The z-score statistics load_scene applied to physical inputs (files holding standardised
-    inputs are used as they are), per variable with its scaling decision; serving reads them
-    back with :func:`tinyicenet.models.checkpoint.input_statistics`."""
-    from tinyicenet.data import normalisation_stats
-    stats = normalisation_stats()
-    return {"method": "z-score, global statistics (data/ai4arctic/statistics.json)",
-            "variables": {v: {"mean": stats[v][0], "std": stats[v][1], "scaling": "z-score"}
-                          for v in variables if v in stats}}
 
 
 def _none_if_nan(value: float) -> float | None:
