@@ -14,7 +14,8 @@ _REPO = Path(__file__).resolve().parents[2]
 
 
 def commit() -> str | None:
-    """Short commit of the source tree, with ``+dirty`` when files differ.
+    """Short commit of the source tree, with ``+dirty`` when tracked files other than
+    ``bench/results/`` differ.
 
     Outside a git checkout (a copied tree on a lent machine) the ``TINYICENET_COMMIT``
     environment variable names it; else None.
@@ -23,7 +24,9 @@ def commit() -> str | None:
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=_REPO,
                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # result files written by earlier records of the same batch do not change the code
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)bench/results"],
                                cwd=_REPO, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return given
