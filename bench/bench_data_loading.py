@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,24 +39,6 @@ import numpy as np
 
 TARGET = 50.0  # patches per second
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _dirty() -> bool | None:
-    """True when the code measured (tinyicenet/, bench/) differs from the recorded commit."""
-    try:
-        out = subprocess.run(["git", "status", "--porcelain", "--", "tinyicenet", "bench"],
-                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        return bool(out.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _cpu_model() -> str:
@@ -122,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.cores)
     from tinyicenet.atomic import write_text
+    from tinyicenet.bench.sysinfo import commit
     from tinyicenet.data.synth import write_scenes
     from tinyicenet.train.config import load_config
     from tinyicenet.train.patches import PatchSampler
@@ -134,9 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     result: dict = {
         "benchmark": "data_loading", "schema_version": 1,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": _commit(),
-        "worktree_modified": _dirty(),
-        "host": platform.node(), "machine": {"cpu": _cpu_model(), "cpus_visible": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit(),
+                "host": platform.node(), "machine": {"cpu": _cpu_model(), "cpus_visible": os.cpu_count(),
                                              "cores_used": args.cores,
                                              "python": platform.python_version(),
                                              "numpy": np.__version__, "torch": torch.__version__},
@@ -213,11 +194,12 @@ def main(argv: list[str] | None = None) -> int:
 
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     result["load_average"] = {"start": load_start, "end": load_end}
-    busy = max(x for x in (load_start, load_end) if x is not None) if load_start is not None else 0
+    # the load before the run is other jobs'; the run's own scene generation raises the end value
     result["note"] = (
-        f"taken under load (1-min load average up to {busy:.1f} on {os.cpu_count()} CPUs; other "
-        "jobs shared the cores, so the figures are lower bounds)" if busy > 0.75 * args.cores
-        else "machine otherwise idle")
+        f"taken under load (1-min load average {load_start:.1f} before the run on "
+        f"{os.cpu_count()} CPUs; other jobs shared the cores, so the figures are lower bounds)"
+        if load_start is not None and load_start > 0.75 * args.cores else
+        "no other load before the run")
     result["verdict"] = ("meets" if result["memory"]["patches_per_s"] >= TARGET else "misses") + \
         f" the target of {TARGET:g} patches/s with the training sampler (PatchSampler)"
     write_text(args.out, json.dumps(result, indent=1) + "\n")
