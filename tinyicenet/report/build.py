@@ -10,7 +10,7 @@ from typing import Any
 
 from tinyicenet.bench.schema import load_results, validate_result
 from tinyicenet.bench.sysinfo import commit, now_iso
-from tinyicenet.bench.units import ew_scene
+from tinyicenet.bench.units import DEFAULT_HALO, ew_scene
 from tinyicenet.errors import ResultError, TinyIceNetError
 from tinyicenet.report.accuracy import data_label, is_accuracy_document, parse_accuracy
 from tinyicenet.report.planning import (
@@ -107,9 +107,11 @@ def ew_unit(result: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
     """The EW scene unit for ``result``'s tile and halo, and the factor from the result's own
     scene figures to it (None when the result's scene cannot be rescaled)."""
     scene = result["scene"]
-    halo = scene.get("halo")
+    # a real scene is tiled with at least the project's halo (seams otherwise), also when the
+    # measurement itself ran bare tiles (halo 0): every row then counts the same tiles per scene
+    halo = max(scene.get("halo") or 0, DEFAULT_HALO)
     try:
-        unit = ew_scene(tuple(result["tile"]), 16 if halo is None else halo).to_dict()
+        unit = ew_scene(tuple(result["tile"]), halo).to_dict()
     except TinyIceNetError:
         return scene, None
     if scene["pixels"] == unit["pixels"] and scene["tiles"] == unit["tiles"]:
