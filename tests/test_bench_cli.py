@@ -162,14 +162,18 @@ def test_cuda_target_on_a_gpu():
             assert r["method"]["meter"] == "nvml" and r["power_w"]["idle"] > 0
 
 
+def _fpga_plan(energy: dict) -> dict:
+    """A modelled hls4ml plan of 100 tiles/s at 128 x 128 with the given energy block."""
+    return {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
+            "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
+            "fits": True, "assumptions": ["II per the HLS schedule"], "energy": energy}
+
+
 def test_fpga_import_converts_the_hls_planner_design(tmp_path):
     """The plan's modelled power (nominal, range, idle) becomes energy per tile and scene."""
-    plan = {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
-            "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
-            "fits": True, "assumptions": ["II per the HLS schedule"],
-            "energy": {"power_w": 4.0, "power_w_range": {"low": 2.0, "high": 9.0},
+    plan = _fpga_plan({"power_w": 4.0, "power_w_range": {"low": 2.0, "high": 9.0},
                        "idle_power_w": 3.0, "energy_model": "test-model v1",
-                       "assumption": "P from a test power model"}}
+                       "assumption": "P from a test power model"})
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     out = tmp_path / "fpga.json"
     proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "plan.json"),
@@ -192,10 +196,7 @@ def test_fpga_import_converts_the_hls_planner_design(tmp_path):
 
 def test_fpga_import_drops_power_that_no_power_model_produced(tmp_path):
     """A plan from before the power model (borrowed power, no energy_model) gives no energy."""
-    plan = {"provenance": "modelled", "tile": [128, 128], "clock_mhz": 200.0,
-            "cycles_per_tile": 2_000_000, "tiles_per_s": 100.0, "latency_ms": 10.0,
-            "fits": True, "assumptions": ["II per the HLS schedule"],
-            "energy": {"power_w": 0.5, "assumption": "P from another design"}}
+    plan = _fpga_plan({"power_w": 0.5, "assumption": "P from another design"})
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     out = tmp_path / "fpga.json"
     proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "plan.json"),

@@ -19,6 +19,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -102,46 +103,47 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
-def cached_backend(checkpoint: str, sha256: str, backend: str,
-                   threads: int | None = None) -> tuple[Any, Any, bool]:
-    """``(backend, ModelInfo, loaded_now)`` for predict, loaded once per worker process."""
-    key = ("predict", sha256, backend, threads)
+def _cached(key: tuple, checkpoint: str, sha256: str, threads: int | None, gpu: bool,
+            load: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any, bool]:
+    """``(*load(), loaded_now)``, loading once per worker process and ``key``."""
     with _LOCK:
         if key in _CACHE:
             return (*_CACHE[key], False)
-        from tinyicenet.predict.runner import model_info, open_backend
-
         _check_checkpoint(checkpoint, sha256)
         _set_threads(threads)
-        if backend == "cuda":
+        if gpu:
             _select_gpu()
-        info = model_info(checkpoint)
-        opened = open_backend(backend, checkpoint,
-                              quantized=not info.name.startswith("tinyicenet_float"))
-        _CACHE[key] = (opened, info)
+        _CACHE[key] = load()
         LOADS["count"] += 1
-        return opened, info, True
+        return (*_CACHE[key], True)
+
+
+def cached_backend(checkpoint: str, sha256: str, backend: str,
+                   threads: int | None = None) -> tuple[Any, Any, bool]:
+    """``(backend, ModelInfo, loaded_now)`` for predict, loaded once per worker process."""
+    def load() -> tuple[Any, Any]:
+        from tinyicenet.predict.runner import model_info, open_backend
+
+        info = model_info(checkpoint)
+        return open_backend(backend, checkpoint,
+                            quantized=not info.name.startswith("tinyicenet_float")), info
+
+    return _cached(("predict", sha256, backend, threads), checkpoint, sha256, threads,
+                   backend == "cuda", load)
 
 
 def cached_model(checkpoint: str, sha256: str, device: str,
                  threads: int | None = None) -> tuple[Any, Any, bool]:
     """``(model, device, loaded_now)`` for evaluate, loaded once per worker process."""
-    key = ("evaluate", sha256, device, threads)
-    with _LOCK:
-        if key in _CACHE:
-            return (*_CACHE[key], False)
+    def load() -> tuple[Any, Any]:
         from tinyicenet.models import load_checkpoint
-        from tinyicenet.train.distributed import pick_device
+        from tinyicenet.models.device import pick_device
 
-        _check_checkpoint(checkpoint, sha256)
-        _set_threads(threads)
-        if device != "cpu":
-            _select_gpu()
         dev = pick_device(device)
-        model, _ = load_checkpoint(checkpoint, map_location=dev)
-        _CACHE[key] = (model, dev)
-        LOADS["count"] += 1
-        return model, dev, True
+        return load_checkpoint(checkpoint, map_location=dev)[0], dev
+
+    return _cached(("evaluate", sha256, device, threads), checkpoint, sha256, threads,
+                   device != "cpu", load)
 
 
 def model_loads() -> int:
