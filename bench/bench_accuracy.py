@@ -44,16 +44,6 @@ MAX_GAP_POINTS = 2.0
 PRECISIONS = ("fp32", "w8a8", "w4a4", "w3a3", "w2a2")
 
 
-def _commit() -> str | None:
-    if os.environ.get("TINYICENET_COMMIT"):
-        return os.environ["TINYICENET_COMMIT"]
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def _load() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -206,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if not set(variants) <= {"skips", "noskip"}:
         ap.error("--variants takes skips and/or noskip")
 
+    from tinyicenet.bench.sysinfo import commit
     from tinyicenet.train import load_config
     recipe = load_config(args.config, [f"data.train={args.workdir}", *args.set])
     t0 = time.perf_counter()
@@ -261,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                        and torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"),
             "torch": torch.__version__, "host": platform.node(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "commit": _commit(), "load_start": load_start, "load_end": _load(),
+            "commit": commit(), "load_start": load_start, "load_end": _load(),
             "wall_s": round(time.perf_counter() - t0, 1),
             "note": "QAT models start from the shared float checkpoint of their variant",
         },

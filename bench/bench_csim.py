@@ -41,14 +41,6 @@ TILE = 256
 GOAL_S_PER_TILE = 5.0
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _model(checkpoint: str | None, seed: int):
     import torch
 
@@ -151,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from tinyicenet.atomic import write_text
+    from tinyicenet.bench.sysinfo import commit
 
     model = _model(args.checkpoint, args.seed)
     date = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    common = {"date": date, "commit": _commit(), "machine": _machine(args.cores),
+    common = {"date": date, "commit": commit(), "machine": _machine(args.cores),
               "model": model.name, "weights": args.checkpoint or "random (calibrated), seed "
               f"{args.seed}"}
 

@@ -2,7 +2,7 @@
 """Benchmark: 256 x 256 training patches per second from 5000 x 5000 AI4Arctic scenes.
 
 Target: >= 50 patches/s on 2 CPU cores (issue 2, item 7). It times **the sampler training
-uses**: ``tinyicenet.train.patches.PatchSampler`` (what ``tinyicenet train`` builds in
+uses**: ``tinyicenet.data.patches.PatchSampler`` (what ``tinyicenet train`` builds in
 ``train/trainer.py``), fed by ``tinyicenet.train.scenes.load_scenes`` with the training
 config's variables, charts, downsampling and ``min_labelled``. The script
 
@@ -12,13 +12,14 @@ config's variables, charts, downsampling and ``min_labelled``. The script
 3. draws ``--steps`` training batches of ``--batch`` patches with ``PatchSampler.batch(seed,
    epoch, step, batch)`` (window draw with the labelled-fraction test + the crop), and reports
    the steady-state patches/s and the patches/s of one epoch including the loading;
-4. with ``--lazy``, also times ``tinyicenet.data.patches.RandomPatches`` reading each window
-   from the file (``AI4ArcticDataset.patches(lazy=True)``), a path training does not use;
+4. with ``--lazy``, also times the same sampler reading each window from the file, through
+   the dataset API (``AI4ArcticDataset.patches(lazy=True)``, a ``RandomPatches`` over
+   ``PatchSampler``), a path training does not use;
 5. writes a JSON result with machine, date, git commit, whether the worktree was modified, and
    the load average (a note says when the machine was busy).
 
-``data.patches.RandomPatches`` (the dataset API) and ``train.patches.PatchSampler`` both draw
-random patches from in-memory scenes; issue 13 unifies them.
+There is one patch sampler: the dataset API's ``RandomPatches`` is a map-style view of
+``PatchSampler`` (issue 13).
 
     python bench/bench_data_loading.py                       # full run, writes bench/results/
     python bench/bench_data_loading.py --quick --out /tmp/quick.json   # ~1 min on 2 cores
@@ -39,16 +40,6 @@ import numpy as np
 
 TARGET = 50.0  # patches per second
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _rate(n: int, seconds: float) -> float:
@@ -81,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32, help="patches per training batch")
     parser.add_argument("--steps", type=int, default=16, help="training batches timed")
     parser.add_argument("--lazy", action="store_true",
-                        help="also time RandomPatches reading windows lazily (not a training "
+                        help="also time the sampler reading windows lazily (not a training "
                              "path)")
     parser.add_argument("--lazy-patches", type=int, default=100)
     parser.add_argument("--quick", action="store_true",
@@ -103,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.cores)
     from tinyicenet.atomic import write_text
-    from tinyicenet.bench.sysinfo import commit
+    from tinyicenet.bench.sysinfo import commit, cpu_name
     from tinyicenet.data.synth import write_scenes
     from tinyicenet.train.config import load_config
-    from tinyicenet.train.patches import PatchSampler
+    from tinyicenet.data.patches import PatchSampler
     from tinyicenet.train.scenes import load_scenes
 
     # the training config's data settings, with this benchmark's patch and downsampling
@@ -117,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "benchmark": "data_loading", "schema_version": 1,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit(),
-                "host": platform.node(), "machine": {"cpu": _cpu_model(), "cpus_visible": os.cpu_count(),
+                "host": platform.node(), "machine": {"cpu": cpu_name(), "cpus_visible": os.cpu_count(),
                                              "cores_used": args.cores,
                                              "python": platform.python_version(),
                                              "numpy": np.__version__, "torch": torch.__version__},
         "scene": {"size": list(args.size), "pixel_spacing_m": 80, "scenes": args.scenes},
         "patch": args.patch, "downsample": args.downsample, "target_patches_per_s": TARGET,
-        "sampler": "tinyicenet.train.patches.PatchSampler (the training sampler)",
+        "sampler": "tinyicenet.data.patches.PatchSampler (the training sampler)",
         "charts": list(cfg.model.charts), "min_labelled": cfg.data.min_labelled,
         "quick": bool(args.quick),
     }
@@ -181,15 +172,15 @@ def main(argv: list[str] | None = None) -> int:
             count = sum(batch["image"].shape[0] for batch in loader)
             workers = _rate(count, time.perf_counter() - t0)
             result["lazy"] = {
-                "sampler": "tinyicenet.data.patches.RandomPatches (lazy=True; not used by "
-                           "training)",
+                "sampler": "tinyicenet.data.patches.PatchSampler through RandomPatches "
+                           "(lazy=True; not used by training)",
                 "patches_per_s_one_process": round(single, 1),
                 "ratio_to_target_one_process": round(single / TARGET, 2),
                 "patches_per_s_dataloader": round(workers, 1), "dataloader_workers": args.cores,
                 "ratio_to_target_dataloader": round(workers / TARGET, 2),
                 "window_px_at_full_resolution": args.patch * args.downsample,
             }
-            print(f"lazy RandomPatches (not a training path): {single:.1f} patches/s in one "
+            print(f"lazy PatchSampler (not a training path): {single:.1f} patches/s in one "
                   f"process, {workers:.1f} with {args.cores} DataLoader workers", flush=True)
 
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,14 +28,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DISAGREE = 0.25
 FPS = (30.0, 100.0, 250.0, 500.0, 1000.0)
-
-
-def _commit() -> dict:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=HERE, text=True, capture_output=True,
-                              check=False).stdout.strip()
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "clean": git("status", "--porcelain", "--untracked-files=no") == ""}
 
 
 def _load(path: Path) -> dict:
@@ -149,10 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from tinyicenet.atomic import write_text
+    from tinyicenet.bench.sysinfo import source_state
     from tinyicenet.finn.flow import CLOCK_NS, MVAU_WWIDTH_MAX, PART, build_finn
     from tinyicenet.models.checkpoint import load_quantized_checkpoint
 
-    commit = _commit()  # the code that runs, before anything can change the tree
+    commit = source_state().to_dict()  # the code that runs, before anything can change the tree
     fps = [float(f) for f in args.fps.split(",") if f.strip()]
     model, _ = load_quantized_checkpoint(Path(args.checkpoint))
     hls = hls_point(model, args.tile)

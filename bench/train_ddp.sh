@@ -58,7 +58,7 @@ $CMDN --out "$WORK/run$NGPU"
 T2=$(date +%s.%N)
 
 python3 - "$WORK" "$NGPU" "$OUT/$NAME.json" "$CMD1" "$CMDN" "$T0" "$T1" "$T2" <<'PY'
-import datetime as dt, json, os, platform, subprocess, sys
+import datetime as dt, json, os, platform, sys
 from pathlib import Path
 import torch
 work, ngpu, out, cmd1, cmdn = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), *sys.argv[4:6]
@@ -81,13 +81,8 @@ def run(folder, wall):
             "wall_s": round(wall, 1)}
 
 one, many = run(work / "run1", t1 - t0), run(work / f"run{ngpu}", t2 - t1)
-commit = os.environ.get("TINYICENET_COMMIT")
-if not commit:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-    except Exception:
-        commit = None
+from tinyicenet.bench.sysinfo import commit as source_commit
+commit = source_commit()
 doc = {
     "schema": "tinyicenet-train-ddp", "schema_version": 1,
     "what": "training throughput, same tinyicenet train command on 1 GPU and under torchrun "

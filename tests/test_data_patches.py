@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinyicenet.data.patches import LazyScene, MemoryScene, RandomPatches, sample_patch
+from tinyicenet.data.patches import LazyScene, MemoryScene, PatchSampler, RandomPatches
 from tinyicenet.data.scene import load_scene
 from tinyicenet.errors import DataError
 
@@ -34,8 +34,11 @@ def test_patches_without_labels_are_rejected() -> None:
     one = _scene(labelled=(slice(50, 51), slice(50, 51)))
     with pytest.raises(DataError, match="labelled"):
         RandomPatches([one], patch_size=16, length=1)
+    # two labelled pixels too far apart for one window: no patch, and an error, not a loop
+    apart = _scene()
+    apart["SOD"][0, 0] = apart["SOD"][99, 99] = 3
     with pytest.raises(DataError, match="no 16 x 16 patch"):
-        sample_patch(MemoryScene(one), np.random.default_rng(0), 16, ("SOD",), max_tries=5)
+        RandomPatches([MemoryScene(apart)], patch_size=16, length=1).sample(0)
 
 
 def test_samples_are_dicts_of_tensors_and_reproducible(sample_scene_files: list[Path]) -> None:
@@ -82,3 +85,21 @@ def test_lazy_windows_equal_in_memory_windows(sample_scene_files: list[Path]) ->
         np.testing.assert_allclose(a["image"], b["image"], atol=1e-5)
     patches = RandomPatches([lazy], patch_size=48, length=3, seed=2)
     assert patches[0]["image"].shape == (2, 48, 48)
+
+
+def test_one_sampler_draws_the_same_patches_from_memory_and_from_the_file(
+        sample_scene_files: list[Path]) -> None:
+    path = sample_scene_files[0]
+    scene = load_scene(path, charts=["SOD"])
+    memory = PatchSampler([scene], ["SOD"], 40, min_labelled=0.2, keep_valid=True)
+    lazy = PatchSampler([LazyScene(path, charts=["SOD"])], ["SOD"], 40, min_labelled=0.2,
+                        keep_valid=True)
+    np.testing.assert_array_equal(memory.scenes[0].labelled_sum, lazy.scenes[0].labelled_sum)
+    a_img, a_lab, _ = memory.batch(seed=4, epoch=0, step=3, batch=5)
+    b_img, b_lab, _ = lazy.batch(seed=4, epoch=0, step=3, batch=5)
+    assert torch.equal(a_lab["SOD"], b_lab["SOD"]) and torch.equal(a_lab["valid"], b_lab["valid"])
+    torch.testing.assert_close(a_img, b_img, atol=1e-5, rtol=0)
+    (s, r, c), = memory.windows(1, torch.Generator().manual_seed(0))
+    _, lab = memory.crop([(s, r, c)])
+    np.testing.assert_array_equal(lab["valid"][0].numpy(), scene["valid"][r:r + 40, c:c + 40])
+    assert (lab["SOD"][0] != 255).float().mean() >= 0.2

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-IGNORE_INDEX = 255
-NUM_CLASSES = {"SIC": 11, "SOD": 6, "FLOE": 7}
+# the ignore value and class counts are the class tables file's (data/ai4arctic/classes.json)
+from tinyicenet.data.tables import LABEL_FILL as IGNORE_INDEX
+from tinyicenet.data.tables import NUM_CLASSES, class_table
+
 #: AutoICE combined-score weights.
 CHART_WEIGHTS = {"SIC": 2.0, "SOD": 2.0, "FLOE": 1.0}
 #: The score each chart contributes: R^2 for the concentration classes, weighted F1 otherwise.
@@ -34,7 +36,6 @@ CHART_METRIC = {"SIC": "r2", "SOD": "f1", "FLOE": "f1"}
 
 def class_names(chart: str) -> tuple[str, ...]:
     """Class names of a chart, from the project's class tables (data/ai4arctic/classes.json)."""
-    from tinyicenet.data.tables import class_table
     return class_table(chart).names
 
 

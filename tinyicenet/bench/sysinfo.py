@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,24 @@ from typing import Any
 _REPO = Path(__file__).resolve().parents[2]
 
 
-def commit() -> str | None:
-    """Short commit of the source tree, with ``+dirty`` when tracked files other than
-    ``bench/results/`` differ.
+@dataclass(frozen=True)
+class SourceState:
+    """The commit that runs and whether tracked files (other than ``bench/results/``) differ
+    from it; ``clean`` is None where that cannot be told (no git: ``TINYICENET_COMMIT``)."""
+
+    commit: str | None
+    clean: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"commit", "clean"}``, as result records store it."""
+        return {"commit": self.commit, "clean": self.clean}
+
+
+def source_state() -> SourceState:
+    """Short (12-digit) commit of the source tree and whether it is clean.
 
     Outside a git checkout (a copied tree on a lent machine) the ``TINYICENET_COMMIT``
-    environment variable names it; else None.
+    environment variable names it (clean unknown); else the commit is None.
     """
     given = os.environ.get("TINYICENET_COMMIT") or None
     try:
@@ -29,8 +42,16 @@ def commit() -> str | None:
                                 ".", ":(exclude)bench/results"],
                                cwd=_REPO, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return given
-    return f"{sha}+dirty" if dirty else sha or given
+        return SourceState(given, None)
+    if not sha:
+        return SourceState(given, None)
+    return SourceState(sha, not dirty)
+
+
+def commit() -> str | None:
+    """The commit of :func:`source_state`, with ``+dirty`` when tracked files differ."""
+    state = source_state()
+    return f"{state.commit}+dirty" if state.clean is False else state.commit
 
 
 def now_iso() -> str:

@@ -8,6 +8,10 @@ from typing import Optional
 import typer
 
 
+#: what --help says of the plan's defaults (the numbers live in OrbitPlan alone)
+_PLAN = "Sentinel-1 plan, stated in the report"
+
+
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
@@ -19,12 +23,16 @@ def report(
                              "earlier report)"),
     accuracy: list[Path] = typer.Option([], "--accuracy", help="accuracy result file "
                                         "(repeatable)"),
-    scenes_per_orbit: float = typer.Option(25.0, help="scenes acquired and mapped per orbit"),
-    orbit_period: float = typer.Option(98.6, help="orbit period, minutes (Sentinel-1: 98.6)"),
-    duty_cycle: float = typer.Option(0.25, help="fraction of each orbit the accelerator is "
-                                     "powered"),
-    raw: str = typer.Option("grd", help="raw SAR volume: grd (EW GRD medium resolution, "
-                            "16-bit, 2 pol) or input (the model's float32 input)"),
+    # defaults None: the library's plan (tinyicenet.report.OrbitPlan) fills in what is not given
+    scenes_per_orbit: Optional[float] = typer.Option(
+        None, help="scenes acquired and mapped per orbit", show_default=_PLAN),
+    orbit_period: Optional[float] = typer.Option(None, help="orbit period, minutes",
+                                                 show_default=_PLAN),
+    duty_cycle: Optional[float] = typer.Option(
+        None, help="fraction of each orbit the accelerator is powered", show_default=_PLAN),
+    raw: Optional[str] = typer.Option(None, help="raw SAR volume: grd (EW GRD medium resolution, "
+                                      "16-bit, 2 pol) or input (the model's float32 input)",
+                                      show_default="grd"),
     product: Optional[Path] = typer.Option(None, help="a SOD product raster (GeoTIFF or .npy) "
                                            "whose compressed size to report"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="list unreadable result "
@@ -35,10 +43,12 @@ def report(
     from tinyicenet.progress import info
     from tinyicenet.report import OrbitPlan, write_report
 
-    plan = OrbitPlan(scenes_per_orbit=scenes_per_orbit, orbit_period_min=orbit_period,
-                     duty_cycle=duty_cycle)
-    html = write_report(results, out, accuracy_paths=accuracy, plan=plan, raw=raw,
-                        product=product, skip_invalid=skip_invalid)
+    given = {"scenes_per_orbit": scenes_per_orbit, "orbit_period_min": orbit_period,
+             "duty_cycle": duty_cycle}
+    plan = OrbitPlan(**{k: v for k, v in given.items() if v is not None})
+    html = write_report(results, out, accuracy_paths=accuracy, plan=plan,
+                        **({"raw": raw} if raw is not None else {}), product=product,
+                        skip_invalid=skip_invalid)
     import json
     verdict = json.loads((html.parent / "report.json").read_text())["verdict"]
     info(verdict, quiet)

@@ -18,7 +18,7 @@ _EXPORTS = {
     "downsample_mean": "resample", "downsample_labels": "resample", "upsample": "resample",
     "plan_tiles": "tiling", "extract_tiles": "tiling", "stitch": "tiling",
     "tiles_per_scene": "tiling", "TilePlan": "tiling",
-    "RandomPatches": "patches", "sample_patch": "patches",
+    "RandomPatches": "patches", "PatchSampler": "patches",
     "AI4ArcticDataset": "dataset", "DatasetNotFoundError": "dataset",
     "plot": "plotting",
     "write_scenes": "synth", "generate_scene": "synth",

@@ -118,10 +118,12 @@ class AI4ArcticDataset:
     def patches(self, patch_size: int = 256, length: int = 4000, seed: int = 0,
                 min_valid_labels: int = 2, lazy: bool = False,
                 transforms: Callable[[dict], dict] | None = None):
-        """Random training patches (a :class:`~tinyicenet.data.patches.RandomPatches`).
+        """Random training patches (a :class:`~tinyicenet.data.patches.RandomPatches`, drawn by
+        the training sampler :class:`~tinyicenet.data.patches.PatchSampler`).
 
         ``lazy=False`` loads every scene once into memory (fast sampling); ``lazy=True`` reads
-        each patch's window from its file (constant memory).
+        each patch's window from its file (no image held in memory; each scene's labels are
+        read once to count them).
         """
         from tinyicenet.data.patches import LazyScene, RandomPatches
 

@@ -6,6 +6,9 @@ the reader checks files against them and the generator writes them.
 
 from __future__ import annotations
 
+# the charts and their ignore value are the class tables file's (data/ai4arctic/classes.json)
+from tinyicenet.data.tables import CHARTS, LABEL_FILL  # noqa: F401  (part of the layout)
+
 # Dimensions of the real files.
 SAR_DIMS = ("sar_lines", "sar_samples")
 GRID_2KM_DIMS = ("2km_grid_lines", "2km_grid_samples")
@@ -37,8 +40,6 @@ RAW_TIEPOINT_VARIABLES = ("sar_grid_line", "sar_grid_sample", "sar_grid_latitude
                           "sar_grid_longitude", "sar_grid_height")
 
 # Charts (labels).
-CHARTS = ("SIC", "SOD", "FLOE")
-LABEL_FILL = 255  # ignore value in every chart
 POLYGON_ICECHART = "polygon_icechart"
 POLYGON_CODES = "polygon_codes"
 POLYGON_FIELDS = ("id", "CT", "CA", "SA", "FA", "CB", "SB", "FB", "CC", "SC", "FC", "CN", "CD",

@@ -1,4 +1,5 @@
-"""Class tables (SIGRID-3 code -> class per chart) and global normalisation statistics.
+"""Class tables (SIGRID-3 code -> class per chart), the label fill value, the number of classes
+per chart and global normalisation statistics: the one definition of each.
 
 Both are data files in ``data/ai4arctic/`` (``classes.json``, ``statistics.json``) so that a
 scientist can read and change them without touching code.
@@ -51,9 +52,14 @@ def _read_json(name: str) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
+def _classes_file() -> dict:
+    return _read_json("classes.json")
+
+
+@functools.lru_cache(maxsize=None)
 def class_tables() -> dict[str, ChartTable]:
     """The SIC, SOD and FLOE tables from ``data/ai4arctic/classes.json``."""
-    raw = _read_json("classes.json")
+    raw = _classes_file()
     fill = int(raw["fill_value"])
     tables = {}
     for chart, spec in raw["charts"].items():
@@ -68,6 +74,15 @@ def class_tables() -> dict[str, ChartTable]:
             fast_ice=tuple(int(c) for c in spec.get("fast_ice", [])),
         )
     return tables
+
+
+#: The label value of "no class" in every chart (``fill_value``): left out of training (the
+#: loss's ignore index) and scoring, and the products' nodata.
+LABEL_FILL: int = int(_classes_file()["fill_value"])
+#: The charts, in the order of the class tables file: SIC, SOD, FLOE.
+CHARTS: tuple[str, ...] = tuple(class_tables())
+#: Number of classes of each chart (AutoICE): SIC 11 (0..100 % in tens), SOD 6, FLOE 7.
+NUM_CLASSES: dict[str, int] = {c: t.n_classes for c, t in class_tables().items()}
 
 
 def class_table(chart: str) -> ChartTable:
@@ -86,7 +101,7 @@ def n_classes(chart: str) -> int:
 @functools.lru_cache(maxsize=None)
 def default_dominance_threshold() -> float:
     """The dominance threshold (fraction of CT) of the class tables file: 0.65."""
-    return float(_read_json("classes.json")["dominance_threshold"])
+    return float(_classes_file()["dominance_threshold"])
 
 
 @functools.lru_cache(maxsize=None)

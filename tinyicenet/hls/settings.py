@@ -1,7 +1,12 @@
-"""The per-layer Strategy / ReuseFactor YAML (``hls/layers.yml``) and the planner's settings."""
+"""The per-layer Strategy / ReuseFactor YAML (``hls/layers.yml``) and the planner's settings.
+
+The planner's defaults (candidate tiles, utilisation limits) are stated once, in the shipped
+``hls/layers.yml``: a settings file that leaves a planner key out gets the shipped file's value.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +18,8 @@ from tinyicenet.resources import resource_dir
 
 STRATEGIES = ("resource", "latency")
 AUTO = "auto"
-DEFAULT_LIMITS = {"lut": 0.70, "ff": 0.70, "dsp": 0.80, "bram36": 0.80}
+#: the resources a utilisation limit may name
+LIMIT_RESOURCES = ("lut", "ff", "dsp", "bram36")
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,9 @@ class HlsSettings:
 
     defaults: LayerSetting = field(default_factory=LayerSetting)
     layers: dict[str, LayerSetting] = field(default_factory=dict)
-    tiles: list[int] = field(default_factory=lambda: [256, 128, 64])
-    utilisation_limit: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    tiles: list[int] = field(default_factory=lambda: list(_shipped_planner()[0]))
+    utilisation_limit: dict[str, float] = field(
+        default_factory=lambda: dict(_shipped_planner()[1]))
     source: str = "defaults"
 
     def for_role(self, role: str) -> LayerSetting:
@@ -42,6 +49,32 @@ class HlsSettings:
 
 def default_settings_path() -> Path:
     return resource_dir("hls") / "layers.yml"
+
+
+def _read_yaml(p: Path) -> dict:
+    if not p.is_file():
+        raise ConfigError(f"{p}: HLS settings file not found")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    return raw
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped_planner() -> tuple[tuple[int, ...], dict[str, float]]:
+    """The planner defaults: tiles and utilisation limits of the shipped ``hls/layers.yml``."""
+    p = default_settings_path()
+    planner = _read_yaml(p).get("planner") or {}
+    try:
+        tiles = tuple(int(t) for t in planner["tiles"])
+        limits = {str(k): float(v) for k, v in planner["utilisation_limit"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ConfigError(f"{p}: the shipped settings must state planner.tiles and "
+                          "planner.utilisation_limit") from None
+    return tiles, limits
 
 
 def _layer(raw, base: LayerSetting, where: str) -> LayerSetting:
@@ -66,14 +99,7 @@ def _layer(raw, base: LayerSetting, where: str) -> LayerSetting:
 def load_settings(path: str | os.PathLike[str] | None = None) -> HlsSettings:
     """Read and validate a layers YAML (default: the project's ``hls/layers.yml``)."""
     p = Path(path) if path is not None else default_settings_path()
-    if not p.is_file():
-        raise ConfigError(f"{p}: HLS settings file not found")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level")
+    raw = _read_yaml(p)
     unknown = sorted(set(raw) - {"version", "defaults", "layers", "planner"})
     if unknown:
         raise ConfigError(f"{p}: unknown top-level key(s) {', '.join(unknown)}")
@@ -87,18 +113,19 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> HlsSettings:
     planner = raw.get("planner") or {}
     if not isinstance(planner, dict):
         raise ConfigError(f"{p}: planner must be a mapping")
-    tiles = planner.get("tiles", [256, 128, 64])
+    shipped_tiles, shipped_limits = _shipped_planner()
+    tiles = planner.get("tiles", list(shipped_tiles))
     if (not isinstance(tiles, list) or not tiles
             or not all(isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in tiles)):
         raise ConfigError(f"{p}: planner.tiles must be a list of positive integers")
-    limits = dict(DEFAULT_LIMITS)
+    limits = dict(shipped_limits)
     given = planner.get("utilisation_limit") or {}
     if not isinstance(given, dict):
         raise ConfigError(f"{p}: planner.utilisation_limit must be a mapping")
     for key, value in given.items():
-        if key not in DEFAULT_LIMITS:
+        if key not in LIMIT_RESOURCES:
             raise ConfigError(f"{p}: planner.utilisation_limit.{key} is not one of "
-                              f"{', '.join(DEFAULT_LIMITS)}")
+                              f"{', '.join(LIMIT_RESOURCES)}")
         if not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ConfigError(f"{p}: planner.utilisation_limit.{key} = {value!r} must be in (0, 1]")
         limits[key] = float(value)

@@ -36,12 +36,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from tinyicenet.data.tables import NUM_CLASSES as CHART_CLASSES  # classes per chart
 from tinyicenet.errors import ConfigError
 from tinyicenet.models import bits
 from tinyicenet.models.deps import require_brevitas
-
-#: Number of classes of each AI4Arctic chart (AutoICE): SOD 6, SIC 11 (0..100 % in tens), FLOE 7.
-CHART_CLASSES: dict[str, int] = {"SOD": 6, "SIC": 11, "FLOE": 7}
 
 
 @dataclass

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from tinyicenet.atomic import atomic_path
+from tinyicenet.data.tables import LABEL_FILL as NODATA  # no class: the charts' fill value
 
-NODATA = 255
 BLOCKSIZE = 256
 #: Creation options of GDAL's COG driver. DEFLATE: every GDAL build reads it (ZSTD/LERC are not in
 #: all builds); no predictor, since differencing class ids breaks the long runs deflate thrives on.

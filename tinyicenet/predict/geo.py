@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyicenet.data.tables import LABEL_FILL
+
 #: GDAL transformer option: a thin-plate spline honours every tie point exactly. GDAL's default, a
 #: polynomial of order <= 3 fitted to the GCPs, does not: on a synthetic 400 km scene that is a
 #: regular EPSG:3413 grid it moved 2.4 % of the class pixels (ice edges shifted by about a pixel),
@@ -122,7 +124,7 @@ def default_resolution(pixel_spacing: float | None) -> float:
 
 
 def warp_classes(classes: np.ndarray, points: TiePoints, dst_crs: str, *,
-                 resolution: float, nodata: int = 255) -> tuple[np.ndarray, object]:
+                 resolution: float, nodata: int = LABEL_FILL) -> tuple[np.ndarray, object]:
     """Warp a class-id map to a regular ``dst_crs`` grid at ``resolution`` (map units).
 
     Nearest neighbour (class ids must not be blended), thin-plate spline through the tie points,

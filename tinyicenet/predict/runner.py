@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyicenet.data.tables import LABEL_FILL as NODATA  # no class: the charts' fill value
 from tinyicenet.data.tiling import MIN_HALO, model_halo, receptive_radius, run_tiled
 from tinyicenet.errors import ConfigError
 
@@ -22,7 +23,6 @@ from tinyicenet.errors import ConfigError
 DEFAULT_TILE = 256
 DEFAULT_HALO = MIN_HALO
 DEFAULT_BATCH = 8
-NODATA = 255
 
 
 @dataclass(frozen=True)

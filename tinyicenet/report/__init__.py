@@ -23,7 +23,7 @@ from pathlib import Path
 from tinyicenet.atomic import atomic_dir
 from tinyicenet.errors import ConfigError
 from tinyicenet.report.accuracy import load_accuracy
-from tinyicenet.report.planning import OrbitPlan
+from tinyicenet.report.planning import DEFAULT_RAW, OrbitPlan
 
 REPORT_FILES = ("report.html", "report.md", "report.json", "fps.png", "energy.png",
                 "pareto.png")
@@ -51,7 +51,7 @@ def _check_out_dir(out_dir: Path) -> None:
 
 def write_report(result_paths: Sequence[str | Path], out_dir: str | Path, *,
                  accuracy_paths: Sequence[str | Path] = (), plan: OrbitPlan | None = None,
-                 raw: str = "grd", product: str | Path | None = None,
+                 raw: str = DEFAULT_RAW, product: str | Path | None = None,
                  skip_invalid: bool = False) -> Path:
     """Write the report for ``result_paths`` (files or folders of ``*.json``) into ``out_dir``.
 

@@ -14,6 +14,7 @@ from tinyicenet.bench.units import DEFAULT_HALO, ew_scene
 from tinyicenet.errors import ResultError, TinyIceNetError
 from tinyicenet.report.accuracy import data_label, is_accuracy_document, parse_accuracy
 from tinyicenet.report.planning import (
+    DEFAULT_RAW,
     ONBOARD_BEFORE_NETWORK,
     Downlink,
     OrbitPlan,
@@ -346,7 +347,7 @@ def split_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
 
 
 def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
-          plan: OrbitPlan | None = None, raw: str = "grd",
+          plan: OrbitPlan | None = None, raw: str = DEFAULT_RAW,
           product: str | Path | None = None, skip_invalid: bool = False) -> dict[str, Any]:
     """The report's content as one JSON-able dict (charts are added by the writer)."""
     plan = (plan or OrbitPlan()).check()

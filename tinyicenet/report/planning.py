@@ -35,11 +35,17 @@ ONBOARD_BEFORE_NETWORK = ("SAR focusing, radiometric calibration and downsamplin
                           "working grid")
 GRD_EW_PIXEL_M = 40.0
 RAW_MODES = ("grd", "input")
+#: The raw volume the saving is priced against unless told otherwise.
+DEFAULT_RAW = "grd"
 
 
 @dataclass(frozen=True)
 class OrbitPlan:
-    """An acquisition plan: scenes per orbit, orbit period, powered fraction of the orbit."""
+    """An acquisition plan: scenes per orbit, orbit period, powered fraction of the orbit.
+
+    Its field defaults (the Sentinel-1 plan of the module doc) are the one place the report's
+    default plan is stated; ``tinyicenet report`` passes only the values it is given.
+    """
 
     scenes_per_orbit: float = 25.0
     orbit_period_min: float = 98.6
@@ -103,7 +109,7 @@ class Downlink:
     compressed_source: str | None
 
 
-def downlink(pixels: tuple[int, int], pixel_spacing_m: float | None, raw: str = "grd",
+def downlink(pixels: tuple[int, int], pixel_spacing_m: float | None, raw: str = DEFAULT_RAW,
              product: str | Path | np.ndarray | None = None) -> Downlink:
     """Downlink volume per scene for a scene of ``pixels`` at ``pixel_spacing_m``."""
     if raw not in RAW_MODES:
