@@ -20,6 +20,22 @@ module decides, and why:
   so large that the output saturates regardless is replaced by the smallest bias that
   saturates the same way (:func:`safe_bias`), and anything still over int32 is refused.
 
+Two designs (``lower(net, design=...)``), both exact; ``bench/gpu_kernels_notes.md`` has the
+measurements behind each:
+
+* ``"gen1"``: a quantise kernel, then one kernel per conv as above (the baseline).
+* ``"gen2"`` (second generation, fewer gathered bytes and one launch fewer):
+
+  - **parity decoders**: a 3x3 conv on a nearest-2x-upsampled tensor equals, for each output
+    parity (y % 2, x % 2), a 2x2 conv on the low-resolution tensor with summed weights
+    (:func:`pack_parity`); a program computes one parity class of a tile, so the upsampled
+    source costs 4 taps instead of 9. Summed 8-bit weights need up to 10 bits: they are split
+    into two int8 planes ``w = 128 * hi + lo`` multiplied with the same gathered operand
+    (two accumulators, combined exactly before the bias);
+  - **fused input quantiser**: the first conv reads the float input itself, quantises its
+    3x3 x C_in window in registers and multiplies one K = 32 slice (im2col of 18 values
+    for 2 input channels) instead of three K = 32 run slices of a stored int8 input.
+
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
 kernels' exact order.
@@ -40,6 +56,16 @@ INT32_MAX = 2**31 - 1
 MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
+#: the kernel designs :func:`lower` can produce (see the module docstring)
+DESIGNS = ("gen1", "gen2")
+#: the design the runner uses unless told otherwise: the fastest exact one measured
+#: (bench/gpu_kernels_notes.md)
+DEFAULT_DESIGN = "gen2"
+#: widest im2col slice of the fused first conv (9 * C_in rounded up to a power of two >= 32);
+#: wider inputs keep the separate quantise kernel
+IM2COL_MAX_K = 128
+#: kernel rows (dy + 1) that each low-resolution row r of parity p sums (see pack_parity)
+PARITY_TAPS = {(0, 0): (0,), (0, 1): (1, 2), (1, 0): (0, 1), (1, 1): (2,)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,10 +153,14 @@ class IntNet:
 class Source:
     """One input tensor of a conv as the kernel reads it.
 
-    ``mode`` is ``"tap"`` (per kernel tap, ``bk`` channels per dot) or ``"run"`` (per kernel
+    ``mode`` is ``"tap"`` (per kernel tap, ``bk`` channels per dot), ``"run"`` (per kernel
     row, ``run_px`` neighbouring pixels of ``channels`` each, starting at x - 1: a slice of
-    ``bk = run_px * channels`` bytes). ``cin0`` is where its channels start in the conv's input
-    channels; ``real`` how many are real (the rest of ``channels`` is zero padding).
+    ``bk = run_px * channels`` bytes), ``"parity"`` (an upsampled source read as a 2x2 conv per
+    output parity on the low-resolution tensor, ``bk`` channels per dot; its weights live in
+    ``ConvStage.up_weight``) or ``"im2col"`` (the float network input, quantised in the kernel:
+    one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row ``t * channels + c`` for tap t).
+    ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
+    real (the rest of ``channels`` is zero padding).
     """
 
     buffer: str
@@ -147,7 +177,10 @@ class Source:
         """K slices (one dot each) of this source."""
         if self.mode == "run":
             return 3
-        return 9 * (-(-self.channels // self.bk))
+        if self.mode == "im2col":
+            return 1
+        taps = 4 if self.mode == "parity" else 9
+        return taps * (-(-self.channels // self.bk))
 
     @property
     def rows(self) -> int:
@@ -209,6 +242,13 @@ class ConvStage:
     out: str | None
     pool: str | None
     head: HeadStage | None
+    #: parity source weights, int8 ``[4 parities, planes, rows, cout_p]`` (``planes`` 1, or 2
+    #: for ``128 * hi + lo`` when summed weights leave int8); None without a parity source
+    up_weight: np.ndarray | None = None
+
+    @property
+    def up_planes(self) -> int:
+        return 0 if self.up_weight is None else int(self.up_weight.shape[1])
 
 
 @dataclass(frozen=True)
@@ -224,6 +264,12 @@ class Plan:
     stride: int
     skips: bool
     name: str
+    design: str = "gen1"
+
+    @property
+    def quant_fused(self) -> bool:
+        """True when the first conv quantises the float input itself (no quantise kernel)."""
+        return any(s.mode == "im2col" for st in self.stages for s in st.sources)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +389,61 @@ def pack_source(weight: np.ndarray, src: Source) -> np.ndarray:
     return rows.reshape(-1, cout)
 
 
+def pack_parity(weight: np.ndarray, src: Source) -> np.ndarray:
+    """Parity weights ``[4, planes, rows, C_out]`` of an upsampled source (``mode="parity"``).
+
+    Output pixel (y, x) with parity p = 2 * (y % 2) + x % 2 reads low-resolution pixel
+    ``(y // 2 + y % 2 - 1 + ry, x // 2 + x % 2 - 1 + rx)`` for tap r = 2 * ry + rx, which the
+    nearest upsample repeats under the kernel rows ``PARITY_TAPS[y % 2, ry]`` (and columns
+    likewise): the tap's weight is their sum. Rows: for tap r, for chunk j, for kk < bk:
+    channel j * bk + kk. With sums outside int8, plane 0 holds ``lo = ((s + 64) mod 128) - 64``
+    and plane 1 ``hi = (s - lo) / 128``, so that ``s = 128 * hi + lo``.
+    """
+    cout = weight.shape[0]
+    w = np.zeros((cout, src.channels, 3, 3), dtype=np.int64)
+    w[:, :src.real] = weight[:, src.cin0:src.cin0 + src.real]
+    nch = -(-src.channels // src.bk)
+    rows = np.zeros((4, 4, nch * src.bk, cout), dtype=np.int64)
+    for p in range(4):
+        py, px = divmod(p, 2)
+        for r in range(4):
+            ry, rx = divmod(r, 2)
+            summed = sum(w[:, :, dy, dx] for dy in PARITY_TAPS[py, ry]
+                         for dx in PARITY_TAPS[px, rx])
+            rows[p, r, :src.channels] = summed.T
+    rows = rows.reshape(4, 1, -1, cout)
+    if np.abs(rows).max(initial=0) <= 127:
+        return rows
+    lo = np.mod(rows + 64, 128) - 64
+    hi = (rows - lo) // 128
+    if np.abs(hi).max(initial=0) > 127:
+        raise ExportError("parity weights need more than two int8 planes")
+    return np.concatenate([lo, hi], axis=1)
+
+
+def pack_im2col(weight: np.ndarray, src: Source) -> np.ndarray:
+    """Rows ``[bk, C_out]`` of the fused first conv: row ``t * C + c`` is tap t, channel c."""
+    cout, cin = weight.shape[:2]
+    rows = np.zeros((src.bk, cout), dtype=np.int64)
+    for t in range(9):
+        rows[t * cin:(t + 1) * cin] = weight[:, :, t // 3, t % 3].T
+    return rows
+
+
+def parity_partial_bounds(up_weight: np.ndarray, other_rows: np.ndarray, amax_up: int,
+                          amax_other: int, bias: np.ndarray) -> tuple[int, int]:
+    """Largest |value| of the two accumulators of a parity stage (lo + other sources + bias,
+    and 128 * hi), over any input: both must stay inside int32."""
+    lo = np.abs(up_weight[:, 0].astype(np.int64)).sum(axis=1) * amax_up      # [4, cout]
+    other = np.abs(other_rows.astype(np.int64)).sum(axis=0) * amax_other     # [cout]
+    first = int((lo + other[None, :] + np.abs(bias.astype(np.int64))[None, :]).max(initial=0))
+    second = 0
+    if up_weight.shape[1] > 1:
+        second = int((np.abs(up_weight[:, 1].astype(np.int64)).sum(axis=1) * amax_up * 128)
+                     .max(initial=0))
+    return first, second
+
+
 def pack_head(head: IntConv, channels: int) -> tuple[np.ndarray, int]:
     """Head weights as ``[K, classes]`` rows matching the kernel's widening of a narrow tile.
 
@@ -381,8 +482,16 @@ def _check_conv(name: str, conv: IntConv, cin: int, kernel: int) -> None:
 # --------------------------------------------------------------------------------------------
 # Lowering
 # --------------------------------------------------------------------------------------------
-def lower(net: IntNet) -> Plan:
-    """Turn the integer network into kernel stages with packed weights and safe biases."""
+def lower(net: IntNet, design: str | None = None) -> Plan:
+    """Turn the integer network into kernel stages with packed weights and safe biases.
+
+    ``design`` is ``"gen1"`` or ``"gen2"`` (module docstring; default :data:`DEFAULT_DESIGN`).
+    """
+    design = DEFAULT_DESIGN if design is None else design
+    if design not in DESIGNS:
+        raise ExportError(f"{net.name}: unknown kernel design {design!r}; "
+                          f"choose one of {', '.join(DESIGNS)}")
+    gen2 = design == "gen2"
     L = net.levels
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
@@ -396,8 +505,17 @@ def lower(net: IntNet) -> Plan:
     cin_buf = input_channels(net.in_channels)
     quant = QuantStage(in_channels=net.in_channels, channels=cin_buf, input_scale=scale,
                        lo=int(net.input_lo), hi=int(net.input_hi))
-    buffers: dict[str, tuple[int, int, int]] = {"input": (0, cin_buf, 0)}
+    im2col_k = K_GRANULE  # a power of two (tl.arange) covering the 9 * C_in window
+    while im2col_k < 9 * net.in_channels:
+        im2col_k *= 2
+    fuse_quant = gen2 and im2col_k <= IM2COL_MAX_K
+    buffers: dict[str, tuple[int, int, int]] = {}
+    if not fuse_quant:
+        buffers["input"] = (0, cin_buf, 0)
     stages: list[ConvStage] = []
+
+    def stored_offset(s: Source) -> int:
+        return 0 if s.mode == "im2col" else buffers[s.buffer][2]
 
     def conv_stage(name: str, level: int, conv: IntConv, sources: list[Source],
                    out: str | None, pool: str | None, head: HeadStage | None) -> ConvStage:
@@ -406,29 +524,53 @@ def lower(net: IntNet) -> Plan:
         xor = xor_for(conv.in_lo, conv.in_hi)
         out_xor = xor_for(conv.lo, conv.hi)
         for s in sources:
-            if buffers[s.buffer][2] != xor:
+            if stored_offset(s) != xor:
                 raise ExportError(f"{name}: source {s.buffer} is stored with offset "
-                                  f"{buffers[s.buffer][2]}, the conv expects {xor}")
+                                  f"{stored_offset(s)}, the conv expects {xor}")
         rqc = requant_of(conv)
-        wp = np.concatenate([pack_source(conv.weight, s) for s in sources], axis=0)
         coutp = pad_channels(conv.cout)
+        up_weight = None
+        packed = []
+        for s in sources:
+            if s.mode == "parity":
+                up_weight = pack_parity(conv.weight, s)
+            elif s.mode == "im2col":
+                packed.append(pack_im2col(conv.weight, s))
+            else:
+                packed.append(pack_source(conv.weight, s))
+        wp = (np.concatenate(packed, axis=0) if packed
+              else np.zeros((0, conv.cout), dtype=np.int64))
         corr = xor * conv.weight.astype(np.int64).reshape(conv.cout, -1).sum(axis=1)
         b = safe_bias(conv.bias.astype(np.int64) + corr,
                       accumulator_bound(conv.weight, conv.in_lo, conv.in_hi, xor), rqc, name)
+        if up_weight is not None:
+            amax = max(abs(conv.in_lo - xor), abs(conv.in_hi - xor))
+            up_weight = np.stack([_pad_cols(up_weight[p, k], coutp)
+                                  for p in range(4) for k in range(up_weight.shape[1])]) \
+                .reshape(4, up_weight.shape[1], -1, coutp)
+            first, second = parity_partial_bounds(up_weight, _pad_cols(wp, coutp), amax, amax,
+                                                  _pad_vec(b, coutp))
+            if max(first, second) > INT32_MAX:
+                raise ExportError(f"{name}: a parity accumulator can reach "
+                                  f"{max(first, second)}, over int32")
+            up_weight = up_weight.astype(np.int8)
         for buf in (out, pool):
             if buf is not None:
                 buffers[buf] = (level + (buf == pool), coutp, out_xor)
         return ConvStage(name=name, level=level, sources=tuple(sources),
                          weight=_pad_cols(wp, coutp).astype(np.int8), bias=_pad_vec(b, coutp),
                          requant=rqc, xor=xor, out_xor=out_xor, cout=conv.cout, cout_p=coutp,
-                         out=out, pool=pool, head=head)
+                         out=out, pool=pool, head=head, up_weight=up_weight)
 
     # -- encoder levels -------------------------------------------------------------------------
     prev, prev_c, prev_real = "input", cin_buf, net.in_channels
     for i in range(L):
         conv = net.encoder[i]
         out = f"skip{i}" if net.skips else None
-        src = choose_source(prev, prev_c, prev_real, 0, up=False)
+        if i == 0 and fuse_quant:
+            src = Source("x", net.in_channels, net.in_channels, 0, False, "im2col", im2col_k)
+        else:
+            src = choose_source(prev, prev_c, prev_real, 0, up=False)
         stages.append(conv_stage(f"encoder{i}", i, conv, [src], out, f"pool{i}", None))
         prev, prev_c, prev_real = f"pool{i}", pad_channels(conv.cout), conv.cout
 
@@ -442,7 +584,10 @@ def lower(net: IntNet) -> Plan:
     # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
     for i in reversed(range(L)):
         conv = net.decoder[i]
-        sources = [choose_source(prev, prev_c, prev_real, 0, up=True)]
+        up = choose_source(prev, prev_c, prev_real, 0, up=True)
+        if gen2:
+            up = Source(up.buffer, up.channels, up.real, 0, True, "parity", up.bk)
+        sources = [up]
         if net.skips:
             sources.append(choose_source(f"skip{i}", buffers[f"skip{i}"][1],
                                          net.encoder[i].cout, prev_real, up=False))
@@ -453,7 +598,7 @@ def lower(net: IntNet) -> Plan:
 
     return Plan(quant=quant, stages=tuple(stages), buffers=buffers, classes=net.head.cout,
                 output_exp=int(net.output_exp), in_channels=net.in_channels, stride=net.stride,
-                skips=net.skips, name=net.name)
+                skips=net.skips, name=net.name, design=design)
 
 
 def _head_stage(net: IntNet, channels: int) -> HeadStage:

@@ -16,7 +16,7 @@ import numpy as np
 
 from tinyicenet.errors import ConfigError
 from tinyicenet.kernels.emulate import SLACK
-from tinyicenet.kernels.plan import IntNet, Plan, lower
+from tinyicenet.kernels.plan import DEFAULT_DESIGN, IntNet, Plan, lower
 
 INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
 #: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
@@ -62,19 +62,27 @@ class IntTinyIceNetGPU:
                    "decoder0": (8, 32, 4, 3)}
     #: full-resolution pixels per call from which LARGE_TILES apply (256² x 64 = 4.2 M)
     LARGE_PIXELS = 2 ** 22
+    #: gen2 shapes for large inputs (parity decoders: TH x TW pixels of one parity class)
+    LARGE_TILES_GEN2 = dict(LARGE_TILES)
     #: software-pipelining depth of the K loops
     STAGES = 3
+    #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
+    PDL = False
     QUANT_BLOCK = 256
 
     def __init__(self, model: Any, device: Any = "cuda", *, graphs: bool = True,
                  tiles: dict[str, tuple[int, ...]] | None = None,
-                 stages: int | None = None) -> None:
+                 stages: int | None = None, design: str | None = None,
+                 pdl: bool | None = None) -> None:
         """``tiles`` overrides the launch shape per stage name (or ``"*"`` for all):
         ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
         with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
-        8: cached in L1, where the other taps find the data again)."""
+        8: cached in L1, where the other taps find the data again). ``design`` picks the
+        kernel design (``plan.DESIGNS``; default ``plan.DEFAULT_DESIGN``); ``pdl`` launches
+        every conv as a programmatic dependent launch (Hopper; default :attr:`PDL`, never in
+        Triton's interpreter)."""
         import torch
-        from tinyicenet.kernels import triton_conv  # noqa: F401  (fail early without triton)
+        from tinyicenet.kernels import triton_conv  # (fail early without triton)
 
         self.num_stages = int(stages or self.STAGES)
         self.tiles: dict[str, tuple[int, int, int, int, int]] = {}
@@ -89,8 +97,11 @@ class IntTinyIceNetGPU:
             self.tiles[name] = (th, tw, t[2], t[3] if len(t) > 3 else self.num_stages,
                                 t[4] if len(t) > 4 else 16)
         self.net = describe(model)
-        self.plan: Plan = lower(self.net)
+        self.design = design or DEFAULT_DESIGN
+        self.plan: Plan = lower(self.net, self.design)
         self.device = torch.device(device)
+        self.pdl = (self.PDL if pdl is None else bool(pdl)) and self.device.type == "cuda" \
+            and not triton_conv.INTERPRETED
         self.graphs = bool(graphs) and self.device.type == "cuda"
         self.output_scale = float(2.0 ** self.plan.output_exp)
 
@@ -100,9 +111,11 @@ class IntTinyIceNetGPU:
         self._stages = []
         for s in self.plan.stages:
             # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand
-            tensors = [dev(s.weight.T, torch.int8), dev(s.bias, torch.int32)]
+            tensors = [dev(s.weight.T, torch.int8), dev(s.bias, torch.int32), None, None, None]
             if s.head is not None:
-                tensors += [dev(s.head.weight.T, torch.int8), dev(s.head.bias, torch.int32)]
+                tensors[2:4] = [dev(s.head.weight.T, torch.int8), dev(s.head.bias, torch.int32)]
+            if s.up_weight is not None:   # [4, planes, rows, cout] -> [4, planes, cout, rows]
+                tensors[4] = dev(s.up_weight.transpose(0, 1, 3, 2), torch.int8)
             self._stages.append(tensors)
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
         self._states: dict[tuple[int, int, int], _State] = {}
@@ -181,8 +194,9 @@ class IntTinyIceNetGPU:
     def _tile(self, name: str, pixels: int = 0) -> tuple[int, int, int, int, int]:
         if name in self.tiles or "*" in self.tiles:
             return self.tiles.get(name, self.tiles.get("*"))
-        if pixels >= self.LARGE_PIXELS and name in self.LARGE_TILES:
-            return (*self.LARGE_TILES[name], 16)
+        large = self.LARGE_TILES_GEN2 if self.design == "gen2" else self.LARGE_TILES
+        if pixels >= self.LARGE_PIXELS and name in large:
+            return (*large[name], 16)
         return (*self.TILE, self.num_stages, 16)
 
     @staticmethod
@@ -201,38 +215,51 @@ class IntTinyIceNetGPU:
         n, h, w = state.n, state.h, state.w
         bufs, dummy = state.buffers, self._dummy
         q = self.plan.quant
-        blocks = -(-(h * w) // self.QUANT_BLOCK)
-        qargs = (x, bufs["input"], h, w, blocks, q.input_scale)
-        qkw = dict(CIN=q.in_channels, CP=q.channels, QLO=q.lo, QHI=q.hi, BLOCK=self.QUANT_BLOCK,
-                   RINT=not INTERPRETED, num_warps=4)
-        out: list[tuple[str, Any]] = [
-            ("quantize", lambda: quantize_kernel[(n * blocks,)](*qargs, **qkw))]
+        out: list[tuple[str, Any]] = []
+        if not self.plan.quant_fused:
+            blocks = -(-(h * w) // self.QUANT_BLOCK)
+            qargs = (x, bufs["input"], h, w, blocks, q.input_scale)
+            qkw = dict(CIN=q.in_channels, CP=q.channels, QLO=q.lo, QHI=q.hi,
+                       BLOCK=self.QUANT_BLOCK, RINT=not INTERPRETED, num_warps=4)
+            out.append(("quantize", lambda: quantize_kernel[(n * blocks,)](*qargs, **qkw)))
         for stage, tensors in zip(self.plan.stages, self._stages):
             hl, wl = h >> stage.level, w >> stage.level
             th, tw, warps, ns, vec = self._tile(stage.name, n * h * w)
-            tiles_x, tiles = self._grid(hl, wl, th, tw)
             a = stage.sources[0]
             b = stage.sources[1] if len(stage.sources) > 1 else None
+            par = a.mode == "parity"
+            if par:   # tiles of the half-resolution grid, once per output parity class
+                tiles_x, tiles = self._grid(hl // 2, wl // 2, th, tw)
+            else:
+                tiles_x, tiles = self._grid(hl, wl, th, tw)
             hd = stage.head
+            wmain = tensors[0] if tensors[0].numel() else dummy
             args = (
-                bufs[a.buffer], bufs[b.buffer] if b else dummy, tensors[0], tensors[1],
+                x if a.mode == "im2col" else bufs[a.buffer], bufs[b.buffer] if b else dummy,
+                wmain, tensors[1],
                 bufs[stage.out] if stage.out else dummy,
                 bufs[stage.pool] if stage.pool else dummy,
                 tensors[2] if hd else dummy, tensors[3] if hd else dummy,
                 state.out if hd else dummy,
+                tensors[4] if par else dummy, q.input_scale,
                 hl, wl, tiles_x, tiles)
             kw = dict(
                 CA=a.channels, A_UP=a.up, A_RUNPX=a.run_px, A_BK=a.bk,
                 CB=b.channels if b else 0, B_RUNPX=b.run_px if b else 0,
-                B_BK=b.bk if b else 32, B_ROW0=a.rows, KTOT=stage.weight.shape[0],
+                B_BK=b.bk if b else 32, B_ROW0=0 if par else a.rows,
+                KTOT=stage.weight.shape[0],
                 COUT=stage.cout_p, RSHIFT=stage.requant.rshift, LO=stage.requant.lo,
                 HI=stage.requant.hi, OUT_XOR=stage.out_xor, WRITE_OUT=stage.out is not None,
                 WRITE_POOL=stage.pool is not None, HEAD=hd is not None,
                 NCLS=hd.classes if hd else 1, NCLS_P=hd.classes_p if hd else 16,
                 H_SPREAD=hd.spread if hd else 1, H_RSHIFT=hd.requant.rshift if hd else 0,
                 H_LO=hd.requant.lo if hd else 0, H_HI=hd.requant.hi if hd else 0,
-                H_XOR=hd.xor if hd else 0, TH=th, TW=tw, NS=ns, VEC=vec, num_warps=warps)
-            g = (n * tiles,)
+                H_XOR=hd.xor if hd else 0, TH=th, TW=tw, NS=ns, VEC=vec, PAR=par,
+                PLANES=max(stage.up_planes, 1), IM2COL=a.mode == "im2col", QLO=q.lo,
+                QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, num_warps=warps)
+            if self.pdl:
+                kw["launch_pdl"] = True
+            g = (n * tiles * (4 if par else 1),)
             out.append((stage.name,
                         lambda g=g, args=args, kw=kw: conv3x3_kernel[g](*args, **kw)))
         return out
