@@ -119,6 +119,8 @@ class IntTinyIceNetGPU:
             self._stages.append(tensors)
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
         self._states: dict[tuple[int, int, int], _State] = {}
+        #: (tensor, address, shape, graph, output) of the last in-place graph call
+        self._fast: tuple | None = None
 
     # -- public ----------------------------------------------------------------------------
     @property
@@ -134,8 +136,16 @@ class IntTinyIceNetGPU:
         With ``copy=False`` the result is the shape's output buffer, overwritten by the next
         call of the same shape.
         """
+        fast = self._fast
+        if fast is not None and x is fast[0] and x.data_ptr() == fast[1] \
+                and x.shape == fast[2]:
+            # the same tensor as the last call (batch-1 serving, benchmarks): skip the checks
+            # and lookups, which cost as much host time as the kernels take at batch 1
+            fast[3].replay()
+            return fast[4].clone() if copy else fast[4]
         import torch
 
+        x_in = x
         x = self._check_input(x)
         n, _, h, w = x.shape
         step = self._max_batch(h, w)
@@ -146,7 +156,10 @@ class IntTinyIceNetGPU:
         if not self.graphs:
             self._launch(state, x)
         else:
-            self._graph_for(state, x).replay()
+            graph = self._graph_for(state, x)
+            graph.replay()
+            if graph is not state.copy_graph and x is x_in:
+                self._fast = (x, x.data_ptr(), x.shape, graph, state.out)
         return state.out.clone() if copy else state.out
 
     def state(self, n: int, h: int, w: int) -> _State:
