@@ -112,12 +112,66 @@ def _parity(stage: ConvStage, src, buf: "_Buffer", pn: np.ndarray, py: np.ndarra
     return acc, acch
 
 
+def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
+               w: int) -> np.ndarray:
+    """A quad stage (plan.pack_quad): accumulators ``[quads, 4 * cout_p]`` in kernel order,
+    then each quad's four pixels; returns ``[n, h, w, cout_p]`` with the bias."""
+    qn, qy, qx = _pixels(n, h // 2, w // 2)
+    cp = stage.cout_p
+    uw = stage.up_weight.astype(np.int64)[0]            # [planes, rows, 4 * cout_p]
+    wt = stage.weight.astype(np.int64)
+    acc = np.zeros((qn.size, 4 * cp), dtype=np.int64)
+    acch = np.zeros_like(acc)
+    row = 0
+    for k, src in enumerate(stage.sources):
+        buf = bufs[src.buffer]
+        if src.mode == "quadrun":
+            for u in range(4):
+                base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1)
+                acc += _gather(buf.flat, base, np.arange(src.bk)) @ wt[row:row + src.bk]
+                _check32(acc, stage.name)
+                row += src.bk
+            continue
+        side = 3 if src.mode == "quadup" else 4
+        nch = -(-src.channels // src.bk)
+        for t in range(side * side):
+            u, v = divmod(t, side)
+            if src.mode == "quadup":
+                base = buf.offsets(qn, qy + u - 1, qx + v - 1)
+            else:
+                base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1 + v)
+            for j in range(nch):
+                cols = j * src.bk + np.arange(src.bk)
+                a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
+                a = np.where(cols[None, :] < src.channels, a, 0)
+                r0 = (t * nch + j) * src.bk
+                if k == 0:
+                    acc += a @ uw[0, r0:r0 + src.bk]
+                    if uw.shape[0] > 1:
+                        acch += a @ uw[1, r0:r0 + src.bk]
+                        _check32(acch * 128, stage.name)
+                else:
+                    acc += a @ wt[row:row + src.bk]
+                    row += src.bk
+                _check32(acc, stage.name)
+    if row != wt.shape[0]:
+        raise VerificationError(f"{stage.name}: packed {wt.shape[0]} weight rows, used {row}")
+    acc = acc + acch * 128
+    _check32(acc, stage.name)
+    acc = acc.reshape(n, h // 2, w // 2, 2, 2, cp).transpose(0, 1, 3, 2, 4, 5)
+    acc = acc.reshape(n, h, w, cp) + stage.bias.astype(np.int64)
+    _check32(acc, stage.name)
+    return acc
+
+
 def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
           qin: np.ndarray | None = None) -> np.ndarray:
     """The stage's int32 accumulator ``[n, h, w, cout_p]`` (bias included).
 
     ``qin`` is the quantised input ``[n, h, w, C]`` for a fused first conv (im2col source).
     """
+    if stage.quad:
+        return _conv_quad(stage, bufs, n, h, w)
     pn, py, px = _pixels(n, h, w)
     acc = np.zeros((pn.size, stage.cout_p), dtype=np.int64)
     acch = None
@@ -158,10 +212,10 @@ def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
                 row += src.bk
     if row != wt.shape[0]:
         raise VerificationError(f"{stage.name}: packed {wt.shape[0]} weight rows, used {row}")
-    acc = acc + stage.bias.astype(np.int64)
-    _check32(acc, stage.name)
-    if acch is not None:
+    if acch is not None:   # the kernel adds 128 * hi before the bias
         acc = acc + acch * 128
+        _check32(acc, stage.name)
+    acc = acc + stage.bias.astype(np.int64)
     _check32(acc, stage.name)
     return acc.reshape(n, h, w, stage.cout_p)
 

@@ -57,7 +57,7 @@ MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
-DESIGNS = ("gen1", "gen2")
+DESIGNS = ("gen1", "gen2", "gen3")
 #: the design the runner uses unless told otherwise: the fastest exact one measured
 #: (bench/gpu_kernels_notes.md)
 DEFAULT_DESIGN = "gen2"
@@ -177,9 +177,11 @@ class Source:
         """K slices (one dot each) of this source."""
         if self.mode == "run":
             return 3
+        if self.mode == "quadrun":
+            return 4
         if self.mode == "im2col":
             return 1
-        taps = 4 if self.mode == "parity" else 9
+        taps = {"parity": 4, "quadtap": 16}.get(self.mode, 9)
         return taps * (-(-self.channels // self.bk))
 
     @property
@@ -249,6 +251,11 @@ class ConvStage:
     @property
     def up_planes(self) -> int:
         return 0 if self.up_weight is None else int(self.up_weight.shape[1])
+
+    @property
+    def quad(self) -> bool:
+        """True when a program computes 2 x 2 output quads (N = 4 * cout_p columns)."""
+        return any(s.mode.startswith("quad") for s in self.sources)
 
 
 @dataclass(frozen=True)
@@ -421,6 +428,59 @@ def pack_parity(weight: np.ndarray, src: Source) -> np.ndarray:
     return np.concatenate([lo, hi], axis=1)
 
 
+def split_planes(rows: np.ndarray, axis: int) -> np.ndarray:
+    """``rows`` as one int8 plane, or two (``lo``, ``hi`` with rows = 128 * hi + lo) stacked
+    along a new ``axis`` when some value leaves int8."""
+    rows = np.expand_dims(rows, axis)
+    if np.abs(rows).max(initial=0) <= 127:
+        return rows
+    lo = np.mod(rows + 64, 128) - 64
+    hi = (rows - lo) // 128
+    if np.abs(hi).max(initial=0) > 127:
+        raise ExportError("summed weights need more than two int8 planes")
+    return np.concatenate([lo, hi], axis=axis)
+
+
+def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
+    """Rows ``[rows, 4 * cout_p]`` of a quad program's source (column block s = 2 i + j is
+    output pixel (2 Yq + i, 2 Xq + j) of quad (Yq, Xq)).
+
+    ``quadup`` (upsampled source, low-resolution taps (Yq + ry, Xq + rx), ry, rx in -1..1):
+    for tap t = 3 (ry + 1) + (rx + 1), chunk, kk; the weight is the parity sum of
+    :func:`pack_parity` where the tap is one of subpixel (i, j)'s 2 x 2 taps, else 0.
+    ``quadrun`` / ``quadtap`` (full-resolution source, pixels (2 Yq - 1 + u, 2 Xq - 1 + v),
+    u, v in 0..3): per row u a run of 4 pixels v, or per tap t = 4 u + v, chunk, kk; the
+    weight is w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window.
+    Split into int8 planes by the caller (:func:`split_planes`).
+    """
+    cout = weight.shape[0]
+    w = np.zeros((cout, src.channels, 3, 3), dtype=np.int64)
+    w[:, :src.real] = weight[:, src.cin0:src.cin0 + src.real]
+    C = src.channels
+    nch = 1 if src.mode == "quadrun" else -(-C // src.bk)
+    side = 3 if src.mode == "quadup" else 4
+    width = C if src.mode == "quadrun" else nch * src.bk
+    rows = np.zeros((side, side, width, 4, cout_p), dtype=np.int64)
+    for i in range(2):
+        for j in range(2):
+            s = 2 * i + j
+            for u in range(side):
+                for v in range(side):
+                    if src.mode == "quadup":
+                        ry, rx = u - i, v - j            # parity tap (0..1) of subpixel (i, j)
+                        if not (0 <= ry <= 1 and 0 <= rx <= 1):
+                            continue
+                        blk = sum(w[:, :, dy, dx] for dy in PARITY_TAPS[i, ry]
+                                  for dx in PARITY_TAPS[j, rx])
+                    else:
+                        dy, dx = u - 1 - i, v - 1 - j
+                        if not (-1 <= dy <= 1 and -1 <= dx <= 1):
+                            continue
+                        blk = w[:, :, dy + 1, dx + 1]
+                    rows[u, v, :C, s, :cout] = blk.T
+    return rows.reshape(-1, 4 * cout_p)
+
+
 def pack_im2col(weight: np.ndarray, src: Source) -> np.ndarray:
     """Rows ``[bk, C_out]`` of the fused first conv: row ``t * C + c`` is tap t, channel c."""
     cout, cin = weight.shape[:2]
@@ -491,7 +551,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     if design not in DESIGNS:
         raise ExportError(f"{net.name}: unknown kernel design {design!r}; "
                           f"choose one of {', '.join(DESIGNS)}")
-    gen2 = design == "gen2"
+    gen2 = design in ("gen2", "gen3")
+    quad = design == "gen3"
     L = net.levels
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
@@ -531,6 +592,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         coutp = pad_channels(conv.cout)
         up_weight = None
         packed = []
+        if any(s.mode.startswith("quad") for s in sources):
+            return quad_stage(name, level, conv, sources, out, head, xor, out_xor, rqc, coutp)
         for s in sources:
             if s.mode == "parity":
                 up_weight = pack_parity(conv.weight, s)
@@ -562,6 +625,28 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
                          requant=rqc, xor=xor, out_xor=out_xor, cout=conv.cout, cout_p=coutp,
                          out=out, pool=pool, head=head, up_weight=up_weight)
 
+    def quad_stage(name: str, level: int, conv: IntConv, sources: list[Source],
+                   out: str | None, head: HeadStage | None, xor: int, out_xor: int,
+                   rqc: Requant, coutp: int) -> ConvStage:
+        up = split_planes(pack_quad(conv.weight, sources[0], coutp), 0)[None]
+        other = [pack_quad(conv.weight, s, coutp) for s in sources[1:]]
+        wp = np.concatenate(other, axis=0) if other else np.zeros((0, 4 * coutp), np.int64)
+        corr = xor * conv.weight.astype(np.int64).reshape(conv.cout, -1).sum(axis=1)
+        b = _pad_vec(safe_bias(conv.bias.astype(np.int64) + corr,
+                               accumulator_bound(conv.weight, conv.in_lo, conv.in_hi, xor),
+                               rqc, name), coutp)
+        amax = max(abs(conv.in_lo - xor), abs(conv.in_hi - xor))
+        first, second = parity_partial_bounds(up, wp, amax, amax, np.tile(b, 4))
+        if max(first, second) > INT32_MAX:
+            raise ExportError(f"{name}: a quad accumulator can reach {max(first, second)}, "
+                              "over int32")
+        if out is not None:
+            buffers[out] = (level, coutp, out_xor)
+        return ConvStage(name=name, level=level, sources=tuple(sources),
+                         weight=wp.astype(np.int8), bias=b, requant=rqc, xor=xor,
+                         out_xor=out_xor, cout=conv.cout, cout_p=coutp, out=out, pool=None,
+                         head=head, up_weight=up.astype(np.int8))
+
     # -- encoder levels -------------------------------------------------------------------------
     prev, prev_c, prev_real = "input", cin_buf, net.in_channels
     for i in range(L):
@@ -586,11 +671,18 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         conv = net.decoder[i]
         up = choose_source(prev, prev_c, prev_real, 0, up=True)
         if gen2:
-            up = Source(up.buffer, up.channels, up.real, 0, True, "parity", up.bk)
+            up = Source(up.buffer, up.channels, up.real, 0, True,
+                        "quadup" if quad else "parity", up.bk)
         sources = [up]
         if net.skips:
-            sources.append(choose_source(f"skip{i}", buffers[f"skip{i}"][1],
-                                         net.encoder[i].cout, prev_real, up=False))
+            skip = choose_source(f"skip{i}", buffers[f"skip{i}"][1], net.encoder[i].cout,
+                                 prev_real, up=False)
+            if quad:   # a run of 4 pixels covers the quad's 4 columns exactly
+                skip = (Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
+                               "quadrun", 4 * skip.channels, 4) if skip.mode == "run" else
+                        Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
+                               "quadtap", skip.bk))
+            sources.append(skip)
         head = _head_stage(net, pad_channels(conv.cout)) if i == 0 else None
         out = None if i == 0 else f"decoder{i}"
         stages.append(conv_stage(f"decoder{i}", i, conv, sources, out, None, head))

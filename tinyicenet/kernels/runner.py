@@ -64,6 +64,8 @@ class IntTinyIceNetGPU:
     LARGE_PIXELS = 2 ** 22
     #: gen2 shapes for large inputs (parity decoders: TH x TW pixels of one parity class)
     LARGE_TILES_GEN2 = dict(LARGE_TILES)
+    #: gen3 quad decoders: TH x TW quads (4 x the pixels, N = 4 x channels): half the tile
+    QUAD_TILE = (4, 16, 4)
     #: software-pipelining depth of the K loops
     STAGES = 3
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
@@ -207,7 +209,10 @@ class IntTinyIceNetGPU:
     def _tile(self, name: str, pixels: int = 0) -> tuple[int, int, int, int, int]:
         if name in self.tiles or "*" in self.tiles:
             return self.tiles.get(name, self.tiles.get("*"))
-        large = self.LARGE_TILES_GEN2 if self.design == "gen2" else self.LARGE_TILES
+        large = self.LARGE_TILES if self.design == "gen1" else self.LARGE_TILES_GEN2
+        quad = self.design == "gen3" and name.startswith("decoder")
+        if quad:
+            return (*self.QUAD_TILE, self.num_stages, 16)
         if pixels >= self.LARGE_PIXELS and name in large:
             return (*large[name], 16)
         return (*self.TILE, self.num_stages, 16)
@@ -241,7 +246,8 @@ class IntTinyIceNetGPU:
             a = stage.sources[0]
             b = stage.sources[1] if len(stage.sources) > 1 else None
             par = a.mode == "parity"
-            if par:   # tiles of the half-resolution grid, once per output parity class
+            quad = stage.quad
+            if par or quad:   # tiles of the half-resolution grid (parity: once per class)
                 tiles_x, tiles = self._grid(hl // 2, wl // 2, th, tw)
             else:
                 tiles_x, tiles = self._grid(hl, wl, th, tw)
@@ -254,12 +260,12 @@ class IntTinyIceNetGPU:
                 bufs[stage.pool] if stage.pool else dummy,
                 tensors[2] if hd else dummy, tensors[3] if hd else dummy,
                 state.out if hd else dummy,
-                tensors[4] if par else dummy, q.input_scale,
+                tensors[4] if (par or quad) else dummy, q.input_scale,
                 hl, wl, tiles_x, tiles)
             kw = dict(
                 CA=a.channels, A_UP=a.up, A_RUNPX=a.run_px, A_BK=a.bk,
                 CB=b.channels if b else 0, B_RUNPX=b.run_px if b else 0,
-                B_BK=b.bk if b else 32, B_ROW0=0 if par else a.rows,
+                B_BK=b.bk if b else 32, B_ROW0=0 if (par or quad) else a.rows,
                 KTOT=stage.weight.shape[0],
                 COUT=stage.cout_p, RSHIFT=stage.requant.rshift, LO=stage.requant.lo,
                 HI=stage.requant.hi, OUT_XOR=stage.out_xor, WRITE_OUT=stage.out is not None,
@@ -269,7 +275,7 @@ class IntTinyIceNetGPU:
                 H_LO=hd.requant.lo if hd else 0, H_HI=hd.requant.hi if hd else 0,
                 H_XOR=hd.xor if hd else 0, TH=th, TW=tw, NS=ns, VEC=vec, PAR=par,
                 PLANES=max(stage.up_planes, 1), IM2COL=a.mode == "im2col", QLO=q.lo,
-                QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, num_warps=warps)
+                QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, QUAD=quad, num_warps=warps)
             if self.pdl:
                 kw["launch_pdl"] = True
             g = (n * tiles * (4 if par else 1),)
