@@ -362,8 +362,18 @@ def check_tuned(intmodel: Any, tiles: dict[str, Any], options: dict[str, Any] | 
 def tune(intmodel: Any, n: int, h: int, w: int, options: dict[str, Any] | None = None,
          shapes: tuple[tuple[int, ...], ...] = TUNE_TILES
          ) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    """Stage times for each launch shape in ``shapes``, and the fastest shape per stage."""
+    """Stage times for each launch shape in ``shapes``, and the fastest shape per stage.
+
+    ``shapes=()`` times the runner's default shapes only (``chosen``: those defaults)."""
     table: dict[str, Any] = {}
+    if not shapes:
+        from tinyicenet.kernels.runner import IntTinyIceNetGPU
+        runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, **(options or {}))
+        default = {name: list(runner._tile(name, n * h * w))
+                   for name, _ in runner.launches(runner.state(n, h, w), None)}
+        del runner
+        table["default"] = stage_times(intmodel, n, h, w, None, options)
+        return table, default
     for t in shapes:
         key = f"{t[0]}x{t[1]}/w{t[2]}/s{t[3]}/v{t[4]}"
         try:
@@ -591,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--idle", type=float, default=8.0, help="seconds of idle power window")
     p.add_argument("--stages", action="store_true", help="time each kernel stage too")
+    p.add_argument("--stage-shapes", default="tune", choices=("tune", "default"),
+                   help="--stages: try TUNE_TILES and measure with the fastest per stage, or "
+                        "time the runner's default shapes only (what predict/bench use)")
     p.add_argument("--stage-configs", default=None,
                    help="configurations whose stages --stages tunes (default: all)")
     p.add_argument("--no-peaks", action="store_true")
@@ -747,7 +760,8 @@ def main(argv: list[str] | None = None) -> int:
             for design in dict.fromkeys(kernel_options(v).get("design", DEFAULT_DESIGN)
                                         for v in kernel_variants):
                 t = time.perf_counter()
-                table, best = tune(intmodel, batch, h, w, {"design": design, "pdl": False})
+                table, best = tune(intmodel, batch, h, w, {"design": design, "pdl": False},
+                                   () if args.stage_shapes == "default" else TUNE_TILES)
                 key = f"{h}x{w}x{batch}/{design}"
                 traffic = stage_traffic(lower(net, design), batch, h, w)
                 record["stages"][key] = {"times_us": table, "chosen": best,

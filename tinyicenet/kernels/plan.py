@@ -36,6 +36,12 @@ measurements behind each:
     3x3 x C_in window in registers and multiplies one K = 32 slice (im2col of 18 values
     for 2 input channels) instead of three K = 32 run slices of a stored int8 input.
 
+* ``"gen3"``: gen2 with **quad decoders** where the accumulator stays narrow
+  (``4 * cout_p <= QUAD_MAX_N``): a program computes 2 x 2 output quads as one GEMM with
+  ``N = 4 * cout_p`` columns (:func:`pack_quad`): the upsampled source's 3 x 3 low-resolution
+  taps serve all four pixels (9/4 taps per pixel instead of 4), and a run of 4 skip pixels per
+  row covers the quad's columns exactly (4 rows per 4 pixels instead of 3 rows per pixel).
+
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
 kernels' exact order.
@@ -60,7 +66,11 @@ K_GRANULE = 32
 DESIGNS = ("gen1", "gen2", "gen3")
 #: the design the runner uses unless told otherwise: the fastest exact one measured
 #: (bench/gpu_kernels_notes.md)
-DEFAULT_DESIGN = "gen2"
+DEFAULT_DESIGN = "gen3"
+#: gen3 uses a quad program for a decoder when its accumulator is at most this wide
+#: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
+#: take 256 registers per thread and the quad decoder measured 1.5x slower than parity
+QUAD_MAX_N = 64
 #: widest im2col slice of the fused first conv (9 * C_in rounded up to a power of two >= 32);
 #: wider inputs keep the separate quantise kernel
 IM2COL_MAX_K = 128
@@ -552,7 +562,6 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         raise ExportError(f"{net.name}: unknown kernel design {design!r}; "
                           f"choose one of {', '.join(DESIGNS)}")
     gen2 = design in ("gen2", "gen3")
-    quad = design == "gen3"
     L = net.levels
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
@@ -669,6 +678,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
     for i in reversed(range(L)):
         conv = net.decoder[i]
+        quad = design == "gen3" and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
         up = choose_source(prev, prev_c, prev_real, 0, up=True)
         if gen2:
             up = Source(up.buffer, up.channels, up.real, 0, True,

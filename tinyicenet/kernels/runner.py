@@ -62,10 +62,14 @@ class IntTinyIceNetGPU:
                    "decoder0": (8, 32, 4, 3)}
     #: full-resolution pixels per call from which LARGE_TILES apply (256² x 64 = 4.2 M)
     LARGE_PIXELS = 2 ** 22
-    #: gen2 shapes for large inputs (parity decoders: TH x TW pixels of one parity class)
-    LARGE_TILES_GEN2 = dict(LARGE_TILES)
-    #: gen3 quad decoders: TH x TW quads (4 x the pixels, N = 4 x channels): half the tile
-    QUAD_TILE = (4, 16, 4)
+    #: gen2/gen3 shapes for large inputs (parity decoders: TH x TW pixels of one parity
+    #: class), fastest per stage at 1024² x 16 in run 7 (bench notes)
+    LARGE_TILES_GEN2 = {"encoder0": (8, 32, 4, 3), "encoder1": (8, 32, 4, 3),
+                        "bottleneck": (8, 32, 4, 3), "decoder1": (8, 32, 4, 3),
+                        "decoder0": (8, 32, 4, 3)}
+    #: gen3 quad decoders, any size: TH x TW quads (4 x the pixels, N = 4 x channels), 4
+    #: pipeline stages (fastest at 1024² x 16 and at 256² x 1 in run 7)
+    QUAD_TILE = (8, 16, 4, 4)
     #: software-pipelining depth of the K loops
     STAGES = 3
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
@@ -120,6 +124,7 @@ class IntTinyIceNetGPU:
                 tensors[4] = dev(s.up_weight.transpose(0, 1, 3, 2), torch.int8)
             self._stages.append(tensors)
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
+        self._quad_stages = {s.name for s in self.plan.stages if s.quad}
         self._states: dict[tuple[int, int, int], _State] = {}
         #: (tensor, address, shape, graph, output) of the last in-place graph call
         self._fast: tuple | None = None
@@ -210,9 +215,8 @@ class IntTinyIceNetGPU:
         if name in self.tiles or "*" in self.tiles:
             return self.tiles.get(name, self.tiles.get("*"))
         large = self.LARGE_TILES if self.design == "gen1" else self.LARGE_TILES_GEN2
-        quad = self.design == "gen3" and name.startswith("decoder")
-        if quad:
-            return (*self.QUAD_TILE, self.num_stages, 16)
+        if name in self._quad_stages:
+            return (*self.QUAD_TILE, 16)
         if pixels >= self.LARGE_PIXELS and name in large:
             return (*large[name], 16)
         return (*self.TILE, self.num_stages, 16)

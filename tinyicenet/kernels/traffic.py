@@ -25,11 +25,13 @@ def _source_bytes_per_pixel(src: Any) -> tuple[int, int]:
     """(gathered, compulsory) bytes per output pixel of one source."""
     if src.mode == "im2col":
         return 9 * src.channels * 4, src.channels * 4          # fp32 input
+    compulsory = src.channels / 4 if src.up else src.channels   # low-res: a quarter per pixel
     if src.mode == "run":
-        return 3 * src.bk, src.channels
+        return 3 * src.bk, compulsory
+    if src.mode == "quadrun":              # 4 rows of a 4-pixel run per quad of 4 pixels
+        return src.bk, compulsory
     nch = -(-src.channels // src.bk)
-    taps = 4 if src.mode == "parity" else 9
-    compulsory = src.channels // 4 if src.up else src.channels   # low-res: a quarter per pixel
+    taps = {"parity": 4, "quadup": 9 / 4, "quadtap": 4}.get(src.mode, 9)
     return taps * nch * src.bk, compulsory
 
 
@@ -51,15 +53,19 @@ def stage_traffic(plan: Plan, n: int, h: int, w: int) -> dict[str, dict[str, flo
 def _stage(stage: ConvStage, px: int) -> dict[str, float]:
     real_in = sum(s.real for s in stage.sources)
     macs = 9 * real_in * stage.cout
-    rows = sum(s.rows for s in stage.sources if s.mode != "parity")
-    mma = rows * stage.cout_p
+    if stage.quad:   # per quad: rows x 4 cout_p (+ the hi plane of the upsampled source)
+        up = stage.sources[0]
+        mma = (stage.weight.shape[0] + up.rows * stage.up_planes) * stage.cout_p
+    else:
+        rows = sum(s.rows for s in stage.sources if s.mode != "parity")
+        mma = rows * stage.cout_p
     gathered = compulsory = 0
     for s in stage.sources:
         g, c = _source_bytes_per_pixel(s)
         gathered += g
         compulsory += c
         if s.mode == "parity":
-            mma += s.rows * stage.cout_p * stage.up_planes
+            mma += s.rows * stage.cout_p * stage.up_planes   # the hi plane reuses the tile
     written = 0
     if stage.out:
         written += stage.cout_p
