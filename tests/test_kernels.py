@@ -198,6 +198,15 @@ def test_int32_overflow_is_refused():
     assert int(bound.max()) == 64 * 9 * 127 * 128
 
 
+@pytest.mark.parametrize("design", P.DESIGNS)
+def test_activations_wider_than_8_bits_are_refused_by_every_design(design):
+    model = random_intmodel(seed=8)
+    enc1 = next(lay for lay in model.layers if lay.name == "enc1")
+    enc1.out_bits = 10   # a per-layer width the int8 kernels cannot hold
+    with pytest.raises(ExportError, match="does not fit 8 bits"):
+        P.lower(from_intref(model), design)
+
+
 def test_xor_offset_choice():
     assert P.xor_for(0, 255) == 128 and P.xor_for(0, 15) == 0 and P.xor_for(-128, 127) == 0
     with pytest.raises(ExportError):
