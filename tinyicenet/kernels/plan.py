@@ -167,8 +167,10 @@ class Source:
     row, ``run_px`` neighbouring pixels of ``channels`` each, starting at x - 1: a slice of
     ``bk = run_px * channels`` bytes), ``"parity"`` (an upsampled source read as a 2x2 conv per
     output parity on the low-resolution tensor, ``bk`` channels per dot; its weights live in
-    ``ConvStage.up_weight``) or ``"im2col"`` (the float network input, quantised in the kernel:
-    one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row ``t * channels + c`` for tap t).
+    ``ConvStage.up_weight``), ``"quadup"`` / ``"quadrun"`` / ``"quadtap"`` (a quad program's
+    sources, :func:`pack_quad`) or ``"im2col"`` (the float network input, quantised in the
+    kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row
+    ``t * channels + c`` for tap t).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
     real (the rest of ``channels`` is zero padding).
     """
