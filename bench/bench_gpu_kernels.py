@@ -14,9 +14,10 @@ On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
   other), measured by ``tinyicenet.bench.harness`` (the one measurement loop of the project):
   **throughput** and NVML energy from ``--repetitions`` queued windows of ``--window``
   seconds (calls back to back, one device synchronisation per window), **latency**
-  p50/p99 from synchronised single calls after each window; achieved TOP/s against the measured ceilings; with ``--stages`` per-stage times, TOP/s and bytes
-  per pixel (``tinyicenet.kernels.traffic``) against the ceilings; ``--latency-probe`` splits
-  batch-1 latency into host, synchronisation and GPU time;
+  p50/p99 from synchronised single calls after each window; achieved TOP/s against the
+  measured ceilings; with ``--stages`` per-stage times, TOP/s and bytes per pixel
+  (``tinyicenet.kernels.traffic``) against the ceilings; ``--latency-probe`` splits batch-1
+  latency into host, synchronisation and GPU time;
 * ratios against the **fastest PyTorch variant of each configuration** (named in the record
   as ``baseline``), and the issue's targets; optional per-stage kernel times (``--stages``).
 
