@@ -9,11 +9,15 @@ On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
   (a Triton int8 GEMM, and ``torch._int_mm``), device copy bandwidth;
 * idle power, then per configuration (``--configs``, default 256x256 batch 1, 256x256 batch 64,
   1024x1024 batch 16) and variant (eager fp32, eager fp16, ``torch.compile(mode=
-  'max-autotune')`` fp16, the kernels), measured by ``tinyicenet.bench.harness`` (the one
-  measurement loop of the project): **throughput** and NVML energy from ``--repetitions``
-  queued windows of ``--window`` seconds (calls back to back, one device synchronisation per
-  window), **latency** p50/p99 from synchronised single calls after each window; achieved
-  TOP/s against the measured ceilings;
+  'max-autotune')`` fp16, the kernels: ``kernels`` is the runner's default, the fastest exact
+  design; ``kernels-gen1`` the first generation; ``kernels-<design>[-pdl|-nopdl]`` any
+  other), measured by ``tinyicenet.bench.harness`` (the one measurement loop of the project):
+  **throughput** and NVML energy from ``--repetitions`` queued windows of ``--window``
+  seconds (calls back to back, one device synchronisation per window), **latency**
+  p50/p99 from synchronised single calls after each window; achieved TOP/s against the
+  measured ceilings; with ``--stages`` per-stage times, TOP/s and bytes per pixel
+  (``tinyicenet.kernels.traffic``) against the ceilings; ``--latency-probe`` splits batch-1
+  latency into host, synchronisation and GPU time;
 * ratios against the **fastest PyTorch variant of each configuration** (named in the record
   as ``baseline``), and the issue's targets; optional per-stage kernel times (``--stages``).
 
@@ -62,7 +66,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-VARIANTS = ("eager-fp32", "eager-fp16", "compile-fp16", "kernels")
+VARIANTS = ("eager-fp32", "eager-fp16", "compile-fp16", "kernels-gen1", "kernels")
+#: kernel variants: ``kernels`` is the runner's default (the fastest exact path), the others
+#: name a design (``tinyicenet.kernels.plan.DESIGNS``) and ``-pdl`` / ``-nopdl`` the launches
+KERNEL_PREFIX = "kernels"
 DEFAULT_CONFIGS = "256x1,256x64,1024x16"
 CHECKS = ("w8a8", "w4a4", "w8a8_noskip", "w4a4_noskip")
 
@@ -92,29 +99,52 @@ def load_model(spec: str) -> tuple[Any, str]:
 # ------------------------------------------------------------------------------------------
 # exactness
 # ------------------------------------------------------------------------------------------
-def check_exact(model: Any, label: str, scenes: np.ndarray | None, seed: int) -> dict[str, Any]:
+def kernel_options(variant: str) -> dict[str, Any]:
+    """Runner options of a kernel variant name: ``kernels[-<design>][-pdl|-nopdl]``."""
+    parts = variant.split("-")[1:]
+    opts: dict[str, Any] = {}
+    for part in parts:
+        if part == "pdl":
+            opts["pdl"] = True
+        elif part == "nopdl":
+            opts["pdl"] = False
+        else:
+            opts["design"] = part
+    return opts
+
+
+def is_kernels(variant: str) -> bool:
+    return variant == KERNEL_PREFIX or variant.startswith(KERNEL_PREFIX + "-")
+
+
+def check_exact(model: Any, label: str, scenes: np.ndarray | None, seed: int,
+                options: dict[str, Any] | None = None) -> dict[str, Any]:
     import torch
 
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
 
-    runner = IntTinyIceNetGPU(model, device="cuda", graphs=True)
+    options = dict(options or {})
+    runner = IntTinyIceNetGPU(model, device="cuda", graphs=True, **options)
     rng = np.random.default_rng(seed)
     cases: list[tuple[str, np.ndarray]] = [
         ("random 3x256x256", (rng.standard_normal((3, 2, 256, 256)) * rng.uniform(0.5, 3))
          .astype(np.float32)),
         ("random 2x72x200", (rng.standard_normal((2, 2, 72, 200)) * 4).astype(np.float32)),
+        ("random 1x4x4", (rng.standard_normal((1, 2, 4, 4)) * 4).astype(np.float32)),
+        ("random 2x36x44", (rng.standard_normal((2, 2, 36, 44)) * 2).astype(np.float32)),
     ]
     sat = (rng.standard_normal((1, 2, 64, 64)) * 40).astype(np.float32)  # saturating input
     cases.append(("saturating 1x64x64", sat))
     if scenes is not None:
         cases.append((f"scene tiles {scenes.shape[0]}x{scenes.shape[2]}x{scenes.shape[3]}",
                       scenes))
-    out = {"model": label, "cases": []}
+    out = {"model": label, "runner": {"design": runner.design, "pdl": runner.pdl},
+           "cases": []}
     for name, x in cases:
         ref = np.concatenate([model.run_int(model.quantize_input(x[i:i + 4]))
                               for i in range(0, len(x), 4)])
         got = runner.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
-        got_nograph = IntTinyIceNetGPU(model, graphs=False).forward_int(
+        got_nograph = IntTinyIceNetGPU(model, graphs=False, **options).forward_int(
             torch.from_numpy(x).cuda()).cpu().numpy() if name.startswith("random 2") else got
         diff = int((got.astype(np.int64) != ref).sum()) + int(
             (got_nograph.astype(np.int64) != ref).sum())
@@ -225,11 +255,13 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
     import torch
 
     from tinyicenet.kernels.float_twin import float_twin
-    if variant == "kernels":
+    if is_kernels(variant):
         from tinyicenet.kernels.runner import IntTinyIceNetGPU
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,
-                                  tiles={k: tuple(v) for k, v in (tiles or {}).items()})
-        return (lambda: runner.forward_int(x32, copy=False)), "int (custom kernels)"
+                                  tiles={k: tuple(v) for k, v in (tiles or {}).items()},
+                                  **kernel_options(variant))
+        return ((lambda: runner.forward_int(x32, copy=False)),
+                f"int (custom kernels, {runner.design}{', PDL' if runner.pdl else ''})")
     model = float_twin(net).to(x32.device)
     if variant == "eager-fp32":
         x = x32
@@ -249,17 +281,20 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
 
 #: launch shapes tried per stage: (TH, TW, warps, pipeline stages, widest activation copy)
 #: (8-byte, L1-cached copies, VEC=8, measured slower for every large stage: see the notes)
-TUNE_TILES = ((8, 16, 4, 3, 16), (8, 32, 4, 3, 16), (16, 16, 8, 3, 16), (8, 16, 4, 2, 16),
-              (8, 16, 4, 4, 16))
+#: (pipeline stages 1, plain loads, crashed with an illegal address in run 6: not tried)
+TUNE_TILES = ((8, 16, 4, 3, 16), (8, 32, 4, 3, 16), (16, 16, 8, 3, 16), (16, 32, 8, 3, 16),
+              (8, 16, 4, 2, 16), (8, 16, 4, 4, 16), (4, 16, 4, 3, 16), (4, 16, 8, 3, 16))
 
 
 def stage_times(intmodel: Any, n: int, h: int, w: int,
-                tiles: dict[str, tuple[int, ...]] | None = None) -> dict[str, float]:
+                tiles: dict[str, tuple[int, ...]] | None = None,
+                options: dict[str, Any] | None = None) -> dict[str, float]:
     """Median GPU microseconds of each kernel: a CUDA graph of 10 launches, replayed."""
     import torch
 
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
-    runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, tiles=tiles)
+    runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, tiles=tiles,
+                              **(options or {}))
     x = torch.randn(n, runner.plan.in_channels, h, w, device="cuda")
     state = runner.state(n, h, w)
     launches = runner.launches(state, x)
@@ -277,25 +312,76 @@ def stage_times(intmodel: Any, n: int, h: int, w: int,
     return out
 
 
-def check_tuned(intmodel: Any, tiles: dict[str, Any]) -> int:
+def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256,
+                  calls: int = 2000) -> dict[str, Any]:
+    """Where batch-1 latency goes: host + launch + GPU, per kernel variant (p50 microseconds).
+
+    ``forward``: ``runner.forward_int`` then a device synchronisation (what the harness times);
+    ``replay``: the CUDA graph's replay then a synchronisation; ``sync``: a synchronisation of
+    an idle device; ``gpu``: event-timed graph replays (device time alone).
+    """
+    import torch
+
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+
+    def p50(fn: Callable[[], Any]) -> float:
+        for _ in range(50):
+            fn()
+        torch.cuda.synchronize()
+        ts = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            fn()
+            torch.cuda.synchronize()
+            ts.append(time.perf_counter() - t)
+        return float(np.percentile(ts, 50) * 1e6)
+
+    out: dict[str, Any] = {"sync_us": p50(lambda: None)}
+    x = torch.randn(1, 2, h, w, device="cuda")
+    for v in variants:
+        runner = IntTinyIceNetGPU(intmodel, device="cuda", **kernel_options(v))
+        runner.forward_int(x, copy=False)
+        graph = runner._graph_for(runner.state(1, h, w), x)
+        out[v] = {"forward_us": p50(lambda: runner.forward_int(x, copy=False)),
+                  "replay_us": p50(graph.replay),
+                  "gpu_us": _time_cuda(graph.replay, 200) * 1e6,
+                  "design": runner.design, "pdl": runner.pdl}
+        log(f"latency probe {h}x{w}x1 {v}: {out[v]}")
+    return out
+
+
+def check_tuned(intmodel: Any, tiles: dict[str, Any], options: dict[str, Any] | None = None
+                ) -> int:
     """Differing values of a runner with per-stage launch shapes ``tiles`` (fresh input)."""
     import torch
 
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
-    runner = IntTinyIceNetGPU(intmodel, device="cuda", tiles=tiles)
+    runner = IntTinyIceNetGPU(intmodel, device="cuda", tiles=tiles, **(options or {}))
     x = np.random.default_rng().standard_normal((2, runner.plan.in_channels, 128, 192))
     x = (x * 3).astype(np.float32)
     got = runner.forward_int(torch.from_numpy(x).cuda()).cpu().numpy().astype(np.int64)
     return int((got != intmodel.run_int(intmodel.quantize_input(x))).sum())
 
 
-def tune(intmodel: Any, n: int, h: int, w: int) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    """Stage times for each launch shape in TUNE_TILES, and the fastest shape per stage."""
+def tune(intmodel: Any, n: int, h: int, w: int, options: dict[str, Any] | None = None,
+         shapes: tuple[tuple[int, ...], ...] = TUNE_TILES
+         ) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """Stage times for each launch shape in ``shapes``, and the fastest shape per stage.
+
+    ``shapes=()`` times the runner's default shapes only (``chosen``: those defaults)."""
     table: dict[str, Any] = {}
-    for t in TUNE_TILES:
+    if not shapes:
+        from tinyicenet.kernels.runner import IntTinyIceNetGPU
+        runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, **(options or {}))
+        default = {name: list(runner._tile(name, n * h * w))
+                   for name, _ in runner.launches(runner.state(n, h, w), None)}
+        del runner
+        table["default"] = stage_times(intmodel, n, h, w, None, options)
+        return table, default
+    for t in shapes:
         key = f"{t[0]}x{t[1]}/w{t[2]}/s{t[3]}/v{t[4]}"
         try:
-            table[key] = stage_times(intmodel, n, h, w, {"*": t})
+            table[key] = stage_times(intmodel, n, h, w, {"*": t}, options)
         except Exception as exc:  # noqa: BLE001 - a shape the compiler refuses
             table[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     best: dict[str, list[int]] = {}
@@ -303,7 +389,8 @@ def tune(intmodel: Any, n: int, h: int, w: int) -> tuple[dict[str, Any], dict[st
     for stage in stages:
         if stage == "sum":
             continue
-        ok = [(v[stage], t) for t, v in zip(TUNE_TILES, table.values()) if "error" not in v]
+        ok = [(v[stage], t) for t, v in zip(shapes, table.values())
+              if "error" not in v and stage in v]
         best[stage] = list(min(ok)[1])
     return table, best
 
@@ -368,9 +455,9 @@ def usable_variants(variants: list[str], device: str) -> tuple[list[str], list[d
     run, dropped = [], []
     for v in variants:
         reason = None
-        if v in ("kernels", "compile-fp16") and device != "cuda":
+        if (is_kernels(v) or v == "compile-fp16") and device != "cuda":
             reason = f"needs CUDA (running on {device})"
-        elif v == "kernels" and not have_triton:
+        elif is_kernels(v) and not have_triton:
             reason = "the custom kernels need Triton, which is not installed"
         elif v == "compile-fp16" and not have_triton:
             reason = "torch.compile on CUDA needs Triton, which is not installed"
@@ -395,17 +482,17 @@ def entry_of(result: dict[str, Any], variant: str, prec: str, h: int, w: int, op
     fps = result["tiles_per_s"]
     e = result["energy_mj"]
     tops = ops * fps / 1e12
-    peak = peaks.get("int8_matmul_tops") if variant == "kernels" else \
-        peaks.get("bf16_matmul_tflops")
+    kern = is_kernels(variant)
+    peak = peaks.get("int8_matmul_tops") if kern else peaks.get("bf16_matmul_tflops")
     return {"variant": variant, "precision": prec, "h": h, "w": w, "batch": result["batch"],
-            "launch_tiles": launch_tiles if variant == "kernels" else None,
+            "launch_tiles": launch_tiles if kern else None,
             "fps": fps, "fps_synchronised": result.get("synchronised_tiles_per_s"),
             "latency_ms_p50": result["latency_ms"]["p50"],
             "latency_ms_p99": result["latency_ms"]["p99"],
             "mj_per_image": e["per_tile_gross"], "mj_per_image_above_idle": e["per_tile_above_idle"],
             "power_w": result["power_w"]["average"],
             "ops_per_image": ops, "tops": tops,
-            "peak_used": "int8 GEMM" if variant == "kernels" else "bf16 GEMM",
+            "peak_used": "int8 GEMM" if kern else "bf16 GEMM",
             "fraction_of_peak": tops / peak if isinstance(peak, float) and peak else None,
             "fraction_of_bf16_peak": (tops / peaks["bf16_matmul_tflops"]
                                       if isinstance(peaks.get("bf16_matmul_tflops"), float)
@@ -414,16 +501,72 @@ def entry_of(result: dict[str, Any], variant: str, prec: str, h: int, w: int, op
             "windows": len(result["windows"])}
 
 
+def stage_roofline(traffic: dict[str, Any], table: dict[str, Any], best: dict[str, Any],
+                   peaks: dict[str, Any]) -> dict[str, Any]:
+    """Per stage at its fastest launch shape: time, TOP/s, bytes per pixel, against ceilings."""
+    out = {}
+    for name, tr in traffic.items():
+        times = [v[name] for v in table.values() if isinstance(v, dict) and name in v]
+        if not times:
+            continue
+        us = min(times)
+        s = us * 1e-6
+        px = tr["pixels"]
+        tops = 2 * tr["macs"] / s / 1e12
+        entry = {"us": us, "tops": tops, "mma_tops": 2 * tr["mma_macs"] / s / 1e12,
+                 "gathered_tb_s": tr["gathered_bytes"] / s / 1e12,
+                 "compulsory_tb_s": tr["compulsory_bytes"] / s / 1e12,
+                 "gathered_b_per_px": tr["gathered_bytes"] / px,
+                 "compulsory_b_per_px": tr["compulsory_bytes"] / px,
+                 "launch_shape": best.get(name)}
+        if isinstance(peaks.get("int8_matmul_tops"), float):
+            entry["floor_mma_us"] = 2 * tr["mma_macs"] / (peaks["int8_matmul_tops"] * 1e12) * 1e6
+            entry["fraction_of_int8_peak"] = entry["mma_tops"] / peaks["int8_matmul_tops"]
+        if isinstance(peaks.get("copy_tb_s"), float):
+            entry["floor_compulsory_bytes_us"] = (tr["compulsory_bytes"] / (peaks["copy_tb_s"]
+                                                                             * 1e12) * 1e6)
+        out[name] = entry
+    return out
+
+
+def issue14_targets(results: list[dict[str, Any]]) -> dict[str, bool]:
+    """Issue 14's targets for the default kernels (``kernels``), where measured.
+
+    "Today" is the first-generation design measured in the same run (``kernels-gen1``).
+    """
+    by = {(r["variant"], r["h"], r["w"], r["batch"]): r for r in results if "fps" in r}
+    out: dict[str, bool] = {}
+    big = by.get(("kernels", 1024, 1024, 16))
+    if big:
+        out["1024x16: >= 11000 images/s (bar)"] = big["fps"] >= 11000
+        out["1024x16: >= 15000 images/s at <= 35 mJ/image (goal)"] = (
+            big["fps"] >= 15000 and big["mj_per_image"] is not None
+            and big["mj_per_image"] <= 35)
+    small = by.get(("kernels", 256, 256, 1))
+    if small:
+        out["256x1: p50 latency <= 20 us (synchronised)"] = small["latency_ms_p50"] <= 0.020
+    mid, today = by.get(("kernels", 256, 256, 64)), by.get(("kernels-gen1", 256, 256, 64))
+    if mid and today:
+        out["256x64: >= 1.5x the first-generation kernels (same run)"] = (
+            mid["fps"] >= 1.5 * today["fps"])
+    return out
+
+
 def ratios_against_fastest_pytorch(results: list[dict[str, Any]]) -> dict[str, Any]:
     """Per configuration: the kernels against the fastest PyTorch variant measured there."""
     out: dict[str, Any] = {}
     for cfg in sorted({(r["h"], r["w"], r["batch"]) for r in results}):
         by = {r["variant"]: r for r in results if (r["h"], r["w"], r["batch"]) == cfg
               and "fps" in r}
-        torch_runs = [r for v, r in by.items() if v != "kernels"]
+        torch_runs = [r for v, r in by.items() if not is_kernels(v)]
         if "kernels" not in by or not torch_runs:
             continue
         k = by["kernels"]
+        others = {v: {"fps_ratio": k["fps"] / r["fps"],
+                      "latency_p50_ratio": (k["latency_ms_p50"] / r["latency_ms_p50"]
+                                            if k.get("latency_ms_p50") and r.get("latency_ms_p50")
+                                            else None)}
+                  for v, r in by.items() if is_kernels(v) and v != "kernels"}
         base = max(torch_runs, key=lambda r: r["fps"])
         with_energy = [r for r in torch_runs if r["mj_per_image"]]
         low = min(with_energy, key=lambda r: r["mj_per_image"]) if with_energy else None
@@ -438,6 +581,7 @@ def ratios_against_fastest_pytorch(results: list[dict[str, Any]]) -> dict[str, A
                                        "mj_per_image": low["mj_per_image"]} if low else None),
             "energy_ratio_vs_lowest_energy_pytorch": (
                 k["mj_per_image"] / low["mj_per_image"] if low and k["mj_per_image"] else None),
+            "vs_other_kernel_variants": others,
         }
     return out
 
@@ -448,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="benchmarked model: integer reference .npz or synthetic tag (w8a8, ...)")
     p.add_argument("--check", default=",".join(CHECKS),
                    help="models to check for exactness (.npz files and/or synthetic tags)")
+    p.add_argument("--check-variants", default=None,
+                   help="kernel variants to check for exactness (default: every one measured)")
     p.add_argument("--scenes", default=None, help=".npz with array 'tiles' [N, 2, H, W]")
     p.add_argument("--configs", default=DEFAULT_CONFIGS, help="HxB or HxWxB, comma-separated")
     p.add_argument("--variants", default=",".join(VARIANTS))
@@ -459,7 +605,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--idle", type=float, default=8.0, help="seconds of idle power window")
     p.add_argument("--stages", action="store_true", help="time each kernel stage too")
+    p.add_argument("--stage-shapes", default="tune", choices=("tune", "default"),
+                   help="--stages: try TUNE_TILES and measure with the fastest per stage, or "
+                        "time the runner's default shapes only (what predict/bench use)")
+    p.add_argument("--stage-configs", default=None,
+                   help="configurations whose stages --stages tunes (default: all)")
     p.add_argument("--no-peaks", action="store_true")
+    p.add_argument("--latency-probe", action="store_true",
+                   help="split batch-1 latency into host, launch and GPU time per kernel variant")
     p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                    help="cpu: smoke test of the script's path (eager variants only)")
     p.add_argument("--quick", action="store_true", help="short windows (smoke test only)")
@@ -543,15 +696,20 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.scenes) as z:
             scenes = np.ascontiguousarray(z["tiles"], dtype=np.float32)
     record["exactness"] = []
-    if "kernels" in variants:
+    kernel_variants = [v for v in variants if is_kernels(v)]
+    if kernel_variants:
         for i, spec in enumerate(s for s in args.check.split(",") if s):
             model, label = load_model(spec)
-            t = time.perf_counter()
-            res = check_exact(model, label, scenes, seed=1000 + i)
-            res["seconds"] = round(time.perf_counter() - t, 1)
-            record["exactness"].append(res)
-            log(f"exactness {label}: {res['differing']} differing values "
-                f"({', '.join(str(c['differing']) for c in res['cases'])})")
+            for kv in (args.check_variants.split(",") if args.check_variants
+                       else kernel_variants):
+                t = time.perf_counter()
+                res = check_exact(model, label, scenes, seed=1000 + i, options=kernel_options(kv))
+                res["variant"] = kv
+                res["seconds"] = round(time.perf_counter() - t, 1)
+                record["exactness"].append(res)
+                log(f"exactness {label} {kv} ({res['runner']}): {res['differing']} differing "
+                    f"values ({', '.join(str(c['differing']) for c in res['cases'])})")
+            save()
     else:
         record["exactness_skipped"] = "the kernels do not run here"
     save()
@@ -571,6 +729,9 @@ def main(argv: list[str] | None = None) -> int:
     from tinyicenet.kernels.float_twin import macs_per_image
     intmodel, label = load_model(args.model)
     net = from_intref(intmodel)
+    if args.latency_probe and kernel_variants:
+        record["latency_probe"] = latency_probe(intmodel, kernel_variants)
+        save()
     meter = open_meter_or_unavailable("nvml") if cuda else open_meter("none")
     record["meter"] = meter.describe()
     sync()
@@ -594,29 +755,51 @@ def main(argv: list[str] | None = None) -> int:
         ops = 2 * macs_per_image(net, h, w)
         g = torch.Generator(device="cpu").manual_seed(h * 7 + batch)
         x32 = torch.randn(batch, net.in_channels, h, w, generator=g).to(args.device)
-        best = None
-        if args.stages and "kernels" in variants:
-            t = time.perf_counter()
-            table, best = tune(intmodel, batch, h, w)
-            record["stages"][f"{h}x{w}x{batch}"] = {"times_us": table, "chosen": best}
-            for shape, times in table.items():
-                log(f"stages {h}x{w}x{batch} {shape:16s} (us): " + ", ".join(
-                    f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                    for k, v in times.items()))
-            diff = check_tuned(intmodel, best)
-            record["stages"][f"{h}x{w}x{batch}"]["chosen_differing"] = diff
-            record.setdefault("tuned_differing", 0)
-            record["tuned_differing"] += diff
-            log(f"chosen per stage: {best}, differing {diff} ({time.perf_counter() - t:.0f} s)")
+        best_by_design: dict[str, Any] = {}
+        tune_here = args.stages and (args.stage_configs is None or cfg in
+                                     args.stage_configs.split(","))
+        if tune_here and kernel_variants:
+            from tinyicenet.kernels.plan import DEFAULT_DESIGN, lower
+            from tinyicenet.kernels.traffic import stage_traffic
+            for design in dict.fromkeys(kernel_options(v).get("design", DEFAULT_DESIGN)
+                                        for v in kernel_variants):
+                t = time.perf_counter()
+                table, best = tune(intmodel, batch, h, w, {"design": design, "pdl": False},
+                                   () if args.stage_shapes == "default" else TUNE_TILES)
+                key = f"{h}x{w}x{batch}/{design}"
+                traffic = stage_traffic(lower(net, design), batch, h, w)
+                record["stages"][key] = {"times_us": table, "chosen": best,
+                                         "traffic": traffic,
+                                         "roofline": stage_roofline(traffic, table, best, peaks)}
+                for shape, times in table.items():
+                    log(f"stages {key} {shape:16s} (us): " + ", ".join(
+                        f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in times.items()))
+                diff = check_tuned(intmodel, best, {"design": design})
+                record["stages"][key]["chosen_differing"] = diff
+                record.setdefault("tuned_differing", 0)
+                record["tuned_differing"] += diff
+                best_by_design[design] = best
+                log(f"chosen per stage ({design}): {best}, differing {diff} "
+                    f"({time.perf_counter() - t:.0f} s)")
+                for name, r in record["stages"][key]["roofline"].items():
+                    log(f"  {name:11s} {r['us']:8.1f} us {r['tops']:7.1f} TOP/s "
+                        f"{r['gathered_tb_s']:6.2f} TB/s gathered "
+                        f"({r['gathered_b_per_px']:.0f} B/px, compulsory "
+                        f"{r['compulsory_b_per_px']:.0f} B/px)")
+                save()
         config_results = []
         for variant in variants:
             name = f"{variant}-{h}x{w}x{batch}"
             fn = None
             try:
+                from tinyicenet.kernels.plan import DEFAULT_DESIGN
+                best = (best_by_design.get(kernel_options(variant).get("design", DEFAULT_DESIGN))
+                        if is_kernels(variant) else None)
                 fn, prec = make_fn(variant, net, intmodel, x32, best)
                 workload = CallableWorkload(
                     fn, batch=batch, tile=(h, w), device=dev, model=label, variant=variant,
-                    backend="cuda-kernels" if variant == "kernels" else "torch",
+                    backend="cuda-kernels" if is_kernels(variant) else "torch",
                     precision=prec, synchronize=sync)
                 t = time.perf_counter()
                 result = run_bench(workload, meter, config, target="cuda" if cuda else "cpu",
@@ -660,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     small = ratios.get("256x256x1")
     if small:
         targets["256x1: fps >= 2x fastest PyTorch"] = small["fps_ratio"] >= 2
+    targets.update(issue14_targets(record["results"]))
     record["targets"] = targets
     record["exact_everywhere"] = (all(e["differing"] == 0 for e in record["exactness"])
                                   and record.get("tuned_differing", 0) == 0)

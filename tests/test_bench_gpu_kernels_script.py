@@ -72,4 +72,5 @@ def test_without_triton_kernels_and_compile_are_dropped(gk, monkeypatch):
     assert run == ["eager-fp32", "eager-fp16"]
     assert {d["variant"]: d["reason"] for d in dropped} == {
         "compile-fp16": "torch.compile on CUDA needs Triton, which is not installed",
+        "kernels-gen1": "the custom kernels need Triton, which is not installed",
         "kernels": "the custom kernels need Triton, which is not installed"}

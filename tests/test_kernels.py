@@ -28,22 +28,102 @@ def reference(model, x: np.ndarray) -> np.ndarray:
     return model.run_int(model.quantize_input(x))
 
 
-def emulate(model, x: np.ndarray) -> np.ndarray:
-    return run_plan(P.lower(from_intref(model)), x).astype(np.int64)
+def emulate(model, x: np.ndarray, design: str | None = None) -> np.ndarray:
+    return run_plan(P.lower(from_intref(model), design), x).astype(np.int64)
 
 
+@pytest.mark.parametrize("design", P.DESIGNS)
 @pytest.mark.parametrize("wb,ab,skips", MODELS)
-def test_plan_equals_intref_on_fresh_random_inputs(wb, ab, skips):
+def test_plan_equals_intref_on_fresh_random_inputs(wb, ab, skips, design):
     rng = fresh_rng("plan vs intref")  # fresh every run, seed printed: any input
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
                             seed=int(rng.integers(1 << 30)))
     x = (rng.standard_normal((2, 2, 24, 40)) * rng.uniform(0.5, 4)).astype(np.float32)
     x[0, :, :4] = 60.0  # saturating input rows
     ref = reference(model, x)
-    out = emulate(model, x)
+    out = emulate(model, x, design)
     assert out.shape == ref.shape == (2, 6, 24, 40)
     assert int((out != ref).sum()) == 0
     assert len(np.unique(ref)) >= 8  # not a degenerate constant network
+
+
+def test_designs_lower_to_their_stages():
+    net = from_intref(random_intmodel(seed=6))
+    modes = {d: [[s.mode for s in st.sources] for st in P.lower(net, d).stages]
+             for d in P.DESIGNS}
+    assert modes["gen1"][0] == ["run"] and not P.lower(net, "gen1").quant_fused
+    assert modes["gen2"][0] == ["im2col"] and P.lower(net, "gen2").quant_fused
+    assert modes["gen2"][-2:] == [["parity", "tap"], ["parity", "run"]]
+    # gen3: quad only where 4 x cout_p <= QUAD_MAX_N (decoder0: 16 channels; decoder1: 32)
+    assert modes["gen3"][-2:] == [["parity", "tap"], ["quadup", "quadrun"]]
+    assert "input" not in P.lower(net, "gen3").buffers
+    with pytest.raises(ExportError, match="unknown kernel design"):
+        P.lower(net, "gen9")
+
+
+def _upsampled_conv(w: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Hand oracle: 3x3 'same' conv of the nearest-2x upsample of low [C, h, w] (no bias)."""
+    up = low.repeat(2, axis=1).repeat(2, axis=2)
+    pad = np.pad(up, ((0, 0), (1, 1), (1, 1)))
+    H, W = up.shape[1:]
+    return np.stack([sum((w[o, :, dy, dx][:, None, None] * pad[:, dy:dy + H, dx:dx + W]).sum(0)
+                         for dy in range(3) for dx in range(3)) for o in range(w.shape[0])])
+
+
+def test_parity_and_quad_packing_equal_the_upsampled_conv():
+    rng = np.random.default_rng(31)
+    w = rng.integers(-127, 128, size=(3, 5, 3, 3))
+    low = rng.integers(-9, 10, size=(5, 4, 6))
+    want = _upsampled_conv(w, low)
+    src = P.Source("b", 5, 5, 0, True, "parity", 32)
+    pw = P.pack_parity(w, src)                       # [4, planes, rows, cout]
+    assert pw.shape[1] == 2 and np.abs(pw).max() <= 127  # 8-bit sums need two planes
+    summed = pw[:, 0] + 128 * pw[:, 1]
+    lowp = np.pad(low, ((0, 0), (1, 1), (1, 1)))
+    got = np.zeros_like(want)
+    for y in range(8):
+        for x in range(12):
+            p = 2 * (y % 2) + x % 2
+            for r in range(4):
+                ry, rx = divmod(r, 2)
+                a = lowp[:, y // 2 + y % 2 + ry, x // 2 + x % 2 + rx]   # bordered coordinates
+                got[:, y, x] += a @ summed[p, r * 32:r * 32 + 5]
+    np.testing.assert_array_equal(got, want)
+    quad = P.pack_quad(w, P.Source("b", 5, 5, 0, True, "quadup", 32), 16)   # [9*32, 4*16]
+    planes = P.split_planes(quad, 0)
+    np.testing.assert_array_equal(planes[0] + 128 * planes[1], quad)
+    got = np.zeros_like(want)
+    for yq in range(4):
+        for xq in range(6):
+            a = np.concatenate([np.pad(lowp[:, yq + u, xq + v], (0, 27))
+                                for u in range(3) for v in range(3)])
+            acc = (a @ quad).reshape(4, 16)[:, :3]
+            for s in range(4):
+                got[:, 2 * yq + s // 2, 2 * xq + s % 2] = acc[s]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_quad_run_packing_is_the_3x3_window_of_each_quad_pixel():
+    rng = np.random.default_rng(32)
+    w = rng.integers(-7, 8, size=(2, 16, 3, 3))
+    img = rng.integers(0, 16, size=(16, 6, 8))
+    rows = P.pack_quad(w, P.Source("s", 16, 16, 0, False, "quadrun", 64, 4), 16)
+    assert rows.shape == (4 * 64, 64)
+    pad = np.pad(img, ((0, 0), (1, 1), (1, 1)))
+    for yq, xq in [(0, 0), (1, 2), (2, 3)]:
+        a = np.concatenate([pad[:, 2 * yq + u, 2 * xq:2 * xq + 4].T.ravel() for u in range(4)])
+        acc = (a @ rows).reshape(4, 16)
+        for s in range(4):
+            y, x = 2 * yq + s // 2, 2 * xq + s % 2
+            want = (w * pad[None, :, y:y + 3, x:x + 3]).sum(axis=(1, 2, 3))
+            np.testing.assert_array_equal(acc[s, :2], want)
+
+
+def test_im2col_rows_follow_tap_major_order():
+    w = np.arange(4 * 2 * 9).reshape(4, 2, 3, 3)
+    rows = P.pack_im2col(w, P.Source("x", 2, 2, 0, False, "im2col", 32))
+    assert rows.shape == (32, 4) and not rows[18:].any()
+    np.testing.assert_array_equal(rows[5 * 2 + 1], w[:, 1, 1, 2])   # tap 5 = (dy 0, dx +1)
 
 
 def test_plan_equals_intref_with_wider_net_and_saturation():
@@ -118,6 +198,15 @@ def test_int32_overflow_is_refused():
     assert int(bound.max()) == 64 * 9 * 127 * 128
 
 
+@pytest.mark.parametrize("design", P.DESIGNS)
+def test_activations_wider_than_8_bits_are_refused_by_every_design(design):
+    model = random_intmodel(seed=8)
+    enc1 = next(lay for lay in model.layers if lay.name == "enc1")
+    enc1.out_bits = 10   # a per-layer width the int8 kernels cannot hold
+    with pytest.raises(ExportError, match="does not fit 8 bits"):
+        P.lower(from_intref(model), design)
+
+
 def test_xor_offset_choice():
     assert P.xor_for(0, 255) == 128 and P.xor_for(0, 15) == 0 and P.xor_for(-128, 127) == 0
     with pytest.raises(ExportError):
@@ -151,10 +240,27 @@ def test_adapter_refuses_other_topologies():
         from_intref(object())
 
 
-def test_padding_channels_and_non_power_of_two_widths():
+@pytest.mark.parametrize("design", P.DESIGNS)
+def test_padding_channels_and_non_power_of_two_widths(design):
     model = random_intmodel(widths=(12, 24, 40), weight_bits=4, act_bits=4, seed=2, classes=11)
     x = np.random.default_rng(155).standard_normal((1, 2, 16, 20)).astype(np.float32) * 3
-    assert int((emulate(model, x) != reference(model, x)).sum()) == 0
+    assert int((emulate(model, x, design) != reference(model, x)).sum()) == 0
+
+
+def test_traffic_counts_the_network_work_for_every_design():
+    from tinyicenet.kernels.traffic import stage_traffic
+    net = from_intref(random_intmodel(seed=4))
+    for design in P.DESIGNS:
+        t = stage_traffic(P.lower(net, design), 2, 64, 64)
+        assert sum(v["macs"] for v in t.values()) == 2 * macs_per_image(net, 64, 64)
+        if design == "gen1":   # (parity taps sum weights: fewer MMA MACs than the network's)
+            assert all(v["mma_macs"] >= v["macs"] for v in t.values())
+    g1 = stage_traffic(P.lower(net, "gen1"), 1, 64, 64)["decoder0"]
+    g3 = stage_traffic(P.lower(net, "gen3"), 1, 64, 64)["decoder0"]
+    # per pixel: 9 taps x 32 (upsampled) + 3 runs x 64 (skip) + 6 logits, vs the quad's
+    # 9/4 x 32 + 4 x 64 / 4 + 6
+    assert g1["gathered_bytes"] / g1["pixels"] == 9 * 32 + 3 * 64 + 6
+    assert g3["gathered_bytes"] / g3["pixels"] == 72 + 64 + 6
 
 
 def test_float_twin_and_op_count():

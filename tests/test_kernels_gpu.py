@@ -2,7 +2,8 @@
 
 Skipped cleanly without CUDA or Triton (CI). Fresh random inputs every run, several shapes
 (tile multiples and not), graphs on and off, a poisoned output buffer, batch splitting, and
-w8a8 / w4a4 models with and without skips.
+w8a8 / w4a4 models with and without skips, for every kernel design (plan.DESIGNS) and with
+programmatic dependent launches.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if not torch.cuda.is_available():
 pytest.importorskip("triton")
 
 from tinyicenet.kernels import runner as R  # noqa: E402
+from tinyicenet.kernels.plan import DESIGNS  # noqa: E402
 from tinyicenet.kernels.runner import IntTinyIceNetGPU  # noqa: E402
 from tinyicenet.kernels.synthetic import random_intmodel  # noqa: E402
 from helpers import fresh_rng  # noqa: E402
@@ -29,12 +31,13 @@ def reference(model, x: np.ndarray) -> np.ndarray:
                            for i in range(0, len(x), 4)])
 
 
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("wb,ab,skips", MODELS)
-def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips):
+def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips, design):
     rng = fresh_rng("kernels vs intref")  # fresh every run, seed printed
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
                             seed=int(rng.integers(1 << 30)))
-    gpu = IntTinyIceNetGPU(model)
+    gpu = IntTinyIceNetGPU(model, design=design)
     for shape in [(2, 2, 256, 256), (3, 2, 40, 72), (1, 2, 4, 4)]:
         x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
         x[0, :, : shape[2] // 4] *= 30  # saturate part of the input
@@ -49,6 +52,18 @@ def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips):
         np.testing.assert_array_equal(floats, model.dequantize_output(ref))
 
 
+def test_programmatic_dependent_launches_and_the_repeat_fast_path():
+    model = random_intmodel(weight_bits=8, act_bits=8, seed=29)
+    x = torch.randn(2, 2, 64, 80, generator=torch.Generator().manual_seed(61)).cuda() * 3
+    ref = reference(model, x.cpu().numpy())
+    gpu = IntTinyIceNetGPU(model, pdl=True)
+    for _ in range(3):   # the second and third calls take the fast path (same tensor)
+        assert int((gpu.forward_int(x).cpu().numpy().astype(np.int64) != ref).sum()) == 0
+    x.mul_(-1)           # in place: the graph reads the new values
+    ref = reference(model, x.cpu().numpy())
+    assert int((gpu.forward_int(x).cpu().numpy().astype(np.int64) != ref).sum()) == 0
+
+
 def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
     model = random_intmodel(seed=9)
     x = torch.randn(5, 2, 64, 96, generator=torch.Generator().manual_seed(53)).cuda() * 2
@@ -60,13 +75,15 @@ def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
     assert int((split.astype(np.int64) != ref).sum()) == 0
 
 
+@pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("tiles", [None, {"*": (16, 16, 8, 2)}, {"*": (8, 16, 4, 3, 8)},
                                    {"decoder0": (4, 16, 4, 4), "encoder0": (8, 32, 4, 3, 8)}])
-def test_launch_shapes_do_not_change_results(monkeypatch, tiles):
+def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
     monkeypatch.setattr(IntTinyIceNetGPU, "LARGE_PIXELS", 0)  # tiles=None: the large shapes
     model = random_intmodel(seed=17)
     x = np.random.default_rng(67).standard_normal((2, 2, 96, 160)).astype(np.float32) * 3
-    got = IntTinyIceNetGPU(model, tiles=tiles).forward_int(torch.from_numpy(x).cuda())
+    got = IntTinyIceNetGPU(model, tiles=tiles, design=design).forward_int(
+        torch.from_numpy(x).cuda())
     assert int((got.cpu().numpy().astype(np.int64) != reference(model, x)).sum()) == 0
 
 

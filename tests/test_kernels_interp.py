@@ -1,5 +1,8 @@
 """The Triton kernels themselves, run by Triton's CPU interpreter, equal the integer reference.
 
+Every design (gen1: quantise + per-conv kernels; gen2: fused quantiser, parity decoders; gen3:
+quad decoder) on small odd-sized inputs.
+
 Runs wherever Triton is importable (no GPU needed), in a subprocess because the interpreter is
 chosen when the kernels are defined (TRITON_INTERPRET=1); skipped where Triton is missing (the
 CPU build of PyTorch in CI does not bring it).
@@ -28,18 +31,37 @@ SCRIPT = textwrap.dedent("""
                             seed=int(rng.integers(1 << 30)))
         x = (rng.standard_normal(shape) * 3).astype(np.float32)
         ref = m.run_int(m.quantize_input(x))
-        got = IntTinyIceNetGPU(m, device="cpu").forward_int(torch.from_numpy(x)).numpy()
+        got = IntTinyIceNetGPU(m, device="cpu", design="gen1").forward_int(
+            torch.from_numpy(x)).numpy()
+        bad += int((got.astype(np.int64) != ref).sum())
+        assert len(np.unique(ref)) > 4
+    # second-generation designs: fused quantiser, parity decoders (gen2), quad decoder (gen3),
+    # w8 (two weight planes) and w4 (one), with and without skips, odd tile remainders
+    for design, wb, ab, skips, shape in [("gen2", 8, 8, True, (1, 2, 12, 36)),
+                                         ("gen2", 4, 4, False, (1, 2, 20, 12)),
+                                         ("gen3", 8, 8, True, (2, 2, 16, 20)),
+                                         ("gen3", 4, 4, False, (1, 2, 8, 44))]:
+        m = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                            seed=int(rng.integers(1 << 30)))
+        x = (rng.standard_normal(shape) * 3).astype(np.float32)
+        x[..., :3, :] *= 30  # saturating rows
+        ref = m.run_int(m.quantize_input(x))
+        got = IntTinyIceNetGPU(m, device="cpu", design=design).forward_int(
+            torch.from_numpy(x)).numpy()
         bad += int((got.astype(np.int64) != ref).sum())
         assert len(np.unique(ref)) > 4
     IntTinyIceNetGPU.LARGE_PIXELS = 0  # the per-stage shapes used for large inputs
     m = random_intmodel(seed=int(rng.integers(1 << 30)))
     x = (rng.standard_normal((1, 2, 16, 40)) * 3).astype(np.float32)
-    got = IntTinyIceNetGPU(m, device="cpu").forward_int(torch.from_numpy(x)).numpy()
-    bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
+    for design in ("gen1", "gen3"):
+        got = IntTinyIceNetGPU(m, device="cpu", design=design).forward_int(
+            torch.from_numpy(x)).numpy()
+        bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
     print("DIFFERING", bad)
 """)
 
 
+@pytest.mark.slow
 def test_triton_kernels_in_the_interpreter_equal_intref():
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,

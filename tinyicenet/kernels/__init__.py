@@ -2,9 +2,12 @@
 
 Public API::
 
-    IntTinyIceNetGPU(intmodel, device="cuda", graphs=True)   # runner.py (needs CUDA + Triton)
+    IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,   # runner.py (needs CUDA + Triton)
+                     design=None, pdl=None)
         .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
-    lower(from_intref(intmodel)) -> Plan                     # plan.py / adapt.py (numpy)
+    lower(from_intref(intmodel), design=None) -> Plan        # plan.py / adapt.py (numpy);
+                                                             # designs gen1 / gen2 / gen3
+    stage_traffic(plan, n, h, w)                             # traffic.py: work, bytes per stage
     run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin
     float_twin(net), macs_per_image(net, h, w)               # float_twin.py (bench baselines)
     random_intmodel(...)                                     # synthetic.py (tests, speed runs)
@@ -21,6 +24,7 @@ _EXPORTS = {
     "IntTinyIceNetGPU": "runner", "lower": "plan", "IntNet": "plan", "IntConv": "plan",
     "Plan": "plan", "from_intref": "adapt", "run_plan": "emulate", "float_twin": "float_twin",
     "macs_per_image": "float_twin", "random_intmodel": "synthetic",
+    "stage_traffic": "traffic", "DESIGNS": "plan",
 }
 
 __all__ = list(_EXPORTS)

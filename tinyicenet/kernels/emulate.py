@@ -46,12 +46,17 @@ def _pixels(n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return nn.ravel(), yy.ravel(), xx.ravel()
 
 
-def _quantize(stage: QuantStage, x: np.ndarray, buf: _Buffer) -> None:
+def _quantized(stage: QuantStage, x: np.ndarray) -> np.ndarray:
+    """The input quantiser: NHWC integers of ``x`` (NCHW float)."""
     q = np.clip(np.rint(x.astype(np.float32) * np.float32(stage.input_scale)),
                 stage.lo, stage.hi).astype(np.int64)
+    return q.transpose(0, 2, 3, 1)
+
+
+def _quantize(stage: QuantStage, x: np.ndarray, buf: _Buffer) -> None:
     inner = buf.interior()
     inner[...] = 0
-    inner[..., :stage.in_channels] = q.transpose(0, 2, 3, 1)
+    inner[..., :stage.in_channels] = _quantized(stage, x)
 
 
 def _store(y: np.ndarray, offset: int, out: str | None, pool: str | None,
@@ -68,14 +73,120 @@ def _gather(flat: np.ndarray, base: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return flat[base[:, None] + cols[None, :]]
 
 
-def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int) -> np.ndarray:
-    """The stage's int32 accumulator ``[n, h, w, cout_p]`` (bias included)."""
+def _im2col(q: np.ndarray, cin: int, k: int) -> np.ndarray:
+    """``[n*h*w, k]`` operand of the fused first conv: column t * cin + c = tap t, channel c of
+    the quantised input (zero outside the image and past 9 * cin)."""
+    n, h, w, _ = q.shape
+    pad = np.zeros((n, h + 2, w + 2, cin), dtype=np.int64)
+    pad[:, 1:-1, 1:-1] = q[..., :cin]
+    cols = np.zeros((n * h * w, k), dtype=np.int64)
+    for t in range(9):
+        dy, dx = t // 3, t % 3
+        cols[:, t * cin:(t + 1) * cin] = pad[:, dy:dy + h, dx:dx + w].reshape(-1, cin)
+    return cols
+
+
+def _parity(stage: ConvStage, src, buf: "_Buffer", pn: np.ndarray, py: np.ndarray,
+            px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The parity source's two accumulators (lo plane, hi plane) per pixel, in kernel order."""
+    uw = stage.up_weight.astype(np.int64)             # [4, planes, rows, cout_p]
+    par = (py & 1) * 2 + (px & 1)
+    acc = np.zeros((pn.size, stage.cout_p), dtype=np.int64)
+    acch = np.zeros_like(acc)
+    nch = -(-src.channels // src.bk)
+    for r in range(4):
+        ry, rx = divmod(r, 2)
+        base = buf.offsets(pn, (py >> 1) + (py & 1) - 1 + ry, (px >> 1) + (px & 1) - 1 + rx)
+        for j in range(nch):
+            cols = j * src.bk + np.arange(src.bk)
+            a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
+            a = np.where(cols[None, :] < src.channels, a, 0)
+            rows = slice((r * nch + j) * src.bk, (r * nch + j + 1) * src.bk)
+            for p in range(4):
+                sel = par == p
+                acc[sel] += a[sel] @ uw[p, 0, rows]
+                if uw.shape[1] > 1:
+                    acch[sel] += a[sel] @ uw[p, 1, rows]
+            _check32(acc, stage.name)
+            _check32(acch * 128, stage.name)
+    return acc, acch
+
+
+def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
+               w: int) -> np.ndarray:
+    """A quad stage (plan.pack_quad): accumulators ``[quads, 4 * cout_p]`` in kernel order,
+    then each quad's four pixels; returns ``[n, h, w, cout_p]`` with the bias."""
+    qn, qy, qx = _pixels(n, h // 2, w // 2)
+    cp = stage.cout_p
+    uw = stage.up_weight.astype(np.int64)[0]            # [planes, rows, 4 * cout_p]
+    wt = stage.weight.astype(np.int64)
+    acc = np.zeros((qn.size, 4 * cp), dtype=np.int64)
+    acch = np.zeros_like(acc)
+    row = 0
+    for k, src in enumerate(stage.sources):
+        buf = bufs[src.buffer]
+        if src.mode == "quadrun":
+            for u in range(4):
+                base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1)
+                acc += _gather(buf.flat, base, np.arange(src.bk)) @ wt[row:row + src.bk]
+                _check32(acc, stage.name)
+                row += src.bk
+            continue
+        side = 3 if src.mode == "quadup" else 4
+        nch = -(-src.channels // src.bk)
+        for t in range(side * side):
+            u, v = divmod(t, side)
+            if src.mode == "quadup":
+                base = buf.offsets(qn, qy + u - 1, qx + v - 1)
+            else:
+                base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1 + v)
+            for j in range(nch):
+                cols = j * src.bk + np.arange(src.bk)
+                a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
+                a = np.where(cols[None, :] < src.channels, a, 0)
+                r0 = (t * nch + j) * src.bk
+                if k == 0:
+                    acc += a @ uw[0, r0:r0 + src.bk]
+                    if uw.shape[0] > 1:
+                        acch += a @ uw[1, r0:r0 + src.bk]
+                        _check32(acch * 128, stage.name)
+                else:
+                    acc += a @ wt[row:row + src.bk]
+                    row += src.bk
+                _check32(acc, stage.name)
+    if row != wt.shape[0]:
+        raise VerificationError(f"{stage.name}: packed {wt.shape[0]} weight rows, used {row}")
+    acc = acc + acch * 128
+    _check32(acc, stage.name)
+    acc = acc.reshape(n, h // 2, w // 2, 2, 2, cp).transpose(0, 1, 3, 2, 4, 5)
+    acc = acc.reshape(n, h, w, cp) + stage.bias.astype(np.int64)
+    _check32(acc, stage.name)
+    return acc
+
+
+def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
+          qin: np.ndarray | None = None) -> np.ndarray:
+    """The stage's int32 accumulator ``[n, h, w, cout_p]`` (bias included).
+
+    ``qin`` is the quantised input ``[n, h, w, C]`` for a fused first conv (im2col source).
+    """
+    if stage.quad:
+        return _conv_quad(stage, bufs, n, h, w)
     pn, py, px = _pixels(n, h, w)
     acc = np.zeros((pn.size, stage.cout_p), dtype=np.int64)
+    acch = None
     row = 0
     wt = stage.weight.astype(np.int64)
     for src in stage.sources:
+        if src.mode == "im2col":
+            acc += _im2col(qin, src.channels, src.bk) @ wt[row:row + src.bk]
+            _check32(acc, stage.name)
+            row += src.bk
+            continue
         buf = bufs[src.buffer]
+        if src.mode == "parity":
+            acc, acch = _parity(stage, src, buf, pn, py, px)
+            continue
         if src.mode == "run":
             run = src.bk
             start = buf.offsets(pn, py, px - 1)
@@ -101,6 +212,9 @@ def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int) ->
                 row += src.bk
     if row != wt.shape[0]:
         raise VerificationError(f"{stage.name}: packed {wt.shape[0]} weight rows, used {row}")
+    if acch is not None:   # the kernel adds 128 * hi before the bias
+        acc = acc + acch * 128
+        _check32(acc, stage.name)
     acc = acc + stage.bias.astype(np.int64)
     _check32(acc, stage.name)
     return acc.reshape(n, h, w, stage.cout_p)
@@ -125,11 +239,13 @@ def run_plan(plan: Plan, x: np.ndarray) -> np.ndarray:
                                 f"({plan.in_channels} channels, stride {plan.stride})")
     bufs = {name: _Buffer(n, h >> level, w >> level, ch, off)
             for name, (level, ch, off) in plan.buffers.items()}
-    _quantize(plan.quant, x, bufs["input"])
+    qin = _quantized(plan.quant, x)
+    if "input" in bufs:
+        _quantize(plan.quant, x, bufs["input"])
     out = None
     for stage in plan.stages:
         hl, wl = h >> stage.level, w >> stage.level
-        y = apply_requant(_conv(stage, bufs, n, hl, wl), stage.requant)
+        y = apply_requant(_conv(stage, bufs, n, hl, wl, qin), stage.requant)
         _store(y, stage.out_xor, stage.out, stage.pool, bufs)
         if stage.head is not None:
             out = _head(stage.head, y)

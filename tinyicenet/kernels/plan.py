@@ -20,6 +20,28 @@ module decides, and why:
   so large that the output saturates regardless is replaced by the smallest bias that
   saturates the same way (:func:`safe_bias`), and anything still over int32 is refused.
 
+Two designs (``lower(net, design=...)``), both exact; ``bench/gpu_kernels_notes.md`` has the
+measurements behind each:
+
+* ``"gen1"``: a quantise kernel, then one kernel per conv as above (the baseline).
+* ``"gen2"`` (second generation, fewer gathered bytes and one launch fewer):
+
+  - **parity decoders**: a 3x3 conv on a nearest-2x-upsampled tensor equals, for each output
+    parity (y % 2, x % 2), a 2x2 conv on the low-resolution tensor with summed weights
+    (:func:`pack_parity`); a program computes one parity class of a tile, so the upsampled
+    source costs 4 taps instead of 9. Summed 8-bit weights need up to 10 bits: they are split
+    into two int8 planes ``w = 128 * hi + lo`` multiplied with the same gathered operand
+    (two accumulators, combined exactly before the bias);
+  - **fused input quantiser**: the first conv reads the float input itself, quantises its
+    3x3 x C_in window in registers and multiplies one K = 32 slice (im2col of 18 values
+    for 2 input channels) instead of three K = 32 run slices of a stored int8 input.
+
+* ``"gen3"``: gen2 with **quad decoders** where the accumulator stays narrow
+  (``4 * cout_p <= QUAD_MAX_N``): a program computes 2 x 2 output quads as one GEMM with
+  ``N = 4 * cout_p`` columns (:func:`pack_quad`): the upsampled source's 3 x 3 low-resolution
+  taps serve all four pixels (9/4 taps per pixel instead of 4), and a run of 4 skip pixels per
+  row covers the quad's columns exactly (4 rows per 4 pixels instead of 3 rows per pixel).
+
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
 kernels' exact order.
@@ -40,6 +62,20 @@ INT32_MAX = 2**31 - 1
 MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
+#: the kernel designs :func:`lower` can produce (see the module docstring)
+DESIGNS = ("gen1", "gen2", "gen3")
+#: the design the runner uses unless told otherwise: the fastest exact one measured
+#: (bench/gpu_kernels_notes.md)
+DEFAULT_DESIGN = "gen3"
+#: gen3 uses a quad program for a decoder when its accumulator is at most this wide
+#: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
+#: take 256 registers per thread and the quad decoder measured 1.5x slower than parity
+QUAD_MAX_N = 64
+#: widest im2col slice of the fused first conv (9 * C_in rounded up to a power of two >= 32);
+#: wider inputs keep the separate quantise kernel
+IM2COL_MAX_K = 128
+#: kernel rows (dy + 1) that each low-resolution row r of parity p sums (see pack_parity)
+PARITY_TAPS = {(0, 0): (0,), (0, 1): (1, 2), (1, 0): (0, 1), (1, 1): (2,)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,10 +163,16 @@ class IntNet:
 class Source:
     """One input tensor of a conv as the kernel reads it.
 
-    ``mode`` is ``"tap"`` (per kernel tap, ``bk`` channels per dot) or ``"run"`` (per kernel
+    ``mode`` is ``"tap"`` (per kernel tap, ``bk`` channels per dot), ``"run"`` (per kernel
     row, ``run_px`` neighbouring pixels of ``channels`` each, starting at x - 1: a slice of
-    ``bk = run_px * channels`` bytes). ``cin0`` is where its channels start in the conv's input
-    channels; ``real`` how many are real (the rest of ``channels`` is zero padding).
+    ``bk = run_px * channels`` bytes), ``"parity"`` (an upsampled source read as a 2x2 conv per
+    output parity on the low-resolution tensor, ``bk`` channels per dot; its weights live in
+    ``ConvStage.up_weight``), ``"quadup"`` / ``"quadrun"`` / ``"quadtap"`` (a quad program's
+    sources, :func:`pack_quad`) or ``"im2col"`` (the float network input, quantised in the
+    kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row
+    ``t * channels + c`` for tap t).
+    ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
+    real (the rest of ``channels`` is zero padding).
     """
 
     buffer: str
@@ -147,7 +189,12 @@ class Source:
         """K slices (one dot each) of this source."""
         if self.mode == "run":
             return 3
-        return 9 * (-(-self.channels // self.bk))
+        if self.mode == "quadrun":
+            return 4
+        if self.mode == "im2col":
+            return 1
+        taps = {"parity": 4, "quadtap": 16}.get(self.mode, 9)
+        return taps * (-(-self.channels // self.bk))
 
     @property
     def rows(self) -> int:
@@ -209,6 +256,18 @@ class ConvStage:
     out: str | None
     pool: str | None
     head: HeadStage | None
+    #: parity source weights, int8 ``[4 parities, planes, rows, cout_p]`` (``planes`` 1, or 2
+    #: for ``128 * hi + lo`` when summed weights leave int8); None without a parity source
+    up_weight: np.ndarray | None = None
+
+    @property
+    def up_planes(self) -> int:
+        return 0 if self.up_weight is None else int(self.up_weight.shape[1])
+
+    @property
+    def quad(self) -> bool:
+        """True when a program computes 2 x 2 output quads (N = 4 * cout_p columns)."""
+        return any(s.mode.startswith("quad") for s in self.sources)
 
 
 @dataclass(frozen=True)
@@ -224,6 +283,12 @@ class Plan:
     stride: int
     skips: bool
     name: str
+    design: str = "gen1"
+
+    @property
+    def quant_fused(self) -> bool:
+        """True when the first conv quantises the float input itself (no quantise kernel)."""
+        return any(s.mode == "im2col" for st in self.stages for s in st.sources)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +408,114 @@ def pack_source(weight: np.ndarray, src: Source) -> np.ndarray:
     return rows.reshape(-1, cout)
 
 
+def pack_parity(weight: np.ndarray, src: Source) -> np.ndarray:
+    """Parity weights ``[4, planes, rows, C_out]`` of an upsampled source (``mode="parity"``).
+
+    Output pixel (y, x) with parity p = 2 * (y % 2) + x % 2 reads low-resolution pixel
+    ``(y // 2 + y % 2 - 1 + ry, x // 2 + x % 2 - 1 + rx)`` for tap r = 2 * ry + rx, which the
+    nearest upsample repeats under the kernel rows ``PARITY_TAPS[y % 2, ry]`` (and columns
+    likewise): the tap's weight is their sum. Rows: for tap r, for chunk j, for kk < bk:
+    channel j * bk + kk. With sums outside int8, plane 0 holds ``lo = ((s + 64) mod 128) - 64``
+    and plane 1 ``hi = (s - lo) / 128``, so that ``s = 128 * hi + lo``.
+    """
+    cout = weight.shape[0]
+    w = np.zeros((cout, src.channels, 3, 3), dtype=np.int64)
+    w[:, :src.real] = weight[:, src.cin0:src.cin0 + src.real]
+    nch = -(-src.channels // src.bk)
+    rows = np.zeros((4, 4, nch * src.bk, cout), dtype=np.int64)
+    for p in range(4):
+        py, px = divmod(p, 2)
+        for r in range(4):
+            ry, rx = divmod(r, 2)
+            summed = sum(w[:, :, dy, dx] for dy in PARITY_TAPS[py, ry]
+                         for dx in PARITY_TAPS[px, rx])
+            rows[p, r, :src.channels] = summed.T
+    rows = rows.reshape(4, 1, -1, cout)
+    if np.abs(rows).max(initial=0) <= 127:
+        return rows
+    lo = np.mod(rows + 64, 128) - 64
+    hi = (rows - lo) // 128
+    if np.abs(hi).max(initial=0) > 127:
+        raise ExportError("parity weights need more than two int8 planes")
+    return np.concatenate([lo, hi], axis=1)
+
+
+def split_planes(rows: np.ndarray, axis: int) -> np.ndarray:
+    """``rows`` as one int8 plane, or two (``lo``, ``hi`` with rows = 128 * hi + lo) stacked
+    along a new ``axis`` when some value leaves int8."""
+    rows = np.expand_dims(rows, axis)
+    if np.abs(rows).max(initial=0) <= 127:
+        return rows
+    lo = np.mod(rows + 64, 128) - 64
+    hi = (rows - lo) // 128
+    if np.abs(hi).max(initial=0) > 127:
+        raise ExportError("summed weights need more than two int8 planes")
+    return np.concatenate([lo, hi], axis=axis)
+
+
+def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
+    """Rows ``[rows, 4 * cout_p]`` of a quad program's source (column block s = 2 i + j is
+    output pixel (2 Yq + i, 2 Xq + j) of quad (Yq, Xq)).
+
+    ``quadup`` (upsampled source, low-resolution taps (Yq + ry, Xq + rx), ry, rx in -1..1):
+    for tap t = 3 (ry + 1) + (rx + 1), chunk, kk; the weight is the parity sum of
+    :func:`pack_parity` where the tap is one of subpixel (i, j)'s 2 x 2 taps, else 0.
+    ``quadrun`` / ``quadtap`` (full-resolution source, pixels (2 Yq - 1 + u, 2 Xq - 1 + v),
+    u, v in 0..3): per row u a run of 4 pixels v, or per tap t = 4 u + v, chunk, kk; the
+    weight is w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window.
+    Split into int8 planes by the caller (:func:`split_planes`).
+    """
+    cout = weight.shape[0]
+    w = np.zeros((cout, src.channels, 3, 3), dtype=np.int64)
+    w[:, :src.real] = weight[:, src.cin0:src.cin0 + src.real]
+    C = src.channels
+    nch = 1 if src.mode == "quadrun" else -(-C // src.bk)
+    side = 3 if src.mode == "quadup" else 4
+    width = C if src.mode == "quadrun" else nch * src.bk
+    rows = np.zeros((side, side, width, 4, cout_p), dtype=np.int64)
+    for i in range(2):
+        for j in range(2):
+            s = 2 * i + j
+            for u in range(side):
+                for v in range(side):
+                    if src.mode == "quadup":
+                        ry, rx = u - i, v - j            # parity tap (0..1) of subpixel (i, j)
+                        if not (0 <= ry <= 1 and 0 <= rx <= 1):
+                            continue
+                        blk = sum(w[:, :, dy, dx] for dy in PARITY_TAPS[i, ry]
+                                  for dx in PARITY_TAPS[j, rx])
+                    else:
+                        dy, dx = u - 1 - i, v - 1 - j
+                        if not (-1 <= dy <= 1 and -1 <= dx <= 1):
+                            continue
+                        blk = w[:, :, dy + 1, dx + 1]
+                    rows[u, v, :C, s, :cout] = blk.T
+    return rows.reshape(-1, 4 * cout_p)
+
+
+def pack_im2col(weight: np.ndarray, src: Source) -> np.ndarray:
+    """Rows ``[bk, C_out]`` of the fused first conv: row ``t * C + c`` is tap t, channel c."""
+    cout, cin = weight.shape[:2]
+    rows = np.zeros((src.bk, cout), dtype=np.int64)
+    for t in range(9):
+        rows[t * cin:(t + 1) * cin] = weight[:, :, t // 3, t % 3].T
+    return rows
+
+
+def parity_partial_bounds(up_weight: np.ndarray, other_rows: np.ndarray, amax_up: int,
+                          amax_other: int, bias: np.ndarray) -> tuple[int, int]:
+    """Largest |value| of the two accumulators of a parity stage (lo + other sources + bias,
+    and 128 * hi), over any input: both must stay inside int32."""
+    lo = np.abs(up_weight[:, 0].astype(np.int64)).sum(axis=1) * amax_up      # [4, cout]
+    other = np.abs(other_rows.astype(np.int64)).sum(axis=0) * amax_other     # [cout]
+    first = int((lo + other[None, :] + np.abs(bias.astype(np.int64))[None, :]).max(initial=0))
+    second = 0
+    if up_weight.shape[1] > 1:
+        second = int((np.abs(up_weight[:, 1].astype(np.int64)).sum(axis=1) * amax_up * 128)
+                     .max(initial=0))
+    return first, second
+
+
 def pack_head(head: IntConv, channels: int) -> tuple[np.ndarray, int]:
     """Head weights as ``[K, classes]`` rows matching the kernel's widening of a narrow tile.
 
@@ -381,8 +554,16 @@ def _check_conv(name: str, conv: IntConv, cin: int, kernel: int) -> None:
 # --------------------------------------------------------------------------------------------
 # Lowering
 # --------------------------------------------------------------------------------------------
-def lower(net: IntNet) -> Plan:
-    """Turn the integer network into kernel stages with packed weights and safe biases."""
+def lower(net: IntNet, design: str | None = None) -> Plan:
+    """Turn the integer network into kernel stages with packed weights and safe biases.
+
+    ``design`` is ``"gen1"`` or ``"gen2"`` (module docstring; default :data:`DEFAULT_DESIGN`).
+    """
+    design = DEFAULT_DESIGN if design is None else design
+    if design not in DESIGNS:
+        raise ExportError(f"{net.name}: unknown kernel design {design!r}; "
+                          f"choose one of {', '.join(DESIGNS)}")
+    gen2 = design in ("gen2", "gen3")
     L = net.levels
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
@@ -396,8 +577,17 @@ def lower(net: IntNet) -> Plan:
     cin_buf = input_channels(net.in_channels)
     quant = QuantStage(in_channels=net.in_channels, channels=cin_buf, input_scale=scale,
                        lo=int(net.input_lo), hi=int(net.input_hi))
-    buffers: dict[str, tuple[int, int, int]] = {"input": (0, cin_buf, 0)}
+    im2col_k = K_GRANULE  # a power of two (tl.arange) covering the 9 * C_in window
+    while im2col_k < 9 * net.in_channels:
+        im2col_k *= 2
+    fuse_quant = gen2 and im2col_k <= IM2COL_MAX_K
+    buffers: dict[str, tuple[int, int, int]] = {}
+    if not fuse_quant:
+        buffers["input"] = (0, cin_buf, 0)
     stages: list[ConvStage] = []
+
+    def stored_offset(s: Source) -> int:
+        return 0 if s.mode == "im2col" else buffers[s.buffer][2]
 
     def conv_stage(name: str, level: int, conv: IntConv, sources: list[Source],
                    out: str | None, pool: str | None, head: HeadStage | None) -> ConvStage:
@@ -406,29 +596,77 @@ def lower(net: IntNet) -> Plan:
         xor = xor_for(conv.in_lo, conv.in_hi)
         out_xor = xor_for(conv.lo, conv.hi)
         for s in sources:
-            if buffers[s.buffer][2] != xor:
+            if stored_offset(s) != xor:
                 raise ExportError(f"{name}: source {s.buffer} is stored with offset "
-                                  f"{buffers[s.buffer][2]}, the conv expects {xor}")
+                                  f"{stored_offset(s)}, the conv expects {xor}")
         rqc = requant_of(conv)
-        wp = np.concatenate([pack_source(conv.weight, s) for s in sources], axis=0)
         coutp = pad_channels(conv.cout)
+        up_weight = None
+        packed = []
+        if any(s.mode.startswith("quad") for s in sources):
+            return quad_stage(name, level, conv, sources, out, head, xor, out_xor, rqc, coutp)
+        for s in sources:
+            if s.mode == "parity":
+                up_weight = pack_parity(conv.weight, s)
+            elif s.mode == "im2col":
+                packed.append(pack_im2col(conv.weight, s))
+            else:
+                packed.append(pack_source(conv.weight, s))
+        wp = (np.concatenate(packed, axis=0) if packed
+              else np.zeros((0, conv.cout), dtype=np.int64))
         corr = xor * conv.weight.astype(np.int64).reshape(conv.cout, -1).sum(axis=1)
         b = safe_bias(conv.bias.astype(np.int64) + corr,
                       accumulator_bound(conv.weight, conv.in_lo, conv.in_hi, xor), rqc, name)
+        if up_weight is not None:
+            amax = max(abs(conv.in_lo - xor), abs(conv.in_hi - xor))
+            up_weight = np.stack([_pad_cols(up_weight[p, k], coutp)
+                                  for p in range(4) for k in range(up_weight.shape[1])]) \
+                .reshape(4, up_weight.shape[1], -1, coutp)
+            first, second = parity_partial_bounds(up_weight, _pad_cols(wp, coutp), amax, amax,
+                                                  _pad_vec(b, coutp))
+            if max(first, second) > INT32_MAX:
+                raise ExportError(f"{name}: a parity accumulator can reach "
+                                  f"{max(first, second)}, over int32")
+            up_weight = up_weight.astype(np.int8)
         for buf in (out, pool):
             if buf is not None:
                 buffers[buf] = (level + (buf == pool), coutp, out_xor)
         return ConvStage(name=name, level=level, sources=tuple(sources),
                          weight=_pad_cols(wp, coutp).astype(np.int8), bias=_pad_vec(b, coutp),
                          requant=rqc, xor=xor, out_xor=out_xor, cout=conv.cout, cout_p=coutp,
-                         out=out, pool=pool, head=head)
+                         out=out, pool=pool, head=head, up_weight=up_weight)
+
+    def quad_stage(name: str, level: int, conv: IntConv, sources: list[Source],
+                   out: str | None, head: HeadStage | None, xor: int, out_xor: int,
+                   rqc: Requant, coutp: int) -> ConvStage:
+        up = split_planes(pack_quad(conv.weight, sources[0], coutp), 0)[None]
+        other = [pack_quad(conv.weight, s, coutp) for s in sources[1:]]
+        wp = np.concatenate(other, axis=0) if other else np.zeros((0, 4 * coutp), np.int64)
+        corr = xor * conv.weight.astype(np.int64).reshape(conv.cout, -1).sum(axis=1)
+        b = _pad_vec(safe_bias(conv.bias.astype(np.int64) + corr,
+                               accumulator_bound(conv.weight, conv.in_lo, conv.in_hi, xor),
+                               rqc, name), coutp)
+        amax = max(abs(conv.in_lo - xor), abs(conv.in_hi - xor))
+        first, second = parity_partial_bounds(up, wp, amax, amax, np.tile(b, 4))
+        if max(first, second) > INT32_MAX:
+            raise ExportError(f"{name}: a quad accumulator can reach {max(first, second)}, "
+                              "over int32")
+        if out is not None:
+            buffers[out] = (level, coutp, out_xor)
+        return ConvStage(name=name, level=level, sources=tuple(sources),
+                         weight=wp.astype(np.int8), bias=b, requant=rqc, xor=xor,
+                         out_xor=out_xor, cout=conv.cout, cout_p=coutp, out=out, pool=None,
+                         head=head, up_weight=up.astype(np.int8))
 
     # -- encoder levels -------------------------------------------------------------------------
     prev, prev_c, prev_real = "input", cin_buf, net.in_channels
     for i in range(L):
         conv = net.encoder[i]
         out = f"skip{i}" if net.skips else None
-        src = choose_source(prev, prev_c, prev_real, 0, up=False)
+        if i == 0 and fuse_quant:
+            src = Source("x", net.in_channels, net.in_channels, 0, False, "im2col", im2col_k)
+        else:
+            src = choose_source(prev, prev_c, prev_real, 0, up=False)
         stages.append(conv_stage(f"encoder{i}", i, conv, [src], out, f"pool{i}", None))
         prev, prev_c, prev_real = f"pool{i}", pad_channels(conv.cout), conv.cout
 
@@ -442,10 +680,21 @@ def lower(net: IntNet) -> Plan:
     # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
     for i in reversed(range(L)):
         conv = net.decoder[i]
-        sources = [choose_source(prev, prev_c, prev_real, 0, up=True)]
+        quad = design == "gen3" and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
+        up = choose_source(prev, prev_c, prev_real, 0, up=True)
+        if gen2:
+            up = Source(up.buffer, up.channels, up.real, 0, True,
+                        "quadup" if quad else "parity", up.bk)
+        sources = [up]
         if net.skips:
-            sources.append(choose_source(f"skip{i}", buffers[f"skip{i}"][1],
-                                         net.encoder[i].cout, prev_real, up=False))
+            skip = choose_source(f"skip{i}", buffers[f"skip{i}"][1], net.encoder[i].cout,
+                                 prev_real, up=False)
+            if quad:   # a run of 4 pixels covers the quad's 4 columns exactly
+                skip = (Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
+                               "quadrun", 4 * skip.channels, 4) if skip.mode == "run" else
+                        Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
+                               "quadtap", skip.bk))
+            sources.append(skip)
         head = _head_stage(net, pad_channels(conv.cout)) if i == 0 else None
         out = None if i == 0 else f"decoder{i}"
         stages.append(conv_stage(f"decoder{i}", i, conv, sources, out, None, head))
@@ -453,7 +702,7 @@ def lower(net: IntNet) -> Plan:
 
     return Plan(quant=quant, stages=tuple(stages), buffers=buffers, classes=net.head.cout,
                 output_exp=int(net.output_exp), in_channels=net.in_channels, stride=net.stride,
-                skips=net.skips, name=net.name)
+                skips=net.skips, name=net.name, design=design)
 
 
 def _head_stage(net: IntNet, channels: int) -> HeadStage:

@@ -9,6 +9,14 @@ Two kernels:
   round-half-even shift + clamp, then any of: full-resolution store, fused 2x2 max-pool store,
   fused 1x1 head with its own requantisation storing int8 logits ``[N, classes, H, W]``.
 
+Second-generation options of the same kernel (``plan`` design ``gen2``): ``PAR`` reads the
+first source as a parity 2x2 conv on the low-resolution tensor (a program computes one output
+parity class of a tile; up to two weight planes, two accumulators), ``IM2COL`` reads the float
+network input itself and quantises the 3x3 window in registers (no quantise kernel), and
+``GDC`` makes the kernel a programmatic dependent launch (Hopper): it waits for its
+predecessor's completion with ``griddepcontrol.wait`` before touching memory, so its launch
+overlaps the predecessor's tail.
+
 The K loop of each source is a ``tl.range`` loop that Triton software-pipelines (``NS``
 stages): the gathered A slices and the weight slices stream into shared memory while earlier
 slices are multiplied. Activations are stored with their offset already applied (unsigned
@@ -33,12 +41,28 @@ INTERPRETED = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 @triton.jit
 def _tile(pid, TILES_X, TILES_PER_IMG, TH: tl.constexpr, TW: tl.constexpr,
-          POOL_ORDER: tl.constexpr):
+          POOL_ORDER: tl.constexpr, PAR: tl.constexpr = False):
+    """Program -> (image, tile row, tile column, pixel rows, pixel columns, parity class).
+
+    With ``PAR`` the tiles cover the half-resolution grid four times, once per output parity
+    class p: pixel (i, j) of the tile is output (2 i + p // 2, 2 j + p % 2).
+    """
+    m = tl.arange(0, TH * TW)
+    if PAR:
+        n = pid // (4 * TILES_PER_IMG)
+        r = pid - n * (4 * TILES_PER_IMG)
+        par = r // TILES_PER_IMG
+        t = r - par * TILES_PER_IMG
+        ty = t // TILES_X
+        tx = t - ty * TILES_X
+        y = 2 * (ty * TH + m // TW) + par // 2
+        x = 2 * (tx * TW + m % TW) + par % 2
+        return n, ty, tx, y, x, par
     n = pid // TILES_PER_IMG
     t = pid - n * TILES_PER_IMG
     ty = t // TILES_X
     tx = t - ty * TILES_X
-    m = tl.arange(0, TH * TW)
+    par = 0
     if POOL_ORDER:
         q = m % 4
         win = m // 4
@@ -47,7 +71,7 @@ def _tile(pid, TILES_X, TILES_PER_IMG, TH: tl.constexpr, TW: tl.constexpr,
     else:
         y = ty * TH + m // TW
         x = tx * TW + m % TW
-    return n, ty, tx, y, x
+    return n, ty, tx, y, x, par
 
 
 @triton.jit
@@ -79,6 +103,14 @@ def _round_half_even(v, RINT: tl.constexpr):
 
 
 @triton.jit
+def _quant_value(v, scale, QLO: tl.constexpr, QHI: tl.constexpr, RINT: tl.constexpr):
+    """The input quantiser on fp32: clamp(round_half_even(v * scale), QLO, QHI)."""
+    # clamp first: keeps the rounding inside fp32's exact-integer range
+    v = tl.minimum(tl.maximum(v * scale, QLO - 1.0), QHI + 1.0)
+    return tl.minimum(tl.maximum(_round_half_even(v, RINT), QLO), QHI)
+
+
+@triton.jit
 def quantize_kernel(x_ptr, q_ptr, H, W, BLOCKS_PER_IMG, scale, CIN: tl.constexpr,
                     CP: tl.constexpr, QLO: tl.constexpr, QHI: tl.constexpr,
                     BLOCK: tl.constexpr, RINT: tl.constexpr):
@@ -92,9 +124,7 @@ def quantize_kernel(x_ptr, q_ptr, H, W, BLOCKS_PER_IMG, scale, CIN: tl.constexpr
     c = tl.arange(0, CP)
     v = tl.load(x_ptr + (n * CIN + c[None, :]) * (H * W) + p[:, None],
                 mask=valid[:, None] & (c < CIN)[None, :], other=0.0)
-    # clamp first: keeps the rounding inside fp32's exact-integer range
-    v = tl.minimum(tl.maximum(v * scale, QLO - 1.0), QHI + 1.0)
-    q = tl.minimum(tl.maximum(_round_half_even(v, RINT), QLO), QHI)
+    q = _quant_value(v, scale, QLO, QHI, RINT)
     dst = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * CP
     tl.store(q_ptr + dst[:, None] + c[None, :], q.to(tl.int32).to(tl.int8), mask=valid[:, None])
 
@@ -102,8 +132,12 @@ def quantize_kernel(x_ptr, q_ptr, H, W, BLOCKS_PER_IMG, scale, CIN: tl.constexpr
 @triton.jit
 def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x, H, W, valid,
                 C: tl.constexpr, UP: tl.constexpr, RUNPX: tl.constexpr, BK: tl.constexpr,
-                COUT: tl.constexpr, NS: tl.constexpr, VEC: tl.constexpr):
+                COUT: tl.constexpr, NS: tl.constexpr, VEC: tl.constexpr, KW: tl.constexpr = 3):
     """acc += im2col(src) @ w[ROW0:ROW0 + rows] in the packing order of plan.pack_source.
+
+    ``KW`` is the window side: 3 for one output pixel at (y, x); 4 for a quad program, which
+    passes (y, x) = (2 Yq, 2 Xq) and reads the 4 x 4 window from (2 Yq - 1, 2 Xq - 1)
+    (plan.pack_quad).
 
     The weights are stored transposed (``[COUT, KTOT]``, K contiguous): the K-major layout
     that the int8 wgmma wants for its B operand in shared memory. ``VEC`` caps the width of
@@ -118,7 +152,7 @@ def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x
         # pairs of tile pixels with 2C and would emit misaligned 16-byte copies for C = 8,
         # so state the true alignment.
         start = tl.multiple_of(((n * (H + 2) + y + 1) * (W + 2) + x) * C, min(C, VEC))
-        for d in tl.range(0, 3, num_stages=NS):
+        for d in tl.range(0, KW, num_stages=NS):
             a = tl.load(src + (start + (d - 1) * ((W + 2) * C))[:, None] + kk[None, :],
                         mask=valid[:, None], other=0)
             wt = tl.load(w_ptr + (ROW0 + d * BK + kk)[:, None] + cols[None, :] * KTOT)
@@ -126,10 +160,10 @@ def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x
     else:
         NCH: tl.constexpr = (C + BK - 1) // BK
         center = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * C
-        for i in tl.range(0, 9 * NCH, num_stages=NS):
+        for i in tl.range(0, KW * KW * NCH, num_stages=NS):
             t = i // NCH
-            dy = t // 3 - 1
-            dx = t - (t // 3) * 3 - 1
+            dy = t // KW - 1
+            dx = t - (t // KW) * KW - 1
             cc = (i - t * NCH) * BK + kk
             if UP:
                 base = ((n * (H // 2 + 2) + ((y + dy) >> 1) + 1) * (W // 2 + 2)
@@ -148,8 +182,69 @@ def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x
 
 
 @triton.jit
+def _acc_parity(acc, acch, src, wu_ptr, n, yl, xl, H, W, valid, par, C: tl.constexpr,
+                BK: tl.constexpr, COUT: tl.constexpr, PLANES: tl.constexpr, NS: tl.constexpr,
+                VEC: tl.constexpr, KW: tl.constexpr = 2):
+    """acc (+ acch) += a low-resolution source with summed weights: the parity source
+    (plan.pack_parity, KW = 2: taps (yl + ry, xl + rx) in bordered coordinates, yl = y // 2 +
+    y % 2) or a quad program's upsampled source (plan.pack_quad, KW = 3, yl = Yq).
+
+    ``wu_ptr`` holds ``[4 or 1, PLANES, COUT, KU]`` (K contiguous); plane 1 (``hi``, weight
+    128 * hi) goes to the second accumulator.
+    """
+    cols = tl.arange(0, COUT)
+    kk = tl.arange(0, BK)
+    NCH: tl.constexpr = (C + BK - 1) // BK
+    KU: tl.constexpr = KW * KW * NCH * BK
+    w0 = wu_ptr + (par * PLANES) * COUT * KU
+    for i in tl.range(0, KW * KW * NCH, num_stages=NS):
+        r = i // NCH
+        ry = r // KW
+        rx = r - ry * KW
+        cc = (i - r * NCH) * BK + kk
+        # parity: low-resolution pixel (y//2 + py - 1 + ry, x//2 + px - 1 + rx), +1 border
+        base = ((n * (H // 2 + 2) + yl + ry) * (W // 2 + 2) + xl + rx) * C
+        base = tl.multiple_of(base, min(C, VEC))
+        if C % BK == 0:
+            a = tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
+        else:
+            a = tl.load(src + base[:, None] + cc[None, :],
+                        mask=valid[:, None] & (cc < C)[None, :], other=0)
+        wl = tl.load(w0 + (i * BK + kk)[:, None] + cols[None, :] * KU)
+        acc = tl.dot(a, wl, acc, out_dtype=tl.int32)
+        if PLANES > 1:
+            wh = tl.load(w0 + COUT * KU + (i * BK + kk)[:, None] + cols[None, :] * KU)
+            acch = tl.dot(a, wh, acch, out_dtype=tl.int32)
+    return acc, acch
+
+
+@triton.jit
+def _acc_im2col(acc, x_ptr, w_ptr, KTOT: tl.constexpr, n, y, x, H, W, valid, qscale,
+                CIN: tl.constexpr, K: tl.constexpr, COUT: tl.constexpr, QLO: tl.constexpr,
+                QHI: tl.constexpr, RINT: tl.constexpr):
+    """acc += the quantised 3x3 x CIN window of the float input (plan.pack_im2col), one dot.
+
+    Column k = t * CIN + c reads channel c at tap t of the NCHW float input; outside the
+    image (and past 9 * CIN) it is 0, the zero border of the quantised input.
+    """
+    k = tl.arange(0, K)
+    t = k // CIN
+    c = k - t * CIN
+    dy = t // 3 - 1
+    dx = t - (t // 3) * 3 - 1
+    yy = y[:, None] + dy[None, :]
+    xx = x[:, None] + dx[None, :]
+    ok = valid[:, None] & (k < 9 * CIN)[None, :] & (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)
+    v = tl.load(x_ptr + ((n * CIN + c[None, :]) * H + yy) * W + xx, mask=ok, other=0.0)
+    q = _quant_value(v, qscale, QLO, QHI, RINT).to(tl.int32).to(tl.int8)
+    cols = tl.arange(0, COUT)
+    wt = tl.load(w_ptr + k[:, None] + cols[None, :] * KTOT)
+    return tl.dot(q, wt, acc, out_dtype=tl.int32)
+
+
+@triton.jit
 def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_ptr, head_ptr,
-                   H, W, TILES_X, TILES_PER_IMG,
+                   wu_ptr, qscale, H, W, TILES_X, TILES_PER_IMG,
                    CA: tl.constexpr, A_UP: tl.constexpr, A_RUNPX: tl.constexpr,
                    A_BK: tl.constexpr, CB: tl.constexpr, B_RUNPX: tl.constexpr,
                    B_BK: tl.constexpr, B_ROW0: tl.constexpr, KTOT: tl.constexpr,
@@ -159,16 +254,64 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
                    NCLS: tl.constexpr, NCLS_P: tl.constexpr, H_SPREAD: tl.constexpr,
                    H_RSHIFT: tl.constexpr, H_LO: tl.constexpr, H_HI: tl.constexpr,
                    H_XOR: tl.constexpr, TH: tl.constexpr, TW: tl.constexpr,
-                   NS: tl.constexpr, VEC: tl.constexpr = 16):
+                   NS: tl.constexpr, VEC: tl.constexpr = 16, PAR: tl.constexpr = False,
+                   PLANES: tl.constexpr = 1, IM2COL: tl.constexpr = False,
+                   QLO: tl.constexpr = -128, QHI: tl.constexpr = 127,
+                   RINT: tl.constexpr = True, GDC: tl.constexpr = False,
+                   QUAD: tl.constexpr = False):
+    if GDC:
+        # everything this kernel reads or overwrites was produced or read by its predecessors
+        tl.extra.cuda.gdc_wait()
     pid = tl.program_id(0)
-    n, ty, tx, y, x = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, WRITE_POOL)
-    valid = (y < H) & (x < W)
-    acc = tl.zeros([TH * TW, COUT], dtype=tl.int32)
-    acc = _acc_source(acc, a_ptr, w_ptr, 0, KTOT, n, y, x, H, W, valid, CA, A_UP, A_RUNPX, A_BK,
-                      COUT, NS, VEC)
-    if CB > 0:
-        acc = _acc_source(acc, b_ptr, w_ptr, B_ROW0, KTOT, n, y, x, H, W, valid, CB, False,
-                          B_RUNPX, B_BK, COUT, NS, VEC)
+    if QUAD:
+        # a program computes TH x TW quads (2 x 2 output pixels) of the half-resolution grid:
+        # the accumulator's columns are (subpixel s = 2 i + j, channel), N = 4 * COUT
+        n, ty, tx, yh, xh, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, False)
+        validq = (yh < H // 2) & (xh < W // 2)
+        acc4 = tl.zeros([TH * TW, 4 * COUT], dtype=tl.int32)
+        acch = tl.zeros([TH * TW, 4 * COUT], dtype=tl.int32)
+        acc4, acch = _acc_parity(acc4, acch, a_ptr, wu_ptr, n, yh, xh, H, W, validq, 0, CA,
+                                 A_BK, 4 * COUT, PLANES, NS, VEC, 3)
+        if CB > 0:
+            acc4 = _acc_source(acc4, b_ptr, w_ptr, 0, KTOT, n, 2 * yh, 2 * xh, H, W, validq, CB,
+                               False, B_RUNPX, B_BK, 4 * COUT, NS, VEC, 4)
+        if PLANES > 1:
+            acc4 = acc4 + (acch << 7)
+        if GDC:
+            tl.extra.cuda.gdc_launch_dependents()
+        acc = tl.reshape(acc4, [4 * TH * TW, COUT])
+        m4 = tl.arange(0, 4 * TH * TW)
+        q = m4 // 4
+        sub = m4 - q * 4
+        y = 2 * (ty * TH + q // TW) + sub // 2
+        x = 2 * (tx * TW + q % TW) + sub % 2
+        valid = (y < H) & (x < W)
+        MR: tl.constexpr = 4 * TH * TW
+    else:
+        n, ty, tx, y, x, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, WRITE_POOL, PAR)
+        valid = (y < H) & (x < W)
+        acc = tl.zeros([TH * TW, COUT], dtype=tl.int32)
+        if PAR:
+            acch = tl.zeros([TH * TW, COUT], dtype=tl.int32)
+            acc, acch = _acc_parity(acc, acch, a_ptr, wu_ptr, n, (y >> 1) + par // 2,
+                                    (x >> 1) + par % 2, H, W, valid, par, CA, A_BK, COUT, PLANES,
+                                    NS, VEC)
+        elif IM2COL:
+            acc = _acc_im2col(acc, a_ptr, w_ptr, KTOT, n, y, x, H, W, valid, qscale, CA, A_BK,
+                              COUT, QLO, QHI, RINT)
+        else:
+            acc = _acc_source(acc, a_ptr, w_ptr, 0, KTOT, n, y, x, H, W, valid, CA, A_UP,
+                              A_RUNPX, A_BK, COUT, NS, VEC)
+        if CB > 0:
+            acc = _acc_source(acc, b_ptr, w_ptr, B_ROW0, KTOT, n, y, x, H, W, valid, CB, False,
+                              B_RUNPX, B_BK, COUT, NS, VEC)
+        if PAR:
+            if PLANES > 1:
+                acc = acc + (acch << 7)
+        if GDC:
+            # after the main loop: dependents launched earlier would hold SM slots idle
+            tl.extra.cuda.gdc_launch_dependents()
+        MR: tl.constexpr = TH * TW
     cols = tl.arange(0, COUT)
     acc = acc + tl.load(bias_ptr + cols)[None, :]
     yq = _requant(acc, RSHIFT, LO, HI)
@@ -188,9 +331,9 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
     if HEAD:
         h8 = (yq - H_XOR).to(tl.int8)
         if H_SPREAD >= 2:
-            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [TH * TW, COUT * 2])
+            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [MR, COUT * 2])
         if H_SPREAD >= 4:
-            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [TH * TW, COUT * 4])
+            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [MR, COUT * 4])
         kh = tl.arange(0, COUT * H_SPREAD)
         jc = tl.arange(0, NCLS_P)
         hw = tl.load(hw_ptr + kh[:, None] + jc[None, :] * (COUT * H_SPREAD))  # [NCLS_P, KH]
