@@ -176,9 +176,8 @@ def test_package_with_a_scene_and_expected_logits(tmp_path, checkpoint, sample_s
     expected = np.load(out / "expected_logits.npy")
     assert expected.shape == (13, *image.shape[1:])
 
-    from tinyicenet.resources import resource_dir
-    sys.path.insert(0, str(resource_dir("boards/zcu102")))
-    from tinyicenet_zcu102 import accelerator, bench, emulate, iospec
+    from tinyicenet_io import iospec
+    from tinyicenet_zcu102 import accelerator, bench, emulate
 
     spec = iospec.load(out / "io_spec.json")
     im = from_brevitas(model)

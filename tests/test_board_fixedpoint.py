@@ -1,23 +1,19 @@
 """The board driver's fixed-point conversion, word packing, io spec and tiling (no board needed).
 
-The driver (boards/zcu102/tinyicenet_zcu102) cannot import the host package, so these tests
-check it against the host's own implementations: the integer reference's input quantizer and
+The driver (boards/zcu102/tinyicenet_zcu102) and the package it shares with the host
+(boards/common/tinyicenet_io) cannot import the host package, so these tests check them against
+the host's own implementations: the integer reference's input quantizer and
 tinyicenet.data.tiling.
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
-from tinyicenet.resources import resource_dir
-
-sys.path.insert(0, str(resource_dir("boards/zcu102")))
-
-from tinyicenet_zcu102 import emulate, fixedpoint, iospec, tiling  # noqa: E402
-from tinyicenet_zcu102.errors import BoardError  # noqa: E402
+from tinyicenet_io import fixedpoint, iospec, tiling
+from tinyicenet_zcu102 import emulate
+from tinyicenet_zcu102.errors import BoardError
 
 
 def make_spec(**changes) -> iospec.IOSpec:

@@ -15,11 +15,12 @@ import sys
 
 import numpy as np
 
+from tinyicenet_io.iospec import load as load_spec
+
 from . import __version__
 from .accelerator import DmaAccelerator, load_overlay
 from .bench import benchmark, write_atomic
 from .errors import BoardError, PowerUnavailable
-from .iospec import load as load_spec
 from .power import load_board, open_source
 
 
