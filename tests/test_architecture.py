@@ -43,7 +43,8 @@ def tree(tmp_path: Path) -> Path:
     purpose."""
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "tinyicenet", tmp_path / "tinyicenet", ignore=skip)
-    for package in ("zcu102/tinyicenet_zcu102", "zcu102/zcu102_build", "common/tinyicenet_io"):
+    for package in ("zcu102/tinyicenet_zcu102", "zcu102/tinyicenet_zcu102_build",
+                    "common/tinyicenet_io"):
         shutil.copytree(ROOT / "boards" / package, tmp_path / "boards" / package, ignore=skip)
     shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path

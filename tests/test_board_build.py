@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import zcu102_build as build  # the jobs of boards/zcu102/build.py (an installed package)
+import tinyicenet_zcu102_build as build  # the jobs of boards/zcu102/build.py (an installed package)
 
 from tinyicenet.resources import resource_dir
 

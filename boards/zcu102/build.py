@@ -16,11 +16,11 @@ outputs appear in --out only when everything succeeded (written to <out>.partial
 emulated accelerator of the driver's tests (tinyicenet_zcu102.emulate.CSimKernel).
 
 It runs where Vivado is installed, without the tinyicenet package: it needs the standard
-library and the shared ``tinyicenet_io`` package (``pip install boards/common``; jsonschema). This
-file is the command line; the jobs are the ``zcu102_build`` package beside it (``tools``: tool
-discovery, ``hls_project``: the project and its check against the io spec, ``tcl``: the shell
-header and Tcl parameters, ``csim``: the C-simulation library, ``reports``: Vivado reports,
-``steps``: the three commands).
+library and the shared ``tinyicenet_io`` package (``pip install boards/common``; jsonschema).
+This file is the command line; the jobs are the ``tinyicenet_zcu102_build`` package beside it
+(``tools``: tool discovery, ``hls_project``: the project and its check against the io spec,
+``tcl``: the shell header and Tcl parameters, ``csim``: the C-simulation library, ``reports``:
+Vivado reports, ``steps``: the three commands).
 Exit codes: 2 bad input, 4 missing tool, 5 a tool failed, 6 timing not met.
 """
 
@@ -30,8 +30,8 @@ import argparse
 import os
 import sys
 
-from zcu102_build.errors import BuildError
-from zcu102_build.steps import cmd_bitstream, cmd_check, cmd_csim
+from tinyicenet_zcu102_build.errors import BuildError
+from tinyicenet_zcu102_build.steps import cmd_bitstream, cmd_check, cmd_csim
 
 
 def parser() -> argparse.ArgumentParser:

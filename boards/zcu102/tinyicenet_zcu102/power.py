@@ -48,7 +48,7 @@ def default_board_json() -> str:
     the copy an installed ``tinyicenet-zcu102`` wheel keeps with its build resources."""
     parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     beside = os.path.join(parent, "board.json")
-    installed = os.path.join(parent, "zcu102_build", "_resources", "board.json")
+    installed = os.path.join(parent, "tinyicenet_zcu102_build", "_resources", "board.json")
     return installed if not os.path.exists(beside) and os.path.exists(installed) else beside
 
 

@@ -68,7 +68,7 @@ def cmd_bitstream(args) -> int:
         "ip_version": IP_VERSION})
     shutil.copy(HLS_DIR / "build_ip.tcl", work / "build_ip.tcl")
     run_logged([hls_exe, *hls_args, "build_ip.tcl"], work, work / "hls.log",
-         "HLS synthesis and IP export")
+               "HLS synthesis and IP export")
     ip_repo = work / "tinyicenet_axis_prj" / "solution1" / "impl" / "ip"
     if not (ip_repo / "component.xml").is_file():
         raise BuildError(f"HLS finished but exported no IP in {ip_repo}; see {work / 'hls.log'}",
@@ -80,9 +80,10 @@ def cmd_bitstream(args) -> int:
         "in_word_bits": spec.in_word_bits, "out_word_bits": spec.out_word_bits,
         "proj_dir": work / "vivado", "bd_name": "tinyicenet_bd", "out_dir": staging,
         "bit_name": BIT_NAME, "jobs": args.jobs})
-    run_logged(["vivado", "-mode", "batch", "-nojournal", "-log", str(work / "vivado.log"), "-source",
-          str(VIVADO_DIR / "block_design.tcl"), "-tclargs", str(work / "vivado_params.tcl")],
-         work, work / "vivado.out", "Vivado block design, implementation and bitstream")
+    run_logged(["vivado", "-mode", "batch", "-nojournal", "-log", str(work / "vivado.log"),
+                "-source", str(VIVADO_DIR / "block_design.tcl"), "-tclargs",
+                str(work / "vivado_params.tcl")],
+               work, work / "vivado.out", "Vivado block design, implementation and bitstream")
     for name in (f"{BIT_NAME}.bit", f"{BIT_NAME}.hwh"):
         if not (staging / name).is_file():
             raise BuildError(f"Vivado finished but wrote no {name} in {staging}", code=5)

@@ -1,4 +1,5 @@
-"""Where the build's inputs lie: ``board.json``, the HLS shell (``hls/``), the Vivado Tcl (``vivado/``).
+"""Where the build's inputs lie: ``board.json``, the HLS shell (``hls/``), the Vivado Tcl
+(``vivado/``).
 
 In the source tree they are beside this package (``boards/zcu102``); an installed wheel carries
 them in ``_resources`` (pyproject.toml force-includes them).

@@ -1,4 +1,5 @@
-"""The hls4ml project the IP wraps: its part, clock and stream types, checked against the io spec."""
+"""The hls4ml project the IP wraps: its part, clock and stream types, checked against the io
+spec."""
 
 from __future__ import annotations
 
