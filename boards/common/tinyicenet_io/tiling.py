@@ -1,12 +1,13 @@
-"""Scene -> halo tiles -> scene, the same plan as the host's ``tinyicenet.data.tiling``.
+"""Scene -> halo tiles -> scene: the one tile plan of the host (``tinyicenet.data.tiling`` plans,
+extracts and stitches through it) and the board driver.
 
 Shared contract (tinyicenet/README.md): core = tile - 2 * halo; cores start at 0, core, 2 core,
 ... and cover the scene without overlap; a tile starts ``halo`` before its core, but tiles at the
 edges are shifted inward so that every tile lies inside the scene (padded up to a multiple of
 ``align``); a scene smaller than a tile gets one tile from the corner, zeros beyond the scene.
-Stitching keeps each tile's core. Tile origins are multiples of ``align``. The board cannot
-import the host package, so this is the same rule written again; a host-side test checks that
-both give the same windows and the same stitched scene for many shapes.
+Stitching keeps each tile's core. Tile origins are multiples of ``align``. Why the plan is
+right (tiled output equals one pass with a halo of the receptive radius) is checked against
+real models in ``tests/test_data_tiling.py``.
 """
 
 from __future__ import annotations
