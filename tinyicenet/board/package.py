@@ -26,7 +26,9 @@ def board_dir() -> Path:
 RUN_TEXT = """# Run tinyicenet on the ZCU102 (PYNQ image)
 
 Copy this folder to the board (e.g. `scp -r {name} xilinx@<board>:`), then on the board, as
-root (PYNQ needs it for the PL and the DMA):
+root (PYNQ needs it for the PL and the DMA). The driver (`tinyicenet_zcu102`) and the package it
+shares with the host (`tinyicenet_io`) need numpy and jsonschema; PYNQ's Jupyter install usually
+brings jsonschema (check `python3 -c "import jsonschema"`, else `pip3 install jsonschema`).
 
 ```
 cd {name}

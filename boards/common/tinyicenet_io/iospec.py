@@ -124,12 +124,20 @@ def schema() -> dict:
         return json.load(handle)
 
 
+def _jsonschema():
+    try:
+        import jsonschema  # noqa: PLC0415 - only when a spec is read
+    except ImportError:
+        raise FormatError("reading an io spec needs the jsonschema package (pip install "
+                          "jsonschema)") from None
+    return jsonschema
+
+
 @lru_cache(maxsize=1)
 def _validator():
-    import jsonschema  # noqa: PLC0415 - only when a spec is read
-
-    jsonschema.Draft202012Validator.check_schema(schema())
-    return jsonschema.Draft202012Validator(schema())
+    cls = _jsonschema().validators.validator_for(schema())  # the schema's draft (07)
+    cls.check_schema(schema())
+    return cls(schema())
 
 
 def _schema_at(path) -> dict:
@@ -168,14 +176,12 @@ def validate(d: dict, where: str = "io spec") -> None:
     """Check ``d`` against the JSON schema; FormatError naming the first refused value."""
     if not isinstance(d, dict):
         raise FormatError(f"{where}: not a {FORMAT} file (format=None)")
-    import jsonschema  # noqa: PLC0415
-
     errors = list(_validator().iter_errors(d))
     if errors:
         # what the file is (format, version) first: a spec of another version fails on that
         first = [e for e in errors if _concerns(e) in ("format", "version")]
         first.sort(key=lambda e: _concerns(e) != "format")
-        error = first[0] if first else jsonschema.exceptions.best_match(errors)
+        error = first[0] if first else _jsonschema().exceptions.best_match(errors)
         raise FormatError(_message(error, where))
 
 

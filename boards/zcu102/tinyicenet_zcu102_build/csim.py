@@ -1,8 +1,8 @@
 """The IP's C simulation: the AXI-stream shell + network compiled with g++ into one library.
 
 The emulated accelerator of the driver's tests (``tinyicenet_zcu102.emulate.CSimKernel``) loads
-it. The host's ``tinyicenet.hls.csim_build`` compiles hls4ml's own bridge (a different pair of
-translation units, relocatable weights); this one wraps the network in the board's shell.
+it. The host's ``tinyicenet.hls.csim_build`` compiles hls4ml's own bridge (other translation
+units, relocatable weights); both take hls4ml's C-simulation flags from ``tinyicenet_io.gxx``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tinyicenet_io import iospec
+from tinyicenet_io.gxx import csim_flags
 
 from .hls_project import HlsProject
 from .paths import HLS_DIR
@@ -29,7 +30,7 @@ def csim_library(project: HlsProject, spec: iospec.IOSpec, out: Path, cxx: str =
         (gen / "tinyicenet_net.h").write_text(net_header(project, spec))
         fw = project.firmware
         part = gen / "lib.so"
-        cmd = [cxx, "-O2", "-fPIC", "-shared", "-std=c++11", "-w",
+        cmd = [cxx, *csim_flags(cxx, "-O2"), "-shared", "-w",
                f"-I{fw}", f"-I{fw / 'ap_types'}", f"-I{gen}", f"-I{HLS_DIR}",
                f'-DWEIGHTS_DIR="{fw / "weights"}"',
                str(fw / f"{project.name}.cpp"), str(HLS_DIR / "tinyicenet_axis.cpp"),
