@@ -125,6 +125,8 @@ def test_package_runs_on_its_own(tmp_path, checkpoint, cli):
     names = {p.name for p in out.iterdir()}
     assert {"tinyicenet_zcu102", "board.json", "io_spec.json", "RUN.md", "tinyicenet.bit",
             "tinyicenet.hwh"} <= names
+    # the shared package travels with the driver, schema included
+    assert (out / "tinyicenet_io" / "io_spec.schema.json").is_file()
     assert not list(out.rglob("__pycache__"))
     # run the packaged driver in a fresh interpreter that cannot see the host package
     script = ("import sys, builtins\n"

@@ -143,6 +143,19 @@ def test_io_spec_refuses_bad_values(change, message):
         make_spec(**change)
 
 
+def test_io_spec_is_its_json_schema():
+    """What the host writes is valid for the schema file itself (jsonschema, no project code), and
+    a value the schema refuses is refused by the reader with the schema's message."""
+    import jsonschema
+
+    written = make_spec(charts={"SOD": 6}).to_dict()
+    jsonschema.validate(written, iospec.schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**written, "tile": "256"}, iospec.schema())
+    with pytest.raises(BoardError, match=r"'tile' must be an integer in \[4, 4096\], got '256'"):
+        iospec.from_dict({**written, "tile": "256"})
+
+
 def test_io_spec_round_trips_and_load_errors(tmp_path):
     spec = make_spec(charts={"SOD": 6})
     path = tmp_path / "io_spec.json"

@@ -153,7 +153,8 @@ def _schema_at(path) -> dict:
 
 
 def _message(error, where: str) -> str:
-    """One line for the first thing jsonschema refuses: the nearest ``x-error`` on its path."""
+    """One line for the first thing jsonschema refuses: the refused value's ``x-error`` (or that
+    of the list it is an item of), the shared integer-range message, else jsonschema's own."""
     path = list(error.absolute_path)
     value_here = error.instance
     if error.validator == "required":  # a missing key: report it as that key's value None
@@ -169,6 +170,8 @@ def _message(error, where: str) -> str:
                     f"{node['maximum']}], got {value!r}")
         if "x-error" in node:
             return node["x-error"].format(where=where, key=key, value=value)
+        if not isinstance(key, int):
+            break  # a list item takes its list's message; anything else its own
     return f"{where}: {'/'.join(map(str, path)) or 'io spec'}: {error.message}"
 
 

@@ -1,28 +1,15 @@
-"""Running a tool with a log, and publishing a finished output folder in one rename."""
+"""Running a tool with its output in a log file; a failure is one BuildError line."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from .errors import BuildError
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` (a finished folder) in one rename."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)
-
-
 def run_logged(cmd: list, cwd: Path, log: Path, what: str) -> None:
+    """Run ``cmd`` in ``cwd`` with stdout and stderr in ``log``; BuildError (exit 5) if it fails."""
     print(f"[build] {what}: {' '.join(cmd)}  (log: {log})", flush=True)
     with open(log, "w") as handle:
         code = subprocess.call(cmd, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT)

@@ -6,12 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+from tinyicenet_io.atomic import replace_dir
+
 from .csim import csim_library
 from .errors import BuildError
 from .hls_project import check_project, load_spec, read_hls_project
 from .paths import BIT_NAME, BOARD, HLS_DIR, IP_NAME, IP_VERSION, VIVADO_DIR
 from .reports import parse_timing, parse_utilization
-from .run import publish, run_logged
+from .run import run_logged
 from .tcl import net_header, tcl_params
 from .tools import find_hls, missing_tools, require_tools
 
@@ -99,7 +101,7 @@ def cmd_bitstream(args) -> int:
     if timing["wns_ns"] < 0 and not args.allow_timing_violation:
         raise BuildError(f"timing not met at {clock_mhz:.1f} MHz (WNS {timing['wns_ns']} ns): "
                          f"lower --clock-mhz; reports kept in {staging}", code=6)
-    publish(staging, out)
+    replace_dir(staging, out)
     print(f"[build] wrote {out / (BIT_NAME + '.bit')}, .hwh, .xsa; WNS {timing['wns_ns']} ns, "
           f"LUT {util['lut']['used']:.0f}/{util['lut']['available']:.0f}")
     return 0
