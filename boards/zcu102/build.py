@@ -30,6 +30,8 @@ import argparse
 import os
 import sys
 
+from tinyicenet_io.cli import run_command
+
 from tinyicenet_zcu102_build.errors import BuildError
 from tinyicenet_zcu102_build.steps import cmd_bitstream, cmd_check, cmd_csim
 
@@ -58,15 +60,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_command(parser(), argv, BuildError)
 
 
 if __name__ == "__main__":
