@@ -36,16 +36,11 @@ def io_spec_dict(intmodel, *, tile: int, halo: int, channels: list[str] | None =
         precision = f"w{bits['weight']}a{bits['activation']}"
     else:
         precision = str(facts.get("name", "")).split("_")[-1]
-    return {
-        "format": "tinyicenet-io-spec", "version": 1, "model": facts["name"],
-        "precision": precision, "channels": names,
-        "charts": dict(zip(facts["charts"], facts["num_classes"], strict=True)),
-        "classes": int(sum(facts["num_classes"])),
-        "input": {"bits": intmodel.input_bits, "exponent": intmodel.input_exp, "signed": True,
-                  "rounding": "half_even", "overflow": "saturate"},
-        "output": {"bits": intmodel.output_bits, "exponent": intmodel.output_exp, "signed": True},
-        "tile": tile, "halo": halo, "align": stride,
-    }
+    return _spec(facts, precision=precision, channels=names,
+                 classes=int(sum(facts["num_classes"])),
+                 fin=(intmodel.input_bits, intmodel.input_exp),
+                 fout=(intmodel.output_bits, intmodel.output_exp), tile=tile, halo=halo,
+                 stride=stride)
 
 
 def io_spec_from_project(manifest: dict, *, halo: int, channels: list[str] | None = None) -> dict:
@@ -62,22 +57,32 @@ def io_spec_from_project(manifest: dict, *, halo: int, channels: list[str] | Non
                               f"leave a core in the project's {tile}-pixel tile")
         names = channels or _default_channels(int(fin["channels"]))
         bits = facts.get("bit_widths") or {}
-        return {
-            "format": "tinyicenet-io-spec", "version": 1, "model": facts["name"],
-            "precision": (f"w{bits['weight']}a{bits['activation']}"
-                          if "weight" in bits and "activation" in bits else ""),
-            "channels": names,
-            "charts": dict(zip(facts["charts"], facts["num_classes"], strict=True)),
-            "classes": int(fout["channels"]),
-            "input": {"bits": int(fmt_in["bits"]), "exponent": int(fmt_in["exponent"]),
-                      "signed": True, "rounding": "half_even", "overflow": "saturate"},
-            "output": {"bits": int(fmt_out["bits"]), "exponent": int(fmt_out["exponent"]),
-                       "signed": True},
-            "tile": tile, "halo": halo, "align": stride,
-        }
+        precision = (f"w{bits['weight']}a{bits['activation']}"
+                     if "weight" in bits and "activation" in bits else "")
+        return _spec(facts, precision=precision, channels=names, classes=int(fout["channels"]),
+                     fin=(int(fmt_in["bits"]), int(fmt_in["exponent"])),
+                     fout=(int(fmt_out["bits"]), int(fmt_out["exponent"])), tile=tile,
+                     halo=halo, stride=stride)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"HLS project manifest lacks {exc} (not a tinyicenet HLS project "
                           "manifest of this version?)") from None
+
+
+def _spec(facts: dict, *, precision: str, channels: list[str], classes: int,
+          fin: tuple[int, int], fout: tuple[int, int], tile: int, halo: int,
+          stride: int) -> dict:
+    """The io spec's fields (before validation) from the model facts and (bits, exponent) of the
+    input and the output."""
+    return {
+        "format": iospec.FORMAT, "version": iospec.VERSION, "model": facts["name"],
+        "precision": precision, "channels": channels,
+        "charts": dict(zip(facts["charts"], facts["num_classes"], strict=True)),
+        "classes": classes,
+        "input": {"bits": fin[0], "exponent": fin[1], "signed": True, "rounding": "half_even",
+                  "overflow": "saturate"},
+        "output": {"bits": fout[0], "exponent": fout[1], "signed": True},
+        "tile": tile, "halo": halo, "align": stride,
+    }
 
 
 def _default_channels(count: int) -> list[str]:
