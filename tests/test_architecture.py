@@ -22,8 +22,9 @@ _CLI = ("import sys; from importlinter.cli import lint_imports_command; "
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
     """``lint-imports`` on the tree at ``root`` with its pyproject.toml, no cache written."""
-    # the board package is not installed on the host: grimp finds it through PYTHONPATH
-    path = os.pathsep.join([str(root), str(root / "boards" / "zcu102")])
+    # the board and shared packages are installed as copies: grimp must read the tree at root's
+    path = os.pathsep.join([str(root), str(root / "boards" / "zcu102"),
+                            str(root / "boards" / "common")])
     env = dict(os.environ, PYTHONPATH=path, NO_COLOR="1")
     return subprocess.run([sys.executable, "-c", _CLI, str(root / "pyproject.toml"), "--no-cache",
                            "--no-logo"], cwd=root, env=env, capture_output=True, text=True,
@@ -38,11 +39,13 @@ def test_contracts_hold() -> None:
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    """A copy of the package, the board package and pyproject.toml to break on purpose."""
+    """A copy of the package, the board and shared packages and pyproject.toml to break on
+    purpose."""
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "tinyicenet", tmp_path / "tinyicenet", ignore=skip)
-    shutil.copytree(ROOT / "boards" / "zcu102" / "tinyicenet_zcu102",
-                    tmp_path / "boards" / "zcu102" / "tinyicenet_zcu102", ignore=skip)
+    for package in ("zcu102/tinyicenet_zcu102", "zcu102/tinyicenet_zcu102_build",
+                    "common/tinyicenet_io"):
+        shutil.copytree(ROOT / "boards" / package, tmp_path / "boards" / package, ignore=skip)
     shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -62,6 +65,15 @@ CASES = {
         "boards/zcu102/tinyicenet_zcu102/_host.py", "from tinyicenet.errors import DataError\n",
         "board package independent of the host package",
         "tinyicenet_zcu102._host -> tinyicenet.errors"),
+    "host imports board": (
+        # the host shares tinyicenet_io with the driver, never the driver's own code
+        "tinyicenet/commands/_board.py", "from tinyicenet_zcu102 import power\n",
+        "board package independent of the host package",
+        "tinyicenet.commands._board -> tinyicenet_zcu102.power"),
+    "shared package imports host": (
+        "boards/common/tinyicenet_io/_host.py", "from tinyicenet.errors import DataError\n",
+        "the shared package imports no tinyicenet code",
+        "tinyicenet_io._host -> tinyicenet.errors"),
     "unplaced module": (
         "tinyicenet/_unplaced.py", '"""A new top-level module no layer names."""\n',
         "tinyicenet layers",

@@ -17,15 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import tinyicenet_zcu102_build as build  # the jobs of boards/zcu102/build.py (an installed package)
 
 from tinyicenet.resources import resource_dir
 
 BOARD_DIR = resource_dir("boards/zcu102")
 DATA = Path(__file__).parent / "data" / "zcu102"
 BUILD = BOARD_DIR / "build.py"
-sys.path.insert(0, str(BOARD_DIR))
-
-import build  # noqa: E402  (boards/zcu102/build.py)
 
 needs_tclsh = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
 
@@ -157,7 +155,7 @@ def test_check_reports_words_and_tools(tmp_path, spec_file):
 
 
 def test_net_header_names_the_network_and_tile(tmp_path):
-    from tinyicenet_zcu102 import iospec
+    from tinyicenet_io import iospec
 
     text = build.net_header(build.read_hls_project(fake_project(tmp_path / "p")),
                             iospec.from_dict(SPEC))
@@ -194,7 +192,7 @@ def _vivado_params(tmp_path: Path, **changes) -> Path:
               "bd_name": "tinyicenet_bd", "out_dir": tmp_path / "out", "bit_name": "tinyicenet",
               "jobs": 2, **changes}
     path = tmp_path / "vivado_params.tcl"
-    build._tcl_params(path, values)
+    build.tcl_params(path, values)
     return path
 
 
@@ -343,7 +341,7 @@ def test_bitstream_flow_refuses_failed_timing_and_failed_tools(tmp_path, spec_fi
 
 @needs_tclsh
 def test_hls_script_under_mock(tmp_path):
-    build._tcl_params(tmp_path / "hls_params.tcl", {
+    build.tcl_params(tmp_path / "hls_params.tcl", {
         "project_name": "myproject", "firmware": "/p/firmware", "gen_dir": "/w/gen",
         "shell_dir": BOARD_DIR / "hls", "part": "xczu9eg-ffvb1156-2-e", "clock_period": "5.0000",
         "ip_version": "1.0"})

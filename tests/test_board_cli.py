@@ -125,6 +125,8 @@ def test_package_runs_on_its_own(tmp_path, checkpoint, cli):
     names = {p.name for p in out.iterdir()}
     assert {"tinyicenet_zcu102", "board.json", "io_spec.json", "RUN.md", "tinyicenet.bit",
             "tinyicenet.hwh"} <= names
+    # the shared package travels with the driver, schema included
+    assert (out / "tinyicenet_io" / "io_spec.schema.json").is_file()
     assert not list(out.rglob("__pycache__"))
     # run the packaged driver in a fresh interpreter that cannot see the host package
     script = ("import sys, builtins\n"
@@ -176,9 +178,8 @@ def test_package_with_a_scene_and_expected_logits(tmp_path, checkpoint, sample_s
     expected = np.load(out / "expected_logits.npy")
     assert expected.shape == (13, *image.shape[1:])
 
-    from tinyicenet.resources import resource_dir
-    sys.path.insert(0, str(resource_dir("boards/zcu102")))
-    from tinyicenet_zcu102 import accelerator, bench, emulate, iospec
+    from tinyicenet_io import iospec
+    from tinyicenet_zcu102 import accelerator, bench, emulate
 
     spec = iospec.load(out / "io_spec.json")
     im = from_brevitas(model)

@@ -22,11 +22,10 @@ import torch
 from tinyicenet.resources import resource_dir
 
 BOARD_DIR = resource_dir("boards/zcu102")
-sys.path.insert(0, str(BOARD_DIR))
-
-from tinyicenet_zcu102 import __main__ as driver_cli  # noqa: E402
-from tinyicenet_zcu102 import emulate, iospec  # noqa: E402
-from tinyicenet_zcu102.errors import BoardError  # noqa: E402
+from tinyicenet_io import iospec
+from tinyicenet_zcu102 import __main__ as driver_cli
+from tinyicenet_zcu102 import emulate
+from tinyicenet_zcu102.errors import BoardError
 
 HWMON = Path(__file__).parent / "data" / "zcu102" / "hwmon"
 TILE, HALO = 32, 8

@@ -19,11 +19,10 @@ import torch
 from tinyicenet.resources import resource_dir
 
 BOARD_DIR = resource_dir("boards/zcu102")
-sys.path.insert(0, str(BOARD_DIR))
-
-from tinyicenet_zcu102 import __main__ as driver_cli  # noqa: E402
-from tinyicenet_zcu102 import accelerator, bench, emulate, iospec, power  # noqa: E402
-from tinyicenet_zcu102.errors import BoardError  # noqa: E402
+from tinyicenet_io import iospec
+from tinyicenet_zcu102 import __main__ as driver_cli
+from tinyicenet_zcu102 import accelerator, bench, emulate, power
+from tinyicenet_zcu102.errors import BoardError
 
 HWMON = Path(__file__).parent / "data" / "zcu102" / "hwmon"
 TILE, HALO = 32, 8
@@ -43,7 +42,7 @@ def intmodel():
 
 @pytest.fixture(scope="module")
 def spec_dict(intmodel):
-    from tinyicenet.commands.board import io_spec_dict
+    from tinyicenet.board import io_spec_dict
 
     return io_spec_dict(intmodel, tile=TILE, halo=HALO, channels=["hh", "hv"])
 

@@ -1,23 +1,19 @@
 """The board driver's fixed-point conversion, word packing, io spec and tiling (no board needed).
 
-The driver (boards/zcu102/tinyicenet_zcu102) cannot import the host package, so these tests
-check it against the host's own implementations: the integer reference's input quantizer and
+The driver (boards/zcu102/tinyicenet_zcu102) and the package it shares with the host
+(boards/common/tinyicenet_io) cannot import the host package, so these tests check them against
+the host's own implementations: the integer reference's input quantizer and
 tinyicenet.data.tiling.
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
-from tinyicenet.resources import resource_dir
-
-sys.path.insert(0, str(resource_dir("boards/zcu102")))
-
-from tinyicenet_zcu102 import emulate, fixedpoint, iospec, tiling  # noqa: E402
-from tinyicenet_zcu102.errors import BoardError  # noqa: E402
+from tinyicenet_io import fixedpoint, iospec, tiling
+from tinyicenet_zcu102 import emulate
+from tinyicenet_zcu102.errors import BoardError
 
 
 def make_spec(**changes) -> iospec.IOSpec:
@@ -145,6 +141,19 @@ def test_pack_rejects_wrong_tile_shape():
 def test_io_spec_refuses_bad_values(change, message):
     with pytest.raises(BoardError, match=message):
         make_spec(**change)
+
+
+def test_io_spec_is_its_json_schema():
+    """What the host writes is valid for the schema file itself (jsonschema, no project code), and
+    a value the schema refuses is refused by the reader with the schema's message."""
+    import jsonschema
+
+    written = make_spec(charts={"SOD": 6}).to_dict()
+    jsonschema.validate(written, iospec.schema())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**written, "tile": "256"}, iospec.schema())
+    with pytest.raises(BoardError, match=r"'tile' must be an integer in \[4, 4096\], got '256'"):
+        iospec.from_dict({**written, "tile": "256"})
 
 
 def test_io_spec_round_trips_and_load_errors(tmp_path):

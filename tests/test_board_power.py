@@ -14,10 +14,8 @@ import pytest
 from tinyicenet.resources import resource_dir
 
 BOARD_DIR = resource_dir("boards/zcu102")
-sys.path.insert(0, str(BOARD_DIR))
-
-from tinyicenet_zcu102 import power  # noqa: E402
-from tinyicenet_zcu102.errors import BoardError, PowerUnavailable  # noqa: E402
+from tinyicenet_zcu102 import power
+from tinyicenet_zcu102.errors import BoardError, PowerUnavailable
 
 HWMON = Path(__file__).parent / "data" / "zcu102" / "hwmon"
 

@@ -8,226 +8,18 @@
     board package --io-spec F --out DIR [--bitstream DIR] [--scene NC --checkpoint CKPT]
     board finn CKPT --out DIR                     FINN build inputs (run in FINN's docker)
 
-The build itself is ``boards/zcu102/build.py`` (standard library only, so it runs where Vivado
-is installed without this package); this module calls it and turns its exit status into the
-project's errors.
+Arguments and printing only: the io spec, the package and the build runner are
+:mod:`tinyicenet.board`; the FINN+ flow is :mod:`tinyicenet.finn`.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import typer
 
-from tinyicenet.errors import ConfigError, ExportError, ToolNotFoundError
-
-DRIVER_PACKAGE = "tinyicenet_zcu102"
-
-
-def board_dir() -> Path:
-    from tinyicenet.resources import resource_dir
-
-    return resource_dir("boards/zcu102")
-
-
-def io_spec_dict(intmodel, *, tile: int, halo: int, channels: list[str] | None = None) -> dict:
-    """The io spec of an integer model (tinyicenet.export.intref.IntModel)."""
-    facts = intmodel.model
-    stride = int(facts["stride"])
-    if tile % stride or halo % stride:
-        raise ConfigError(f"tile {tile} and halo {halo} must be multiples of the model stride "
-                          f"{stride}")
-    if 2 * halo >= tile:
-        raise ConfigError(f"halo {halo} leaves no core in a {tile}-pixel tile")
-    if not intmodel.output_layer.out_signed:
-        raise ExportError("the head output is unsigned; the board's word layout needs signed "
-                          "logits")
-    names = channels or _default_channels(int(facts["in_channels"]))
-    if len(names) != int(facts["in_channels"]):
-        raise ConfigError(f"{len(names)} channel names for a model with {facts['in_channels']} "
-                          "input channels")
-    bits = facts.get("bit_widths") or {}
-    if isinstance(bits, dict) and "weight" in bits and "activation" in bits:
-        precision = f"w{bits['weight']}a{bits['activation']}"
-    else:
-        precision = str(facts.get("name", "")).split("_")[-1]
-    return {
-        "format": "tinyicenet-io-spec", "version": 1, "model": facts["name"],
-        "precision": precision, "channels": names,
-        "charts": dict(zip(facts["charts"], facts["num_classes"], strict=True)),
-        "classes": int(sum(facts["num_classes"])),
-        "input": {"bits": intmodel.input_bits, "exponent": intmodel.input_exp, "signed": True,
-                  "rounding": "half_even", "overflow": "saturate"},
-        "output": {"bits": intmodel.output_bits, "exponent": intmodel.output_exp, "signed": True},
-        "tile": tile, "halo": halo, "align": stride,
-    }
-
-
-def io_spec_from_project(manifest: dict, *, halo: int, channels: list[str] | None = None) -> dict:
-    """The io spec of a tinyicenet HLS project (its ``tinyicenet_project.json`` manifest)."""
-    try:
-        facts, fin, fout = manifest["model"], manifest["input"], manifest["output"]
-        tile, stride = int(manifest["tile"]), int(facts["stride"])
-        fmt_in, fmt_out = fin["format"], fout["format"]
-        if not (fmt_in["signed"] and fmt_out["signed"]):
-            raise ExportError("HLS project input or output is unsigned; the board's word layout "
-                              "needs signed values")
-        if halo % stride or 2 * halo >= tile:
-            raise ConfigError(f"halo {halo} must be a multiple of the model stride {stride} and "
-                              f"leave a core in the project's {tile}-pixel tile")
-        names = channels or _default_channels(int(fin["channels"]))
-        bits = facts.get("bit_widths") or {}
-        return {
-            "format": "tinyicenet-io-spec", "version": 1, "model": facts["name"],
-            "precision": (f"w{bits['weight']}a{bits['activation']}"
-                          if "weight" in bits and "activation" in bits else ""),
-            "channels": names,
-            "charts": dict(zip(facts["charts"], facts["num_classes"], strict=True)),
-            "classes": int(fout["channels"]),
-            "input": {"bits": int(fmt_in["bits"]), "exponent": int(fmt_in["exponent"]),
-                      "signed": True, "rounding": "half_even", "overflow": "saturate"},
-            "output": {"bits": int(fmt_out["bits"]), "exponent": int(fmt_out["exponent"]),
-                       "signed": True},
-            "tile": tile, "halo": halo, "align": stride,
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"HLS project manifest lacks {exc} (not a tinyicenet HLS project "
-                          "manifest of this version?)") from None
-
-
-def _default_channels(count: int) -> list[str]:
-    from tinyicenet.data import DEFAULT_VARIABLES
-
-    if count != len(DEFAULT_VARIABLES):
-        raise ConfigError(f"the model takes {count} input channels; name them with --channels")
-    return list(DEFAULT_VARIABLES)
-
-
-def _validated(spec: dict, where: str) -> dict:
-    """Check with the driver's own validator and add the derived word layout."""
-    sys.path.insert(0, str(board_dir()))
-    try:
-        from tinyicenet_zcu102 import iospec
-        from tinyicenet_zcu102.errors import BoardError
-        try:
-            return iospec.from_dict(spec, where).to_dict()
-        except BoardError as exc:
-            raise ConfigError(str(exc)) from None
-    finally:
-        sys.path.remove(str(board_dir()))
-
-
-def _run_build(args: list[str], quiet: bool) -> None:
-    """Run boards/zcu102/build.py; its exit status becomes the matching TinyIceNetError."""
-    cmd = [sys.executable, str(board_dir() / "build.py"), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if not quiet and proc.stdout:
-        sys.stderr.write(proc.stdout)
-    if proc.returncode == 0:
-        return
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    message = next((ln[len("error: "):] for ln in reversed(lines) if ln.startswith("error: ")),
-                   lines[-1] if lines else f"build.py exited with {proc.returncode}")
-    error = {4: ToolNotFoundError, 2: ConfigError}.get(proc.returncode, ExportError)
-    raise error(message)
-
-RUN_TEXT = """# Run tinyicenet on the ZCU102 (PYNQ image)
-
-Copy this folder to the board (e.g. `scp -r {name} xilinx@<board>:`), then on the board, as
-root (PYNQ needs it for the PL and the DMA):
-
-```
-cd {name}
-python3 -m tinyicenet_zcu102 rails                      # INA226 rails readable?
-python3 -m tinyicenet_zcu102 run --bitfile tinyicenet.bit --io-spec io_spec.json \\
-    --scene scene.npz --expect expected_logits.npy --out result.json \\
-    --logits logits.npy --power-csv power.csv
-```
-
-result.json follows tinyicenet's bench schema (target fpga, backend zcu102-pynq, meter
-zcu102-ina226); copy it back and read it with `tinyicenet report`. A non-zero exit with
-"differing values" means the board's logits differ from the host's integer reference.
-"""
-
-
-def build_package(io_spec: Path, out: Path, *, bitstream: Path | None = None,
-                  scene: Path | None = None, checkpoint: Path | None = None) -> list[str]:
-    """Write the board folder atomically; returns the names of what it holds."""
-    import numpy as np
-
-    from tinyicenet.atomic import atomic_dir
-
-    try:
-        spec = json.loads(Path(io_spec).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{io_spec}: io spec not found") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{io_spec}: cannot read io spec ({exc})") from None
-    spec = _validated(spec, str(io_spec))
-    bit_files = []
-    if bitstream is not None:
-        bit_files = [Path(bitstream) / f"tinyicenet.{ext}" for ext in ("bit", "hwh")]
-        missing = [p.name for p in bit_files if not p.is_file()]
-        if missing:
-            raise ConfigError(f"{bitstream}: no {' or '.join(missing)} (run tinyicenet board "
-                              "build first)")
-    scene_data = None
-    if scene is not None:
-        scene_data = _scene_and_expected(scene, checkpoint, spec)
-    src = board_dir()
-    made = [DRIVER_PACKAGE, "board.json", "io_spec.json", "RUN.md"]
-    with atomic_dir(out) as tmp:
-        shutil.copytree(src / DRIVER_PACKAGE, tmp / DRIVER_PACKAGE,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        shutil.copy(src / "board.json", tmp / "board.json")
-        (tmp / "io_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
-        (tmp / "RUN.md").write_text(RUN_TEXT.format(name=Path(out).name))
-        for path in bit_files:
-            shutil.copy(path, tmp / path.name)
-            made.append(path.name)
-        if scene_data is not None:
-            image, expected, scene_id, spacing = scene_data
-            extra = {} if spacing is None else {"pixel_spacing_m": np.array(float(spacing))}
-            np.savez(tmp / "scene.npz", image=image, scene_id=np.array(scene_id), **extra)
-            np.save(tmp / "expected_logits.npy", expected)
-            made += ["scene.npz", "expected_logits.npy"]
-    return made
-
-
-def _scene_and_expected(scene: Path, checkpoint: Path, spec: dict):
-    """The scene's normalised image and the integer reference's stitched logits for it."""
-    import numpy as np
-
-    from tinyicenet.data import extract_tiles, load_scene, plan_tiles, stitch
-    from tinyicenet.export.intref import from_brevitas
-    from tinyicenet.models.checkpoint import load_quantized_checkpoint
-
-    model, ckpt = load_quantized_checkpoint(checkpoint)
-    intmodel = from_brevitas(model)
-    for what, got, want in (("input", (intmodel.input_bits, intmodel.input_exp),
-                             (spec["input"]["bits"], spec["input"]["exponent"])),
-                            ("output", (intmodel.output_bits, intmodel.output_exp),
-                             (spec["output"]["bits"], spec["output"]["exponent"]))):
-        if got != want:
-            raise ConfigError(f"{checkpoint}: precision mismatch on the {what}: the model has "
-                              f"int{got[0]} * 2**{got[1]}, the io spec int{want[0]} * 2**{want[1]}")
-    # the scene as training saw it: same variables, downsampling and normalisation statistics
-    facts = ckpt.get("data_stats") or {}
-    from tinyicenet.models.checkpoint import input_statistics
-    stats = input_statistics(ckpt, path=checkpoint)
-    kwargs = {"downsample": int(facts["downsample"])} if facts.get("downsample") else {}
-    data = load_scene(scene, variables=spec["channels"], stats=stats, **kwargs)
-    image = np.asarray(data["image"], dtype=np.float32)
-    plan = plan_tiles(image.shape[1:], spec["tile"], spec["halo"], spec["align"])
-    tiles = extract_tiles(image, plan)
-    logits = stitch(intmodel.run_int(intmodel.quantize_input(tiles)), plan)
-    meta = data.get("meta", {})
-    return image, logits.astype(np.int16), str(meta.get("scene_id", Path(scene).stem)), \
-        meta.get("pixel_spacing")
+from tinyicenet.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -249,22 +41,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write the io spec (exponents, bit widths, tiling, word layout) for the board driver."""
         from tinyicenet.atomic import write_text
+        from tinyicenet.board import make_io_spec
 
-        if (checkpoint is None) == (project is None):
-            raise ConfigError("give either a checkpoint or --project (an HLS project folder)")
         names = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
-        if project is not None:
-            from tinyicenet.hls.csim import read_manifest
-
-            spec = io_spec_from_project(read_manifest(project), halo=halo, channels=names)
-        else:
-            from tinyicenet.export.intref import from_brevitas
-            from tinyicenet.models.checkpoint import load_quantized_checkpoint
-
-            model, ckpt = load_quantized_checkpoint(checkpoint)
-            spec = io_spec_dict(from_brevitas(model), tile=tile, halo=halo,
-                                channels=names or ckpt.get("variables"))
-        write_text(out, json.dumps(_validated(spec, str(out)), indent=2) + "\n")
+        spec = make_io_spec(checkpoint, project, tile=tile, halo=halo, channels=names,
+                            where=str(out))
+        write_text(out, json.dumps(spec, indent=2) + "\n")
         typer.echo(f"wrote {out}")
 
     @board_app.command("check")
@@ -273,7 +55,9 @@ def register(app: typer.Typer) -> None:
         io_spec: Path = typer.Option(..., "--io-spec", help="io_spec.json of the network."),
     ) -> None:
         """Check that the HLS project matches the io spec and list the tools found on PATH."""
-        _run_build(["check", "--hls-project", str(project), "--io-spec", str(io_spec)], False)
+        from tinyicenet.board import run_build
+
+        run_build(["check", "--hls-project", str(project), "--io-spec", str(io_spec)], False)
 
     @board_app.command("csim")
     def csim_cmd(
@@ -283,7 +67,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """Compile the IP (AXI-stream shell + network) as a C simulation with g++."""
-        _run_build(["csim", "--hls-project", str(project), "--io-spec", str(io_spec),
+        from tinyicenet.board import run_build
+
+        run_build(["csim", "--hls-project", str(project), "--io-spec", str(io_spec),
                     "--out", str(out)], quiet)
 
     @board_app.command("build")
@@ -297,13 +83,15 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """HLS synthesis, Vivado implementation, bitstream and .hwh (needs the AMD tools)."""
+        from tinyicenet.board import run_build
+
         args = ["bitstream", "--hls-project", str(project), "--io-spec", str(io_spec),
                 "--out", str(out), "--jobs", str(jobs)]
         if work:
             args += ["--work", str(work)]
         if clock_mhz:
             args += ["--clock-mhz", str(clock_mhz)]
-        _run_build(args, quiet)
+        run_build(args, quiet)
 
     @board_app.command("package")
     def package_cmd(
@@ -317,6 +105,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
     ) -> None:
         """A folder for the board: driver, board facts, io spec, bitstream, scene, logits."""
+        from tinyicenet.board import build_package
         from tinyicenet.progress import info
 
         if (scene is None) != (checkpoint is None):
@@ -371,4 +160,4 @@ def register(app: typer.Typer) -> None:
             info(note, quiet)
         typer.echo(str(out))
 
-__all__ = ["build_package", "io_spec_dict", "io_spec_from_project", "register"]
+__all__ = ["register"]

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from tinyicenet_io import tiling as shared_tiling
+from tinyicenet_io.errors import FormatError
 
 from tinyicenet.errors import ConfigError
 
@@ -130,54 +132,26 @@ def plan_tiles(shape: tuple[int, int], tile: int = 256, halo: int = 16, align: i
     h, w = int(shape[0]), int(shape[1])
     if h < 1 or w < 1:
         raise ConfigError(f"tiling: empty scene shape {shape}")
-    core = tile - 2 * halo
-
-    def origins(n: int) -> list[tuple[int, int, int]]:
-        """(tile origin, core start, core length) along one axis of n pixels."""
-        n_al = -(-n // align) * align  # the grid a single pass would run on
-        out = []
-        for start in range(0, n, core):
-            origin = start - halo
-            if n_al >= tile:  # shift inward: the last tile ends on the (aligned) scene edge
-                origin = min(max(origin, 0), n_al - tile)
-            else:  # smaller than one tile: one tile from the corner, zeros beyond the scene
-                origin = 0
-            out.append((origin, start, min(core, n - start)))
-        return out
-
-    windows = [TileWindow(row=r0, col=c0, core_row=r, core_col=c, core_h=rh, core_w=cw)
-               for r0, r, rh in origins(h) for c0, c, cw in origins(w)]
-    return TilePlan((h, w), tile, halo, align, tuple(windows))
+    # the plan itself is the one the board driver uses (tinyicenet_io.tiling)
+    shared = shared_tiling.TilePlan((h, w), tile, halo, align)
+    windows = tuple(TileWindow(*win) for win in shared.windows)
+    return TilePlan((h, w), tile, halo, align, windows)
 
 
 def extract_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     """Cut ``image [C, H, W]`` into ``[N, C, tile, tile]`` (zeros beyond the scene edge)."""
-    image = np.asarray(image)
-    if image.ndim != 3 or tuple(image.shape[1:]) != plan.shape:
-        raise ConfigError(f"tiling: image of shape {tuple(image.shape)} does not match the plan "
-                          f"for [C, {plan.shape[0]}, {plan.shape[1]}]")
-    h, w = plan.shape
-    bottom = max(max(win.row for win in plan.windows) + plan.tile - h, 0)
-    right = max(max(win.col for win in plan.windows) + plan.tile - w, 0)
-    padded = np.pad(image, ((0, 0), (0, bottom), (0, right)))
-    out = np.empty((len(plan), image.shape[0], plan.tile, plan.tile), dtype=image.dtype)
-    for n, win in enumerate(plan.windows):
-        out[n] = padded[:, win.row:win.row + plan.tile, win.col:win.col + plan.tile]
-    return out
+    try:
+        return shared_tiling.extract_tiles(image, plan)
+    except FormatError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def stitch(outputs: np.ndarray, plan: TilePlan) -> np.ndarray:
     """Assemble per-tile outputs ``[N, K, tile, tile]`` into ``[K, H, W]`` from the tile cores."""
-    outputs = np.asarray(outputs)
-    if outputs.ndim != 4 or outputs.shape[0] != len(plan) or outputs.shape[2:] != (plan.tile,) * 2:
-        raise ConfigError(f"tiling: outputs of shape {tuple(outputs.shape)} do not match the plan "
-                          f"({len(plan)} tiles of {plan.tile} x {plan.tile})")
-    out = np.empty((outputs.shape[1], *plan.shape), dtype=outputs.dtype)
-    for n, win in enumerate(plan.windows):
-        r, c = win.core_row - win.row, win.core_col - win.col  # core offset inside the tile
-        out[:, win.core_row:win.core_row + win.core_h, win.core_col:win.core_col + win.core_w] = \
-            outputs[n, :, r:r + win.core_h, c:c + win.core_w]
-    return out
+    try:
+        return shared_tiling.stitch(outputs, plan)
+    except FormatError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def fitted_tile(shape: Sequence[int], tile: int, halo: int, align: int) -> int:

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tinyicenet_io.fixedpoint import codes as quantize_codes
 
 from tinyicenet.atomic import atomic_path
 from tinyicenet.errors import DataError, ExportError, VerificationError
@@ -262,9 +263,8 @@ class IntModel:
         if not np.isfinite(x).all():
             raise DataError("integer model input contains NaN or infinite values")
         lo, hi = self.input_layer.out_range
-        # x * 2**-e is exact in float64 (a power-of-two scaling); np.rint rounds half to even
-        q = np.rint(x.astype(np.float64) * 2.0 ** -self.input_exp)
-        return np.clip(q, lo, hi).astype(np.int16)
+        # the one input quantiser (tinyicenet_io.fixedpoint), after refusing NaN above
+        return quantize_codes(x, self.input_exp, lo, hi).astype(np.int16)
 
     def dequantize_output(self, q: np.ndarray) -> np.ndarray:
         """Head integer codes -> float32 logits ``q * 2**exp``."""

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
+from tinyicenet_io.fixedpoint import codes as quantize_codes
 
 from tinyicenet.errors import ExportError
 
@@ -48,8 +49,7 @@ class FixedPoint:
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """Float -> integers: round half to even, saturate (the Brevitas/QONNX input quantizer)."""
-        q = np.rint(np.asarray(x, dtype=np.float64) / 2.0 ** self.exponent)
-        return np.clip(q, self.qmin, self.qmax).astype(np.int32)
+        return quantize_codes(x, self.exponent, self.qmin, self.qmax).astype(np.int32)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (np.asarray(q, dtype=np.float64) * 2.0 ** self.exponent).astype(np.float32)

@@ -1,7 +1,8 @@
 """Compile an hls4ml project's C simulation into a shared library with g++ (no Xilinx tools).
 
 The same two translation units and flags as hls4ml's ``build_lib.sh`` (``-O3 -fPIC``, C++23 when
-the compiler has it, else C++11, ``-fno-gnu-unique``), compiled in parallel, plus one
+the compiler has it, else C++11, ``-fno-gnu-unique``: ``tinyicenet_io.gxx``, which the board
+build's C simulation of the IP uses too), compiled in parallel, plus one
 C-simulation-only change: the weights directory is found beside the library at run time
 (``hls/csim/weights_dir.h``, copied into the project's ``tinyicenet_csim/``) instead of being the
 absolute build path, so a project stays usable after :func:`tinyicenet.atomic.atomic_dir` renames
@@ -11,12 +12,13 @@ written atomically.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tinyicenet_io.gxx import csim_flags, first_error, std_flag
 
 from tinyicenet.atomic import atomic_path
 from tinyicenet.errors import ExportError
@@ -24,20 +26,6 @@ from tinyicenet.hls.tools import compiler
 from tinyicenet.resources import resource_dir
 
 WEIGHTS_HEADER = "tinyicenet_csim/weights_dir.h"
-
-
-@functools.lru_cache(maxsize=4)
-def _std_flag(cxx: str) -> str:
-    probe = subprocess.run([cxx, "-Werror", "-fsyntax-only", "-std=c++23", "-xc++", "-"],
-                           input="", capture_output=True, text=True)
-    return "-std=c++23" if probe.returncode == 0 else "-std=c++11"
-
-
-@functools.lru_cache(maxsize=4)
-def _no_gnu_unique(cxx: str) -> list[str]:
-    probe = subprocess.run([cxx, "-Werror", "-fsyntax-only", "-fno-gnu-unique", "-xc++", "-"],
-                           input="", capture_output=True, text=True)
-    return ["-fno-gnu-unique"] if probe.returncode == 0 else []
 
 
 def install_csim_headers(project_dir: Path) -> Path:
@@ -49,14 +37,6 @@ def install_csim_headers(project_dir: Path) -> Path:
     return folder
 
 
-def _first_error(text: str) -> str:
-    for line in text.splitlines():
-        if "error" in line:
-            return line.strip()[:300]
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no output"
-
-
 def compile_library(project_dir: str | os.PathLike[str], project_name: str, stamp: str,
                     opt: str = "-O3") -> Path:
     """Build ``firmware/<project>-<stamp>.so`` of the project at ``project_dir``; its path."""
@@ -65,8 +45,7 @@ def compile_library(project_dir: str | os.PathLike[str], project_name: str, stam
     header = root / WEIGHTS_HEADER
     if not header.is_file():
         install_csim_headers(root)
-    flags = [*opt.split(), "-fPIC", _std_flag(cxx), *_no_gnu_unique(cxx),
-             "-Ifirmware/ap_types/", "-include", str(header),
+    flags = [*csim_flags(cxx, opt), "-Ifirmware/ap_types/", "-include", str(header),
              "-DWEIGHTS_DIR=tinyicenet_csim::weights_dir()"]
     sources = [root / "firmware" / f"{project_name}.cpp", root / f"{project_name}_bridge.cpp"]
     missing = [str(s) for s in sources if not s.is_file()]
@@ -81,13 +60,13 @@ def compile_library(project_dir: str | os.PathLike[str], project_name: str, stam
         outputs = [p.communicate()[0] for p in procs]
         for proc, out, src in zip(procs, outputs, sources):
             if proc.returncode != 0:
-                raise ExportError(f"g++ failed on {src.name}: {_first_error(out)}")
+                raise ExportError(f"g++ failed on {src.name}: {first_error(out)}")
         with atomic_path(target) as tmp:
             link = subprocess.run([cxx, *opt.split(), "-fPIC", "-shared", *map(str, objects), "-o",
                                    str(tmp)], cwd=root, capture_output=True, text=True)
             if link.returncode != 0:
                 raise ExportError(f"g++ failed to link {target.name}: "
-                                  f"{_first_error(link.stdout + link.stderr)}")
+                                  f"{first_error(link.stdout + link.stderr)}")
     return target
 
 
@@ -101,9 +80,9 @@ def compile_testbench(project_dir: str | os.PathLike[str], project_name: str,
     cxx = compiler()
     root = Path(project_dir).resolve()
     weights = f'-DWEIGHTS_DIR="{root / "firmware" / "weights"}"'
-    cmd = [cxx, *opt.split(), _std_flag(cxx), "-Ifirmware", "-Ifirmware/ap_types", weights,
+    cmd = [cxx, *opt.split(), std_flag(cxx), "-Ifirmware", "-Ifirmware/ap_types", weights,
            f"{project_name}_test.cpp", f"firmware/{project_name}.cpp", "-o", str(output)]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ExportError(f"g++ failed on the testbench: {_first_error(proc.stdout + proc.stderr)}")
+        raise ExportError(f"g++ failed on the testbench: {first_error(proc.stdout + proc.stderr)}")
     return Path(output)

@@ -85,9 +85,7 @@ def _int_param(model: ModelWrapper, tensor: str, where: str) -> tuple[np.ndarray
     value = model.get_initializer(node.input[0])
     if value is None:
         raise ExportError(f"{where}: conv parameter {tensor} is not a constant")
-    ints = np.asarray(value, dtype=np.float64) / 2.0 ** fmt.exponent
-    ints = np.clip(np.rint(ints), fmt.qmin, fmt.qmax)  # what the Quant node computes
-    return ints.astype(np.int64), fmt
+    return fmt.quantize(value).astype(np.int64), fmt  # what the Quant node computes
 
 
 def _kernel(node) -> int:

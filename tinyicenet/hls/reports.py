@@ -2,7 +2,8 @@
 
 When these exist (``tinyicenet hls --synth`` where the tools are installed, or a project built
 elsewhere), their numbers replace the modelled ones and are labelled with the tool that reported
-them. Both formats are ASCII tables (``|``-separated); the parsers read them by header name, so the
+them (Vivado's tables through ``tinyicenet_io.vivado``, the one reader the board build shares). Both
+formats are ASCII tables (``|``-separated); the parsers read them by header name, so the
 column sets of different tool versions (``DSP48E`` vs ``DSP``, with or without ``URAM`` or
 ``Prohibited``) are handled alike.
 """
@@ -15,19 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyicenet_io import vivado
+from tinyicenet_io.errors import FormatError
+
 from tinyicenet.errors import ResultError
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
-
-
-def _number(text: str) -> float | None:
-    text = text.strip().replace(",", "")
-    if text in ("", "-", "~0", "N/A", "?"):
-        return 0.0 if text == "~0" else None
-    m = re.match(r"^-?\d+(\.\d+)?", text)
-    return float(m.group(0)) if m else None
 
 
 def _section(text: str, title: str) -> str:
@@ -100,8 +92,8 @@ def parse_csynth(path: str | os.PathLike[str]) -> HlsSynthReport:
     lat = re.search(r"\+ Latency:.*?\n(.*?)(?:\n\s*\n|\Z)", perf, re.S)
     if lat:
         for line in lat.group(1).splitlines():
-            cells = _cells(line) if line.strip().startswith("|") else []
-            nums = [_number(c) for c in cells]
+            cells = vivado.cells(line) if line.strip().startswith("|") else []
+            nums = [vivado.number(c) for c in cells]
             if len(cells) >= 6 and nums[0] is not None and nums[1] is not None:
                 # min, max cycles | min, max absolute | interval min, max | pipeline type
                 ints = [c for c in cells if re.fullmatch(r"\d+", c.replace(",", ""))]
@@ -114,7 +106,7 @@ def parse_csynth(path: str | os.PathLike[str]) -> HlsSynthReport:
     for line in util.splitlines():
         if not line.strip().startswith("|"):
             continue
-        cells = _cells(line)
+        cells = vivado.cells(line)
         if cells and cells[0] == "Name":
             columns = [_HLS_COLUMNS.get(c) for c in cells[1:]]
             continue
@@ -125,7 +117,7 @@ def parse_csynth(path: str | os.PathLike[str]) -> HlsSynthReport:
         if target_map is None:
             continue
         for key, cell in zip(columns, cells[1:]):
-            value = _number(cell)
+            value = vivado.number(cell)
             if key and value is not None:
                 target_map[key] = value
         if row == "Available":
@@ -156,14 +148,11 @@ class UtilizationReport:
                 "available": dict(self.available)}
 
 
-#: site type (as printed, without '*') -> our key
-_SITES = {"CLB LUTs": "lut", "Slice LUTs": "lut", "CLB Registers": "ff",
-          "Slice Registers": "ff", "Block RAM Tile": "bram36", "DSPs": "dsp", "URAM": "uram",
-          "LUT as Distributed RAM": "lutram", "LUT as Shift Register": "srl"}
-
-
 def parse_utilization(path: str | os.PathLike[str]) -> UtilizationReport:
-    """Parse a Vivado utilisation report; ResultError if it is not one."""
+    """Parse a Vivado utilisation report; ResultError if it is not one.
+
+    The tables are read by ``tinyicenet_io.vivado`` (the board build reads its reports there too).
+    """
     p = Path(path)
     try:
         text = p.read_text(errors="replace")
@@ -171,38 +160,12 @@ def parse_utilization(path: str | os.PathLike[str]) -> UtilizationReport:
         raise ResultError(f"{p}: cannot read the utilisation report ({exc})") from None
     if "report_utilization" not in text and "Utilization Design Information" not in text:
         raise ResultError(f"{p}: not a Vivado utilisation report")
-    version = re.search(r"Tool Version\s*:\s*Vivado v\.?(\S+)", text)
-    device = re.search(r"\|\s*Device\s*:\s*(\S+)", text)
-    state = re.search(r"\|\s*Design State\s*:\s*(.+)", text)
-    used: dict[str, float] = {}
-    available: dict[str, float] = {}
-    header = None
-    for line in text.splitlines():
-        if not line.strip().startswith("|"):
-            header = None if not line.strip().startswith("+") else header
-            continue
-        cells = _cells(line)
-        if cells and cells[0] == "Site Type":
-            header = cells
-            continue
-        if header is None:
-            continue
-        key = _SITES.get(cells[0].rstrip("*").strip())
-        if key is None or key in used:
-            continue
-        row = dict(zip(header, cells))
-        value = _number(row.get("Used", ""))
-        if value is not None:
-            used[key] = value
-        avail = _number(row.get("Available", ""))
-        if avail:
-            available[key] = avail
-    if "lut" not in used:
-        raise ResultError(f"{p}: no LUT row found in the utilisation tables")
-    return UtilizationReport(path=str(p), version=version.group(1) if version else "",
-                             device=device.group(1) if device else "",
-                             state=state.group(1).strip().rstrip("|").strip() if state else "",
-                             used=used, available=available)
+    try:
+        util = vivado.parse_utilization(text)
+    except FormatError as exc:
+        raise ResultError(f"{p}: {exc}") from None
+    return UtilizationReport(path=str(p), version=util.version, device=util.device,
+                             state=util.state, used=util.used, available=util.available)
 
 
 def find_reports(project_dir: str | os.PathLike[str], project_name: str) -> dict[str, Path]:

@@ -10,7 +10,10 @@ It also checks the claim the kernels rely on: every int32 partial sum stays in r
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from tinyicenet_io.fixedpoint import codes as quantize_codes
 
 from tinyicenet.errors import VerificationError
 from tinyicenet.kernels.plan import (INT32_MAX, ConvStage, HeadStage, Plan, QuantStage,
@@ -47,10 +50,9 @@ def _pixels(n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _quantized(stage: QuantStage, x: np.ndarray) -> np.ndarray:
-    """The input quantiser: NHWC integers of ``x`` (NCHW float)."""
-    q = np.clip(np.rint(x.astype(np.float32) * np.float32(stage.input_scale)),
-                stage.lo, stage.hi).astype(np.int64)
-    return q.transpose(0, 2, 3, 1)
+    """The input quantiser (the one in tinyicenet_io.fixedpoint): NHWC integers of ``x`` (NCHW)."""
+    exponent = -round(math.log2(stage.input_scale))  # input_scale is 2 ** -input_exp
+    return quantize_codes(x, exponent, stage.lo, stage.hi).astype(np.int64).transpose(0, 2, 3, 1)
 
 
 def _quantize(stage: QuantStage, x: np.ndarray, buf: _Buffer) -> None:

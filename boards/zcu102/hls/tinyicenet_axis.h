@@ -1,6 +1,6 @@
 // AXI-stream shell around the hls4ml network (io_stream) for the ZCU102 AXI DMA.
 //
-// Word layout (boards/zcu102/io_spec.md; the PYNQ driver packs the same way):
+// Word layout (boards/common/io_spec.md; the PYNQ driver packs the same way):
 //   one AXI-stream word per pixel, pixels row-major inside a tile, value c of the pixel in
 //   lane c (8-bit lanes for <= 8-bit values, 16-bit lanes otherwise), two's complement,
 //   lane 0 = TDATA[7:0], unused lanes 0; TDATA width = next AXI DMA width (8..1024 bits).

@@ -15,11 +15,13 @@ import sys
 
 import numpy as np
 
+from tinyicenet_io.cli import run_command
+from tinyicenet_io.iospec import load as load_spec
+
 from . import __version__
 from .accelerator import DmaAccelerator, load_overlay
 from .bench import benchmark, write_atomic
 from .errors import BoardError, PowerUnavailable
-from .iospec import load as load_spec
 from .power import load_board, open_source
 
 
@@ -151,15 +153,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except BoardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_command(parser(), argv, BoardError)
 
 
 if __name__ == "__main__":

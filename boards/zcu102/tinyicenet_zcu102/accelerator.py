@@ -16,9 +16,10 @@ import time
 
 import numpy as np
 
+from tinyicenet_io.fixedpoint import pack_tiles, unpack_outputs
+from tinyicenet_io.iospec import IOSpec
+
 from .errors import BoardError
-from .fixedpoint import pack_tiles, unpack_outputs
-from .iospec import IOSpec
 
 
 def load_overlay(bitfile: str, download: bool = True):

@@ -21,11 +21,12 @@ import time
 
 import numpy as np
 
+from tinyicenet_io.fixedpoint import quantize
+from tinyicenet_io.iospec import IOSpec
+from tinyicenet_io.tiling import TilePlan, extract_tiles, stitch
+
 from .errors import BoardError
-from .fixedpoint import quantize
-from .iospec import IOSpec
 from .power import BOARD_METER, PowerLogger, energy_domains, meter_name
-from .tiling import TilePlan, extract_tiles, stitch
 
 BACKEND = "zcu102-pynq"
 METER = BOARD_METER

@@ -12,7 +12,7 @@ unpacking, stitching, timing, power logging) runs against objects that behave li
   :class:`CSimKernel` is the C simulation of the real IP (shell + hls4ml network, built by
   ``build.py csim``); :class:`FunctionKernel` wraps any integer function, e.g. the host's
   integer reference. Its word (un)packing is written independently of
-  :mod:`tinyicenet_zcu102.fixedpoint` (shifts on 64-bit chunks, not byte views), so a driver
+  :mod:`tinyicenet_io.fixedpoint` (shifts on 64-bit chunks, not byte views), so a driver
   packing bug cannot cancel itself out.
 
 :func:`pynq_module` bundles these as a module object to put in ``sys.modules["pynq"]``.
@@ -26,8 +26,9 @@ import types
 
 import numpy as np
 
+from tinyicenet_io.iospec import IOSpec
+
 from .errors import BoardError
-from .iospec import IOSpec
 
 MAX_TRANSFER = 2 ** 26 - 1  # AXI DMA buffer length register of 26 bits (block_design.tcl)
 

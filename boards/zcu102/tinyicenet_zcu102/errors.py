@@ -1,12 +1,14 @@
-"""The board driver's one exception type (the board's Python has no tinyicenet package)."""
+"""The board driver's one exception type (the board's Python has no tinyicenet package).
+
+It is the shared package's :class:`tinyicenet_io.errors.FormatError`, so an io-spec, packing or
+tiling error and a driver error are caught (and printed as one ``error:`` line) alike.
+"""
 
 from __future__ import annotations
 
+from tinyicenet_io.errors import FormatError as BoardError
 
-class BoardError(Exception):
-    """A problem the user can fix (bad file, bad io spec, missing overlay), in one line."""
-
-    exit_code = 2
+__all__ = ["BoardError", "PowerUnavailable"]
 
 
 class PowerUnavailable(BoardError):

@@ -18,22 +18,21 @@ samples (trapezoids over the sample times) into energy and time-weighted mean po
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
 import sys
 import threading
 import time
-from collections import namedtuple
+
+from tinyicenet_io.ina226 import (SYSFS_HWMON, Rail, energy_domains, rail_table, read_watts,
+                                  scan_hwmon)
 
 from .errors import BoardError, PowerUnavailable
 
-Rail = namedtuple("Rail", "refdes rail domain")
+__all__ = ["SYSFS_HWMON", "Rail", "energy_domains", "rail_table", "HwmonSource", "PmbusSource",
+           "PowerLogger", "PowerTrace", "load_board", "meter_name", "open_source"]
 
-_HWMON_NAME = re.compile(r"ina226_(u\d+)$")
-
-SYSFS_HWMON = "/sys/class/hwmon"
 BOARD_METER = "zcu102-ina226"  # the board's INA226 rail monitors, read live
 
 
@@ -45,8 +44,12 @@ def meter_name(source) -> str:
 
 
 def default_board_json() -> str:
-    """``board.json`` beside the driver package (the deploy folder keeps them together)."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "board.json")
+    """``board.json`` beside the driver package (the deploy folder keeps them together), else
+    the copy an installed ``tinyicenet-zcu102`` wheel keeps with its build resources."""
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    beside = os.path.join(parent, "board.json")
+    installed = os.path.join(parent, "tinyicenet_zcu102_build", "_resources", "board.json")
+    return installed if not os.path.exists(beside) and os.path.exists(installed) else beside
 
 
 def load_board(path: str | None = None) -> dict:
@@ -65,17 +68,6 @@ def load_board(path: str | None = None) -> dict:
     return board
 
 
-def rail_table(board: dict) -> list:
-    """The INA226 rails of the board as :class:`Rail` tuples."""
-    rails = board["power_monitors"]["rails"]
-    return [Rail(r["refdes"].lower(), r["rail"], r["domain"]) for r in rails]
-
-
-def energy_domains(board: dict) -> dict:
-    """Domain name -> rail names counted in the energy figures (PL and PS)."""
-    return {k: list(v) for k, v in board["power_monitors"]["energy_domains"].items()}
-
-
 class HwmonSource:
     """Reads ``power1_input`` (uW) of every ``ina226_uNN`` hwmon device in the rail table."""
 
@@ -86,19 +78,10 @@ class HwmonSource:
         self.live = os.path.abspath(root) == SYSFS_HWMON
         by_refdes = {r.refdes: r for r in rails}
         self.files = {}
-        for device in sorted(glob.glob(os.path.join(root, "hwmon*"))):
-            try:
-                with open(os.path.join(device, "name")) as handle:
-                    name = handle.read().strip()
-            except OSError:
-                continue
-            match = _HWMON_NAME.match(name)
-            if not match or match.group(1) not in by_refdes:
-                continue
-            rail = by_refdes[match.group(1)]
-            power_file = os.path.join(device, "power1_input")
-            if (only is None or rail.rail in only) and os.path.exists(power_file):
-                self.files[rail.rail] = power_file
+        for device in scan_hwmon(root):
+            rail = by_refdes.get(device.refdes)
+            if rail is not None and (only is None or rail.rail in only):
+                self.files[rail.rail] = device.power_file
         if not self.files:
             raise PowerUnavailable(f"{root}: no INA226 hwmon device (name ina226_uNN with "
                                    "power1_input) from the board's rail table")
@@ -109,8 +92,7 @@ class HwmonSource:
         watts = {}
         for rail, path in self.files.items():
             try:
-                with open(path) as handle:
-                    watts[rail] = int(handle.read().strip()) / 1e6
+                watts[rail] = read_watts(path)
             except (OSError, ValueError) as exc:
                 raise BoardError(f"{path}: cannot read rail {rail} ({exc})") from None
         return watts

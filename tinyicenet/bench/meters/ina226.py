@@ -1,5 +1,7 @@
 """ZCU102 board power: its INA226 monitors through hwmon, or PMBus through PYNQ.
 
+Finding and reading the monitors is ``tinyicenet_io.ina226`` (shared with the board driver).
+
 hwmon: ``/sys/class/hwmon/hwmon*/name`` is ``ina226_uNN`` (the board's reference designator;
 the hwmon numbers change between boots, so devices are found by name) and ``power1_input`` is
 microwatts. PMBus: ``pynq.get_rails()`` gives rails whose ``power`` sensor reads watts (PYNQ
@@ -18,6 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tinyicenet_io.ina226 import energy_domains, rail_table, read_watts, scan_hwmon
+
 from tinyicenet.bench.meters.base import MeterUnavailable, TraceMeter
 
 #: used only when board.json is not installed (UG1182's INA226 table, a subset of board.json's)
@@ -34,9 +38,8 @@ def board_rails() -> tuple[dict[str, str], tuple[str, ...]]:
     try:
         from tinyicenet.resources import resource_dir
         board = json.loads((resource_dir("boards/zcu102") / "board.json").read_text())
-        monitors = board["power_monitors"]
-        table = {r["refdes"].lower(): r["rail"] for r in monitors["rails"]}
-        counted = tuple(r for rails in monitors["energy_domains"].values() for r in rails)
+        table = {r.refdes: r.rail for r in rail_table(board)}
+        counted = tuple(r for rails in energy_domains(board).values() for r in rails)
         return table, counted
     except (OSError, KeyError, ValueError, TypeError):
         return dict(_FALLBACK_RAILS), tuple(_FALLBACK_RAILS.values())
@@ -50,16 +53,8 @@ def rail_label(sensor: str) -> str:
 
 def find_sensors(root: str | Path = "/") -> dict[str, tuple[str, Path]]:
     """Rail label -> (sensor name, ``power1_input`` file) of every ``ina226_*`` hwmon device."""
-    out: dict[str, tuple[str, Path]] = {}
-    for hwmon in sorted(Path(root).glob("sys/class/hwmon/hwmon*")):
-        try:
-            name = (hwmon / "name").read_text().strip()
-        except OSError:
-            continue
-        power = hwmon / "power1_input"
-        if name.startswith("ina226") and power.exists():
-            out[rail_label(name)] = (name, power)
-    return out
+    return {rail_label(dev.name): (dev.name, Path(dev.power_file))
+            for dev in scan_hwmon(Path(root) / "sys/class/hwmon")}
 
 
 def _wanted(rails: Iterable[str] | str | None) -> set[str] | None:
@@ -96,7 +91,7 @@ class Ina226Meter(TraceMeter):
             raise MeterUnavailable(f"ina226: sensors cannot be read ({exc})") from None
 
     def _read_power(self) -> dict[str, float]:
-        return {label: float(path.read_text()) / 1e6 for label, path in self._sensors.items()}
+        return {label: read_watts(path) for label, path in self._sensors.items()}
 
     @property
     def rails(self) -> list[str]:

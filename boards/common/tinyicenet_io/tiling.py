@@ -1,12 +1,13 @@
-"""Scene -> halo tiles -> scene, the same plan as the host's ``tinyicenet.data.tiling``.
+"""Scene -> halo tiles -> scene: the one tile plan of the host (``tinyicenet.data.tiling`` plans,
+extracts and stitches through it) and the board driver.
 
 Shared contract (tinyicenet/README.md): core = tile - 2 * halo; cores start at 0, core, 2 core,
 ... and cover the scene without overlap; a tile starts ``halo`` before its core, but tiles at the
 edges are shifted inward so that every tile lies inside the scene (padded up to a multiple of
 ``align``); a scene smaller than a tile gets one tile from the corner, zeros beyond the scene.
-Stitching keeps each tile's core. Tile origins are multiples of ``align``. The board cannot
-import the host package, so this is the same rule written again; a host-side test checks that
-both give the same windows and the same stitched scene for many shapes.
+Stitching keeps each tile's core. Tile origins are multiples of ``align``. Why the plan is
+right (tiled output equals one pass with a halo of the receptive radius) is checked against
+real models in ``tests/test_data_tiling.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .errors import BoardError
+from .errors import FormatError
 
 #: tile origin (>= 0), core origin, core size inside the scene
 Window = namedtuple("Window", "row col core_row core_col core_h core_w")
@@ -27,12 +28,12 @@ class TilePlan:
     def __init__(self, shape, tile: int, halo: int, align: int):
         h, w = int(shape[0]), int(shape[1])
         if h < 1 or w < 1:
-            raise BoardError(f"tiling: empty scene shape {tuple(shape)}")
+            raise FormatError(f"tiling: empty scene shape {tuple(shape)}")
         if tile < 1 or align < 1 or halo < 0 or tile % align or halo % align:
-            raise BoardError(f"tiling: tile {tile} and halo {halo} must be multiples of align "
+            raise FormatError(f"tiling: tile {tile} and halo {halo} must be multiples of align "
                              f"{align}")
         if tile - 2 * halo < align:
-            raise BoardError(f"tiling: tile {tile} leaves no core with halo {halo}")
+            raise FormatError(f"tiling: tile {tile} leaves no core with halo {halo}")
         self.shape = (h, w)
         self.tile, self.halo, self.align = tile, halo, align
         self.core = tile - 2 * halo
@@ -61,7 +62,7 @@ def extract_tiles(image: np.ndarray, plan: TilePlan) -> np.ndarray:
     """``image [C, H, W]`` -> ``[N, C, tile, tile]``, zeros outside the scene."""
     image = np.asarray(image)
     if image.ndim != 3 or tuple(image.shape[1:]) != plan.shape:
-        raise BoardError(f"tiling: image of shape {tuple(image.shape)} does not match the plan "
+        raise FormatError(f"tiling: image of shape {tuple(image.shape)} does not match the plan "
                          f"for [C, {plan.shape[0]}, {plan.shape[1]}]")
     h, w = plan.shape
     bottom = max(max(win.row for win in plan.windows) + plan.tile - h, 0)
@@ -77,7 +78,7 @@ def stitch(outputs: np.ndarray, plan: TilePlan) -> np.ndarray:
     """Per-tile outputs ``[N, K, tile, tile]`` -> ``[K, H, W]`` from the tile cores."""
     outputs = np.asarray(outputs)
     if outputs.ndim != 4 or outputs.shape[0] != len(plan) or outputs.shape[2:] != (plan.tile,) * 2:
-        raise BoardError(f"tiling: outputs of shape {tuple(outputs.shape)} do not match the plan "
+        raise FormatError(f"tiling: outputs of shape {tuple(outputs.shape)} do not match the plan "
                          f"({len(plan)} tiles of {plan.tile} x {plan.tile})")
     out = np.empty((outputs.shape[1],) + plan.shape, dtype=outputs.dtype)
     for n, win in enumerate(plan.windows):
