@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError
+from tinyicenet.models.precision import precision_label
 
 
 class HlsCSimBackend(Backend):
@@ -45,7 +46,7 @@ class HlsCSimBackend(Backend):
         self.workers = int(workers)
         m = self.csim.manifest["model"]
         bits = m.get("bit_widths") or {}
-        self.precision = f"w{bits.get('weight', '?')}a{bits.get('activation', '?')}-hls"
+        self.precision = precision_label(bits) + "-hls"
         self.in_channels = self.csim.in_channels
         self.stride = int(m.get("stride", 1))
         self.tile = self.csim.tile

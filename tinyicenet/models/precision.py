@@ -196,8 +196,8 @@ class Precision:
 
 def precision_label(bit_widths: Mapping[str, Any] | None) -> str:
     """The label of a ``bit_widths`` record (model, intref, manifest): ``w4a4``, a mixed
-    :meth:`Precision.label`, or ``fp32`` for None."""
-    if not bit_widths:
+    :meth:`Precision.label`, or ``fp32`` for None (``w?a?`` for a record without bits)."""
+    if bit_widths is None:
         return "fp32"
     if bit_widths.get("label"):
         return str(bit_widths["label"])
