@@ -311,3 +311,21 @@ def test_c_simulation_equals_integer_reference(tmp_path):
     want = im.run_int(im.quantize_input(x))
     assert np.array_equal(load_project(result.project_dir).run_codes(x), want)
     assert np.array_equal(want, _brevitas_codes(model, x, im.output_exp))
+
+
+@pytest.mark.parametrize("key", ["narrow_encoder", "noskip_mixed"])
+def test_hls4ml_formats_carry_the_spec(key):
+    """The formats hls4ml is configured with (weights, conv inputs) are the spec's bits."""
+    from tinyicenet.hls.project import prepare_model
+    from tinyicenet.hls.quant_formats import conv_formats
+
+    model = mixed_model(key)
+    p = model.precision
+    formats = {f.role: f for f in conv_formats(prepare_model(model, model.stride)[1])}
+    names = conv_names(2)
+    assert list(formats) == names
+    for prev, conv in zip(["input", *names], names):
+        assert formats[conv].weight.bits == p.weights[conv], conv
+        want = p.input if prev == "input" else p.act_bits(prev)
+        assert formats[conv].input.bits == want, conv
+        assert formats[conv].input.signed == (prev == "input"), conv

@@ -23,7 +23,6 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError, ToolNotFoundError
-from tinyicenet.models.precision import precision_label
 
 
 
@@ -100,6 +99,7 @@ class CudaKernelsBackend(Backend):
         self._torch = torch
         self.device = torch.cuda.get_device_name(self.runner.device)
         bits = self.intmodel.model.get("bit_widths") or {}
+        from tinyicenet.models.precision import precision_label
         self.precision = precision_label(bits) + "-int"
         self.in_channels = int(self.intmodel.model["in_channels"])
         self.stride = self.intmodel.stride

@@ -14,7 +14,6 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError
-from tinyicenet.models.precision import precision_label
 
 
 class HlsCSimBackend(Backend):
@@ -46,6 +45,7 @@ class HlsCSimBackend(Backend):
         self.workers = int(workers)
         m = self.csim.manifest["model"]
         bits = m.get("bit_widths") or {}
+        from tinyicenet.models.precision import precision_label
         self.precision = precision_label(bits) + "-hls"
         self.in_channels = self.csim.in_channels
         self.stride = int(m.get("stride", 1))

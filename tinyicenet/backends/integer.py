@@ -10,7 +10,6 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError
-from tinyicenet.models.precision import precision_label
 
 
 def load_intmodel(artefact: Any) -> Any:
@@ -55,6 +54,7 @@ class IntegerBackend(Backend):
         self.batch_size = int(batch_size)
         self.conv_impl = conv_impl
         bits = self.intmodel.model.get("bit_widths") or {}
+        from tinyicenet.models.precision import precision_label
         self.precision = precision_label(bits) + "-int"
         self.device = "cpu"
         self.in_channels = int(self.intmodel.model["in_channels"])

@@ -16,7 +16,6 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError, ExportError
-from tinyicenet.models.precision import precision_label
 # defined in export (below backends) so the export checks can use it without a cycle
 from tinyicenet.export.onnxruntime_session import make_session  # noqa: F401 - re-exported
 
@@ -55,6 +54,7 @@ class OnnxRuntimeBackend(Backend):
         self.session = make_session(onnx_path, optimize=optimize, threads=threads)
         self._input = self.session.get_inputs()[0]
         bits = model.get("bit_widths") or {}
+        from tinyicenet.models.precision import precision_label
         self.precision = precision_label(bits) + "-qcdq" if quantized else "fp32"
         shape = self._input.shape
         self.in_channels = int(shape[1]) if isinstance(shape[1], int) else None
