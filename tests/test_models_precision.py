@@ -284,48 +284,39 @@ def test_integer_reference_sees_a_wrong_bit_width():
     assert int((im.run_int(im.quantize_input(x)) != ref).sum()) > 0
 
 
-def test_qonnx_execution_equals_brevitas():
-    from tinyicenet.export.onnx_export import qonnx_model, run_qonnx
-
-    model = mixed_model("narrow_encoder")
-    x = _tiles(fresh_rng("qonnx mixed"), 2, 16)
-    got = run_qonnx(qonnx_model(model, 16), x)
-    with torch.no_grad():
-        want = model(torch.from_numpy(x)).numpy()
-    assert np.count_nonzero(got != want) == 0
-
-
 @pytest.mark.slow
-def test_c_simulation_equals_integer_reference(tmp_path):
-    """hls4ml C simulation (g++) of a mixed skip model == integer reference, fresh tiles."""
+def test_qonnx_and_c_simulation_equal_the_integer_reference(tmp_path):
+    """A mixed skip model through the HLS flow: the formats hls4ml is configured with are the
+    spec's bits; QONNX execution == Brevitas and hls4ml C simulation (g++) == integer reference
+    == Brevitas on fresh tiles."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
     from tinyicenet.export.intref import load_intref
+    from tinyicenet.export.onnx_export import run_qonnx
     from tinyicenet.hls import build_project, load_project
-
-    model = mixed_model("narrow_encoder")
-    result = build_project(model, tmp_path / "prj", tile=16, n_random=2, quiet=True)
-    assert result.report.passed and result.report.differing == 0
-    assert result.manifest["model"]["kwargs"]["precision"] == model.precision.to_dict()
-    assert result.manifest["model"]["bit_widths"]["label"] == "i8-w334448-a457-o6"
-    im = load_intref(result.project_dir / "intref.npz")
-    x = _tiles(fresh_rng("csim mixed"), 3, 16)
-    want = im.run_int(im.quantize_input(x))
-    assert np.array_equal(load_project(result.project_dir).run_codes(x), want)
-    assert np.array_equal(want, _brevitas_codes(model, x, im.output_exp))
-
-
-@pytest.mark.parametrize("key", ["narrow_encoder", "noskip_mixed"])
-def test_hls4ml_formats_carry_the_spec(key):
-    """The formats hls4ml is configured with (weights, conv inputs) are the spec's bits."""
-    from tinyicenet.hls.project import prepare_model
     from tinyicenet.hls.quant_formats import conv_formats
 
-    model = mixed_model(key)
+    model = mixed_model("narrow_encoder")
     p = model.precision
-    formats = {f.role: f for f in conv_formats(prepare_model(model, model.stride)[1])}
+    result = build_project(model, tmp_path / "prj", tile=16, n_random=2, quiet=True)
+    prj = result.project_dir
+    assert result.report.passed and result.report.differing == 0
+    assert result.manifest["model"]["kwargs"]["precision"] == p.to_dict()
+    assert result.manifest["model"]["bit_widths"]["label"] == "i8-w334448-a457-o6"
+    formats = {f.role: f for f in conv_formats(ModelWrapper(str(prj / "model_hls.onnx")))}
     names = conv_names(2)
     assert list(formats) == names
     for prev, conv in zip(["input", *names], names):
         assert formats[conv].weight.bits == p.weights[conv], conv
-        want = p.input if prev == "input" else p.act_bits(prev)
-        assert formats[conv].input.bits == want, conv
+        assert formats[conv].input.bits == (p.input if prev == "input" else p.act_bits(prev))
         assert formats[conv].input.signed == (prev == "input"), conv
+    im = load_intref(prj / "intref.npz")
+    x = _tiles(fresh_rng("csim mixed"), 3, 16)
+    want = im.run_int(im.quantize_input(x))
+    assert np.array_equal(want, _brevitas_codes(model, x, im.output_exp))
+    assert np.array_equal(load_project(prj).run_codes(x), want)
+    with torch.no_grad():
+        brevitas = model(torch.from_numpy(x[:2])).numpy()
+    assert np.count_nonzero(run_qonnx(ModelWrapper(str(prj / "model.qonnx.onnx")), x[:2])
+                            != brevitas) == 0
+
