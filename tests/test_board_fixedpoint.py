@@ -1,9 +1,9 @@
 """The board driver's fixed-point conversion, word packing, io spec and tiling (no board needed).
 
 The driver (boards/zcu102/tinyicenet_zcu102) and the package it shares with the host
-(boards/common/tinyicenet_io) cannot import the host package, so these tests check them against
-the host's own implementations: the integer reference's input quantizer and
-tinyicenet.data.tiling.
+(boards/common/tinyicenet_io) are the one definition of these formats, so the tests check them
+against independent oracles: Python's half-to-even round(), Brevitas's input quantizer, and the
+tile plan's contract checked pixel by pixel.
 """
 
 from __future__ import annotations
@@ -29,38 +29,44 @@ def make_spec(**changes) -> iospec.IOSpec:
     return iospec.from_dict(d)
 
 
-@pytest.mark.parametrize("exponent,bits", [(-4, 8), (-6, 8), (0, 8), (2, 8), (-3, 5), (-8, 12)])
-def test_quantize_equals_host_input_quantizer(exponent, bits):
-    from tinyicenet.export.qgraph import FixedPoint
+def _python_quantize(x: np.ndarray, exponent: int, bits: int) -> np.ndarray:
+    """Independent oracle: Python's round() (half to even) and clamp, element by element."""
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return np.array([min(max(round(float(v) / 2.0 ** exponent), lo), hi) for v in x.flat],
+                    dtype=np.int64).reshape(x.shape)
 
+
+@pytest.mark.parametrize("exponent,bits", [(-4, 8), (-6, 8), (0, 8), (2, 8), (-3, 5), (-8, 12)])
+def test_quantize_equals_half_even_oracle(exponent, bits):
     rng = np.random.default_rng(bits * 100 + exponent)
     x = rng.standard_normal((3, 2, 17, 9)).astype(np.float32) * 2.0 ** (exponent + bits - 2)
     step = 2.0 ** exponent
     x.flat[:64] = (np.arange(-32, 32) + 0.5) * step  # exact ties: half to even decides
     x.flat[64:70] = [1e9, -1e9, 2 ** (bits - 1) * step, -(2 ** (bits - 1)) * step - step, 0.0, -0.0]
-    host = FixedPoint(bits=bits, exponent=exponent, signed=True).quantize(x)
     board = fixedpoint.quantize(x, exponent, bits)
     assert board.dtype == (np.int8 if bits <= 8 else np.dtype("<i2"))
-    assert np.array_equal(board.astype(np.int32), host)
+    assert np.array_equal(board.astype(np.int64), _python_quantize(x, exponent, bits))
     assert board.min() == -(2 ** (bits - 1)) and board.max() == 2 ** (bits - 1) - 1  # saturated
     # half to even, not half away from zero: 0.5 -> 0, 1.5 -> 2, -0.5 -> 0, -1.5 -> -2
     ties = fixedpoint.quantize(np.array([0.5, 1.5, 2.5, -0.5, -1.5]) * step, exponent, bits)
     assert ties.tolist() == [0, 2, 2, 0, -2]
 
 
-def test_quantize_equals_integer_reference_model():
+def test_quantize_equals_brevitas_input_quantizer():
     import torch
 
     from tinyicenet.export.intref import from_brevitas
     from tinyicenet.models import calibrate, create_model
 
     torch.manual_seed(0)
-    model = create_model("tinyicenet_w4a4", widths=(4, 8, 8))
+    model = create_model("tinyicenet_w4a4", widths=(4, 8, 8)).eval()
     calibrate(model, [torch.randn(2, 2, 16, 16)])
     im = from_brevitas(model)
     x = (np.random.default_rng(5).standard_normal((2, 2, 16, 16)) * 6).astype(np.float32)
     board = fixedpoint.quantize(x, im.input_exp, im.input_bits)
-    assert np.array_equal(board.astype(np.int32), im.quantize_input(x).astype(np.int32))
+    with torch.no_grad():
+        qt = model.input_quant(torch.from_numpy(x))
+    assert np.array_equal(board.astype(np.int64), qt.int().numpy().astype(np.int64))
 
 
 def test_nan_becomes_zero_like_the_scene_loader():
@@ -171,20 +177,30 @@ def test_io_spec_round_trips_and_load_errors(tmp_path):
 @pytest.mark.parametrize("shape", [(1, 1), (31, 50), (224, 224), (225, 300), (600, 601),
                                    (1000, 1000)])
 @pytest.mark.parametrize("tile,halo,align", [(256, 16, 4), (64, 8, 8), (32, 0, 4)])
-def test_tiling_matches_host_plan(shape, tile, halo, align):
-    from tinyicenet.data import tiling as host
-
-    board = tiling.TilePlan(shape, tile, halo, align)
-    ref = host.plan_tiles(shape, tile, halo, align)
-    assert [tuple(w) for w in board.windows] == [
-        (w.row, w.col, w.core_row, w.core_col, w.core_h, w.core_w) for w in ref.windows]
+def test_tiling_plan_contract(shape, tile, halo, align):
+    """The plan's contract (module doc), checked pixel by pixel rather than against a copy."""
+    plan = tiling.TilePlan(shape, tile, halo, align)
+    h, w = shape
+    covered = np.zeros(shape, dtype=np.int64)
+    core = tile - 2 * halo
+    for win in plan.windows:
+        covered[win.core_row:win.core_row + win.core_h, win.core_col:win.core_col + win.core_w] += 1
+        assert win.core_row % core == 0 and win.core_col % core == 0
+        assert win.row % align == 0 and win.col % align == 0
+        assert win.row <= win.core_row and win.core_row + win.core_h <= win.row + tile
+        assert win.col <= win.core_col and win.core_col + win.core_w <= win.col + tile
+        if -(-h // align) * align >= tile:  # tiles lie inside the aligned scene
+            assert win.row + tile <= -(-h // align) * align
+    assert (covered == 1).all()  # cores cover the scene exactly once
     rng = np.random.default_rng(sum(shape))
     image = rng.standard_normal((2, *shape)).astype(np.float32)
-    tiles = tiling.extract_tiles(image, board)
-    assert np.array_equal(tiles, host.extract_tiles(image, ref))
-    # stitching a per-tile function of position gives back the scene exactly
-    assert np.array_equal(tiling.stitch(tiles, board), image)
-    assert np.array_equal(tiling.stitch(tiles, board), host.stitch(tiles, ref))
+    tiles = tiling.extract_tiles(image, plan)
+    for n, win in enumerate(plan.windows):  # each tile is the scene's window, zeros beyond it
+        expect = np.zeros((2, tile, tile), np.float32)
+        part = image[:, win.row:win.row + tile, win.col:win.col + tile]
+        expect[:, :part.shape[1], :part.shape[2]] = part
+        assert np.array_equal(tiles[n], expect)
+    assert np.array_equal(tiling.stitch(tiles, plan), image)
 
 
 def test_tiling_errors():
