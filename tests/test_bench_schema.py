@@ -111,7 +111,9 @@ def test_write_refuses_invalid_and_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_validator_subset_semantics():
+def test_validator_semantics():
+    import jsonschema
+
     s = {"type": "object", "required": ["a"], "properties": {
         "a": {"type": ["number", "null"], "minimum": 0},
         "b": {"type": "array", "items": {"type": "string"}, "maxItems": 1}},
@@ -120,10 +122,10 @@ def test_validator_subset_semantics():
     assert errors({"a": None}, s) == []
     assert errors({"a": -1}, s) == ["$.a: must be >= 0, got -1"]
     assert errors({"a": 0}, s) == ["$: missing key 'b'"]
-    assert errors({"a": 0, "b": ["x", 1]}, s) == [
+    assert sorted(errors({"a": 0, "b": ["x", 1]}, s)) == [
         "$.b: allows at most 1 item(s), has 2", "$.b[1]: expected string, got integer"]
-    with pytest.raises(KeyError, match="not supported"):
-        errors({}, {"patternProperties": {}})
+    with pytest.raises(jsonschema.SchemaError):
+        errors({}, {"type": "no-such-type"})
 
 
 def test_board_script_result_shape_is_accepted():

@@ -1,95 +1,52 @@
-"""Check a JSON value against the subset of JSON Schema that the result schema uses.
+"""Check a JSON value against a JSON Schema with ``jsonschema``; each problem as one line.
 
-Why not the ``jsonschema`` package: it is not a dependency of the project, and the schema file
-must also serve writers without the package (the board's numpy<2 Python). The subset is small:
-``type``, ``const``, ``enum``, ``required``, ``properties``, ``items``, ``minItems``,
-``maxItems``, ``minLength``, ``minimum``, ``exclusiveMinimum``, ``allOf`` and ``if``/``then``/
-``else``. Any other keyword in a schema is a programming error and raises ``KeyError`` so that
-the schema file cannot silently grow rules nobody checks.
+The schema file (``result_schema.json``) also serves writers that cannot import this package
+(the board's script): they follow the file, and this module checks what they wrote. Problems
+are phrased for people (``$.batch: must be >= 1, got 0``) rather than in jsonschema's words.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-_KNOWN = {
-    "$schema", "$id", "title", "description", "type", "const", "enum", "required", "properties",
-    "items", "minItems", "maxItems", "minLength", "minimum", "exclusiveMinimum", "allOf", "if",
-    "then", "else",
-}
+import jsonschema
 
-
-def _is_type(value: Any, name: str) -> bool:
-    if name == "null":
-        return value is None
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-    if name == "string":
-        return isinstance(value, str)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "object":
-        return isinstance(value, dict)
-    raise KeyError(f"unsupported JSON type {name!r}")
-
-
-def errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
-    """All violations of ``schema`` by ``value``, each as ``'<json path>: <problem>'``."""
-    unknown = set(schema) - _KNOWN
-    if unknown:
-        raise KeyError(f"schema keyword(s) not supported by the validator: {sorted(unknown)}")
-    out: list[str] = []
-    if "type" in schema:
-        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is_type(value, n) for n in names):
-            return [f"{path}: expected {' or '.join(names)}, got {_describe(value)}"]
-    if "const" in schema and not _same(value, schema["const"]):
-        out.append(f"{path}: must be {schema['const']!r}, got {value!r}")
-    if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
-        out.append(f"{path}: must be one of {schema['enum']}, got {value!r}")
-    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        out.append(f"{path}: must not be empty")
-    if _is_type(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            out.append(f"{path}: must be >= {schema['minimum']}, got {value}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            out.append(f"{path}: must be > {schema['exclusiveMinimum']}, got {value}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            out.append(f"{path}: needs at least {schema['minItems']} item(s), has {len(value)}")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            out.append(f"{path}: allows at most {schema['maxItems']} item(s), has {len(value)}")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                out += errors(item, schema["items"], f"{path}[{i}]")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                out.append(f"{path}: missing key {key!r}")
-        for key, sub in schema.get("properties", {}).items():
-            if key in value:
-                out += errors(value[key], sub, f"{path}.{key}")
-    for sub in schema.get("allOf", []):
-        out += errors(value, sub, path)
-    if "if" in schema:
-        branch = "then" if not errors(value, schema["if"], path) else "else"
-        if branch in schema:
-            out += errors(value, schema[branch], path)
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    # JSON: true is not 1
-    return type(a) is type(b) and a == b or (
-        _is_type(a, "number") and _is_type(b, "number") and a == b)
+_JSON_TYPES = {type(None): "null", bool: "boolean", int: "integer", float: "number",
+               str: "string", list: "array", dict: "object"}
 
 
 def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "object"}.get(type(value), type(value).__name__)
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _phrase(e: jsonschema.ValidationError) -> str:
+    kind, rule, value = e.validator, e.validator_value, e.instance
+    if kind == "required":
+        missing = [k for k in rule if k not in value]
+        return "; ".join(f"missing key {k!r}" for k in missing) or e.message
+    if kind == "type":
+        names = rule if isinstance(rule, list) else [rule]
+        return f"expected {' or '.join(names)}, got {_describe(value)}"
+    if kind == "const":
+        return f"must be {rule!r}, got {value!r}"
+    if kind == "enum":
+        return f"must be one of {rule}, got {value!r}"
+    if kind == "minimum":
+        return f"must be >= {rule}, got {value}"
+    if kind == "exclusiveMinimum":
+        return f"must be > {rule}, got {value}"
+    if kind == "minItems":
+        return f"needs at least {rule} item(s), has {len(value)}"
+    if kind == "maxItems":
+        return f"allows at most {rule} item(s), has {len(value)}"
+    if kind == "minLength":
+        return "must not be empty"
+    return e.message
+
+
+def errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """All violations of ``schema`` by ``value``, each as ``'<json path>: <problem>'``, in the
+    schema's order. A schema that is itself invalid raises ``jsonschema.SchemaError``."""
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return [f"{e.json_path}: {_phrase(e)}" for e in cls(schema).iter_errors(value)]
