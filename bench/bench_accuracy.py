@@ -117,7 +117,11 @@ def run_variant(skips: bool, precisions: list[str], args: argparse.Namespace,
     for precision, run_cfg in runs:
         run_dir = args.workdir / variant / precision
         t0 = time.perf_counter()
-        result = run_training(run_cfg, run_dir, quiet=args.quiet)
+        if precision == "fp32" and args.reuse_float and (run_dir / "final.pt").exists():
+            # the float model of an earlier sweep with the same recipe (its QAT settings differ)
+            result = _reused_float(run_dir)
+        else:
+            result = run_training(run_cfg, run_dir, quiet=args.quiet)
         train_s = time.perf_counter() - t0
         ev = evaluate(result.final, [test_dir], run_dir / "eval", device=args.device,
                       tile=run_cfg.eval.tile, halo=run_cfg.eval.halo, quiet=args.quiet)
@@ -147,6 +151,14 @@ def run_variant(skips: bool, precisions: list[str], args: argparse.Namespace,
     for e in entries:
         e["gap_to_fp32_points"] = round(100.0 * (float_f1 - e["sod_f1"]), 3)
     return entries
+
+
+def _reused_float(run_dir: Path):
+    """A finished float run read back from its folder (final.pt and metrics.json)."""
+    from tinyicenet.train.trainer import TrainResult
+    history = json.loads((run_dir / "metrics.json").read_text())
+    history = history.get("epochs", history) if isinstance(history, dict) else history
+    return TrainResult(run_dir, run_dir / "final.pt", None, list(history))
 
 
 def markdown(doc: dict) -> str:
@@ -196,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="variants in parallel processes (spread over the GPUs with --device "
                          "cuda)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "accuracy.json")
+    ap.add_argument("--reuse-float", action="store_true",
+                    help="keep a float final.pt already in the workdir (same recipe) instead of "
+                         "training it again")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
@@ -235,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                    str(args.test_scenes), "--size", str(args.size), "--train-seed",
                    str(args.train_seed), "--test-seed", str(args.test_seed), "--workdir",
                    str(args.workdir), "--scenes", str(scenes), "--device", args.device,
-                   "--quiet", *[a for s in args.set for a in ("--set", s)]]
+                   "--quiet", *[a for s in args.set for a in ("--set", s)],
+                   *(["--reuse-float"] if args.reuse_float else [])]
             procs.append((part, subprocess.Popen(cmd, env=env)))
         for part, proc in procs:
             if proc.wait() != 0:

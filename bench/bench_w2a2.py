@@ -19,7 +19,7 @@ Fixes: ``train.calibration=mse`` and ``train.equalize=true`` are training option
 ``Int8WeightPerTensorFixedPointMSE`` in place of the max-based weight quantizer), to show what
 the model should do; it is not part of the package's models.
 
-    python bench/bench_w2a2.py                       # ~25 min on one core
+    python bench/bench_w2a2.py                       # ~30 min on a loaded core
     python bench/bench_w2a2.py --variants noskip --fixes baseline,act_mse
 """
 
@@ -69,16 +69,17 @@ def weight_quantizer(kind: str) -> Iterator[None]:
         q.WeightQuant = old
 
 
-def base_overrides(args: argparse.Namespace, train_dir: Path) -> list[str]:
+def base_overrides(args: argparse.Namespace, train_dir: Path, steps: int) -> list[str]:
     return [f"data.train={train_dir}", "data.val=[]", "data.val_count=0", "train.device=cpu",
             f"train.threads={args.threads}", f"train.batch={args.batch}",
-            f"train.steps_per_epoch={args.steps}", *args.set]
+            f"train.steps_per_epoch={steps}", *args.set]
 
 
 def train_float(variant: str, args: argparse.Namespace, train_dir: Path) -> Path:
     from tinyicenet.train import load_config, run_training
     name = "tinyicenet_float" + ("" if variant == "skips" else "_noskip")
-    cfg = load_config(args.config, [*base_overrides(args, train_dir), f"model.name={name}",
+    cfg = load_config(args.config, [*base_overrides(args, train_dir, args.steps),
+                                    f"model.name={name}",
                                     "train.qat_epochs=0", f"train.float_epochs={args.float_epochs}"])
     run_dir = args.workdir / variant / "fp32"
     if (run_dir / "final.pt").exists() and not args.retrain:
@@ -90,7 +91,8 @@ def qat_config(variant: str, precision: str, fix: str, float_ckpt: Path,
                args: argparse.Namespace, train_dir: Path):
     from tinyicenet.train import load_config
     name = f"tinyicenet_{precision}" + ("" if variant == "skips" else "_noskip")
-    return load_config(args.config, [*base_overrides(args, train_dir), *FIXES[fix][0],
+    return load_config(args.config, [*base_overrides(args, train_dir, args.qat_steps),
+                                     *FIXES[fix][0],
                                      f"model.name={name}", "train.float_epochs=0",
                                      f"train.qat_epochs={args.qat_epochs}",
                                      f"model.init={float_ckpt}"])
@@ -176,7 +178,7 @@ def start_evidence(cfg, float_ckpt: Path, probe_steps: int) -> dict:
             continue
         w = node.module.quant_weight().value.detach()
         convs[node.name] = {"weight_nonzero": float((w != 0).float().mean()),
-                            "weight_scale": float(node.module.quant_weight().scale),
+                            "weight_scale": float(node.module.quant_weight().scale.detach()),
                             "max_abs_weight": float(node.module.weight.detach().abs().max()),
                             "weight_grad_norm": float(node.module.weight.grad.norm())}
     with torch.no_grad():
@@ -241,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-seed", type=int, default=1)
     ap.add_argument("--test-seed", type=int, default=2)
     ap.add_argument("--float-epochs", type=int, default=8)
-    ap.add_argument("--qat-epochs", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=50, help="steps per epoch")
+    ap.add_argument("--qat-epochs", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=50, help="float steps per epoch")
+    ap.add_argument("--qat-steps", type=int, default=40, help="QAT steps per epoch")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--probe-steps", type=int, default=2, help="probe batches for the evidence")
@@ -297,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             "size": args.size, "seeds": {"train": args.train_seed, "test": args.test_seed},
             "recipe": {"config": args.config, "float_epochs": args.float_epochs,
                        "qat_epochs": args.qat_epochs, "steps_per_epoch": args.steps,
+                       "qat_steps_per_epoch": args.qat_steps,
                        "batch": args.batch, "overrides": args.set},
             "fixes": {k: {"overrides": v[0], "weight_quant": v[1]} for k, v in FIXES.items()},
             "note": "weight_quant 'mse' is a model variant built inside this script (Brevitas "
