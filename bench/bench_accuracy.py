@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinyicenet.train import load_config
     recipe = load_config(args.config, [f"data.train={args.workdir}", *args.set])
     t0 = time.perf_counter()
+    source = _commit()  # the tree that runs, read before anything else can change it
     load_start = _load()
     scenes = args.scenes or args.workdir / "scenes"
     gen_jobs = max(1, min(os.cpu_count() or 1, 8))
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                        and torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"),
             "torch": torch.__version__, "host": platform.node(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "commit": _commit(), "load_start": load_start, "load_end": _load(),
+            "commit": source, "load_start": load_start, "load_end": _load(),
             "wall_s": round(time.perf_counter() - t0, 1),
             "note": "QAT models start from the shared float checkpoint of their variant",
         },

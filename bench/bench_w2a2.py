@@ -269,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinyicenet.atomic import write_text
     from tinyicenet.bench.sysinfo import commit, host_info, now_iso
     t0 = time.perf_counter()
+    source = commit()  # the tree that runs, read before anything else can change it
     scenes = args.workdir / "scenes"
     train_dir = scenes / f"train_seed{args.train_seed}"
     test_dir = scenes / f"test_seed{args.test_seed}"
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             "fixes": {k: {"overrides": v[0], "weight_quant": v[1]} for k, v in FIXES.items()},
             "note": "weight_quant 'mse' is a model variant built inside this script (Brevitas "
                     "Int8WeightPerTensorFixedPointMSE), not the package's quantizer",
-            "machine": host_info(threads=args.threads), "date": now_iso(), "commit": commit(),
+            "machine": host_info(threads=args.threads), "date": now_iso(), "commit": source,
             "wall_s": round(time.perf_counter() - t0, 1),
         },
     }
