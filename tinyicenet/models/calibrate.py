@@ -7,7 +7,9 @@ Three steps, used by the trainer when QAT starts (``train.calibration``, ``train
 * ``method="mse"``: then, quantizer by quantizer in graph order, the power-of-two scale is moved
   to the one with the least quantization error over *all* of that quantizer's call sites. A
   percentile range is right at 8 bits but at 2 bits (levels 0, 1, 2, 3) it puts the first
-  rounding threshold above most positive activations, which then quantize to zero.
+  rounding threshold above most positive activations, which then quantize to zero (range
+  setting by error rather than by extremes: Nagel et al., "A White Paper on Neural Network
+  Quantization", arXiv:2106.08295).
 * :func:`equalize_shared_ranges` (float model, before quantizing): with skips one quantizer
   serves an encoder tensor and a decoder/bottleneck tensor whose ranges differ several-fold in
   a float-trained model; the coarse grid fitted to the wider one zeroes the narrower one (the
@@ -16,7 +18,7 @@ Three steps, used by the trainer when QAT starts (``train.calibration``, ``train
   its output meets downstream by ``2**k`` leaves the float function unchanged, bit for bit
   (powers of two), while bringing both branches to one range (cross-layer range equalisation,
   Nagel et al., "Data-Free Quantization Through Weight Equalization and Bias Correction",
-  ICCV 2019).
+  ICCV 2019, arXiv:1906.04721).
 """
 
 from __future__ import annotations
