@@ -107,7 +107,11 @@ def run_variant(skips: bool, precisions: list[str], args: argparse.Namespace,
     for precision, run_cfg in runs:
         run_dir = args.workdir / variant / precision
         t0 = time.perf_counter()
-        result = run_training(run_cfg, run_dir, quiet=args.quiet)
+        if precision == "fp32" and args.reuse_float and (run_dir / "final.pt").exists():
+            # the float model of an earlier sweep with the same recipe (its QAT settings differ)
+            result = _reused_float(run_dir)
+        else:
+            result = run_training(run_cfg, run_dir, quiet=args.quiet)
         train_s = time.perf_counter() - t0
         ev = evaluate(result.final, [test_dir], run_dir / "eval", device=args.device,
                       tile=run_cfg.eval.tile, halo=run_cfg.eval.halo, quiet=args.quiet)
@@ -137,6 +141,14 @@ def run_variant(skips: bool, precisions: list[str], args: argparse.Namespace,
     for e in entries:
         e["gap_to_fp32_points"] = round(100.0 * (float_f1 - e["sod_f1"]), 3)
     return entries
+
+
+def _reused_float(run_dir: Path):
+    """A finished float run read back from its folder (final.pt and metrics.json)."""
+    from tinyicenet.train.trainer import TrainResult
+    history = json.loads((run_dir / "metrics.json").read_text())
+    history = history.get("epochs", history) if isinstance(history, dict) else history
+    return TrainResult(run_dir, run_dir / "final.pt", None, list(history))
 
 
 def markdown(doc: dict) -> str:
@@ -186,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="variants in parallel processes (spread over the GPUs with --device "
                          "cuda)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "accuracy.json")
+    ap.add_argument("--reuse-float", action="store_true",
+                    help="keep a float final.pt already in the workdir (same recipe) instead of "
+                         "training it again")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
@@ -200,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinyicenet.train import load_config
     recipe = load_config(args.config, [f"data.train={args.workdir}", *args.set])
     t0 = time.perf_counter()
+    source = commit()  # the tree that runs, read before anything else can change it
     load_start = _load()
     scenes = args.scenes or args.workdir / "scenes"
     gen_jobs = max(1, min(os.cpu_count() or 1, 8))
@@ -226,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                    str(args.test_scenes), "--size", str(args.size), "--train-seed",
                    str(args.train_seed), "--test-seed", str(args.test_seed), "--workdir",
                    str(args.workdir), "--scenes", str(scenes), "--device", args.device,
-                   "--quiet", *[a for s in args.set for a in ("--set", s)]]
+                   "--quiet", *[a for s in args.set for a in ("--set", s)],
+                   *(["--reuse-float"] if args.reuse_float else [])]
             procs.append((part, subprocess.Popen(cmd, env=env)))
         for part, proc in procs:
             if proc.wait() != 0:
@@ -252,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                        and torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"),
             "torch": torch.__version__, "host": platform.node(),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "commit": commit(), "load_start": load_start, "load_end": _load(),
+            "commit": source, "load_start": load_start, "load_end": _load(),
             "wall_s": round(time.perf_counter() - t0, 1),
             "note": "QAT models start from the shared float checkpoint of their variant",
         },

@@ -81,6 +81,14 @@ class TrainConfig:
     threads: int = 0
     #: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: How QAT sets the activation scales from the float model: ``mse`` (Brevitas' 99.999th
+    #: percentile, then the power of two with the least quantization error per quantizer, over
+    #: all its call sites; tinyicenet.models.calibrate) or ``percentile`` alone, which zeroes
+    #: most 2-bit activations (bench/w2a2_notes.md).
+    calibration: Literal["percentile", "mse"] = "mse"
+    #: Before QAT, bring the two branches sharing each skip quantizer to one range (a
+    #: function-preserving power-of-two rescaling of the float weights). No effect without skips.
+    equalize: bool = False
 
 
 @dataclass

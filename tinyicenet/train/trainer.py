@@ -17,6 +17,7 @@ Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in DistributedDataP
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -119,6 +120,8 @@ class _Trainer:
         self.cfg, self.run_dir, self.ctx, self.quiet = cfg, run_dir, ctx, quiet
         self.charts = tuple(cfg.model.charts)
         self.history: list[dict[str, Any]] = []
+        #: What equalize_shared_ranges moved when QAT started (empty: nothing or not run).
+        self.equalized: list[dict[str, Any]] = []
 
     # ---- set-up ----------------------------------------------------------------------------
     def _load_data(self) -> None:
@@ -158,9 +161,14 @@ class _Trainer:
         return model.to(self.ctx.device)
 
     def _to_qat(self, float_model: nn.Module) -> nn.Module:
-        """The quantized twin with the float weights, activation radix points calibrated."""
+        """The quantized twin with the float weights, activation radix points calibrated.
+
+        With ``train.equalize`` the branches that share a skip quantizer are first brought to
+        one range (a function-preserving rescaling of a copy of the float weights); the
+        activation scales then come from ``train.calibration`` (see tinyicenet.models.calibrate).
+        """
         from tinyicenet.models import calibrate, quantize_from_float
-        qmodel = quantize_from_float(float_model, self.cfg.model.name).to(self.ctx.device)
+        from tinyicenet.models.calibrate import equalize_shared_ranges
         # Calibration sees the same patches on every rank (rank 0's view of a fixed stream), so
         # every replica starts QAT with identical scales.
         batches = []
@@ -168,7 +176,11 @@ class _Trainer:
         for _ in range(_CALIBRATION_BATCHES):
             windows = self.sampler.windows(self.cfg.train.batch, g)
             batches.append(self.sampler.crop(windows)[0])
-        return calibrate(qmodel, batches)
+        if self.cfg.train.equalize and float_model.skips:
+            float_model = copy.deepcopy(float_model)  # float.pt keeps the weights as trained
+            self.equalized = equalize_shared_ranges(float_model, batches)
+        qmodel = quantize_from_float(float_model, self.cfg.model.name).to(self.ctx.device)
+        return calibrate(qmodel, batches, method=self.cfg.train.calibration)
 
     def _optimizer(self, model: nn.Module, phase: str
                    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
