@@ -60,7 +60,7 @@ def test_phase_schedule() -> None:
     (["model.name=tinyicenet_w9a4"], "unknown model 'tinyicenet_w9a4'"),
     (["data.patch=30"], "config key 'data.patch': 30 must be a positive multiple of the model "
                         "stride 4"),
-    (["model.charts=[SOD, XYZ]"], "config key 'model.charts': 'XYZ' is not one of SOD, SIC, FLOE"),
+    (["model.charts=[SOD, XYZ]"], "config key 'model.charts': 'XYZ' is not one of SIC, SOD, FLOE"),
     (["model.name=tinyicenet_float"], "is a float model and has no QAT phase"),
     (["augment.flips=maybe"], "config key 'augment.flips': 'maybe' is not true or false"),
     (["data=3"], "config section 'data' must be a mapping"),

@@ -14,7 +14,6 @@ without a path separator or ``.yaml`` suffix refers to one of them.
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,10 +22,10 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from tinyicenet.data.tables import CHARTS
 from tinyicenet.errors import ConfigError
+from tinyicenet.models.registry import parse_model_name
 
-CHARTS = ("SOD", "SIC", "FLOE")
-_MODEL_NAME = re.compile(r"^tinyicenet_(float|w([2-8])a([2-8]))(_noskip)?$")
 
 
 @dataclass
@@ -270,8 +269,11 @@ def validate(cfg: Config) -> Config:
     _require(len(d.variables) >= 1, "data.variables", "needs at least one variable")
     _require(0.0 <= d.min_labelled <= 1.0, "data.min_labelled",
              f"{d.min_labelled} must be in [0, 1]")
-    match = _MODEL_NAME.match(m.name)
-    _require(match is not None, "model.name",
+    try:  # the one model-name parser; training builds float and uniform-precision models
+        known = parse_model_name(m.name).kind in ("float", "uniform")
+    except ConfigError:
+        known = False
+    _require(known, "model.name",
              f"unknown model {m.name!r}: use tinyicenet_float or tinyicenet_w{{W}}a{{A}} "
              "(2 <= W, A <= 8), optionally with _noskip")
     _require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), "model.widths",
