@@ -15,9 +15,9 @@ On generated scenes (``tinyicenet.data.synth``, train and test seeds disjoint) t
 4. writes ``bench/results/w2a2_diagnosis.json`` (machine, date, commit).
 
 Fixes: ``train.calibration=mse`` and ``train.equalize=true`` are training options (wired);
-``weight_quant=mse`` is a model change this script builds locally (Brevitas'
-``Int8WeightPerTensorFixedPointMSE`` in place of the max-based weight quantizer), to show what
-the model should do; it is not part of the package's models.
+``weight_quant=mse`` is the MSE weight scale (``models.quantizers.LowBitWeightQuant``), which the
+package has used for weights of at most ``MSE_WEIGHT_BITS`` (2) bits since this diagnosis;
+"max" forces the max-|w| scale at every width, as before it.
 
     python bench/bench_w2a2.py                       # ~30 min on a loaded core
     python bench/bench_w2a2.py --variants noskip --fixes baseline,act_mse
@@ -51,22 +51,17 @@ FIXES: dict[str, tuple[list[str], str]] = {
 
 @contextlib.contextmanager
 def weight_quantizer(kind: str) -> Iterator[None]:
-    """Within the block, quantized models are built with the ``kind`` weight quantizer."""
-    if kind == "max":
-        yield
-        return
+    """Within the block, quantized models are built with the ``kind`` weight quantizer at every
+    bit width: "max" (scale from max |w|, the package's choice above MSE_WEIGHT_BITS) or "mse"
+    (the package's LowBitWeightQuant)."""
     import tinyicenet.models.quantizers as q
-    from brevitas.quant import Int8WeightPerTensorFixedPointMSE
 
-    class MSEWeightQuant(Int8WeightPerTensorFixedPointMSE):
-        """Per-tensor power-of-two weight scale learned from an MSE-optimal initial value."""
-
-    old = q.WeightQuant
-    q.WeightQuant = MSEWeightQuant
+    old = q.MSE_WEIGHT_BITS
+    q.MSE_WEIGHT_BITS = 0 if kind == "max" else q.MAX_BITS
     try:
         yield
     finally:
-        q.WeightQuant = old
+        q.MSE_WEIGHT_BITS = old
 
 
 def base_overrides(args: argparse.Namespace, train_dir: Path, steps: int) -> list[str]:
@@ -304,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                        "qat_steps_per_epoch": args.qat_steps,
                        "batch": args.batch, "overrides": args.set},
             "fixes": {k: {"overrides": v[0], "weight_quant": v[1]} for k, v in FIXES.items()},
-            "note": "weight_quant 'mse' is a model variant built inside this script (Brevitas "
-                    "Int8WeightPerTensorFixedPointMSE), not the package's quantizer",
+            "note": "weight_quant 'max' forces the max-|w| weight scale at every bit width, "
+                    "'mse' the MSE scale (models.quantizers.LowBitWeightQuant) at every width",
             "machine": host_info(threads=args.threads), "date": now_iso(), "commit": source,
             "wall_s": round(time.perf_counter() - t0, 1),
         },

@@ -19,7 +19,7 @@ WIDTHS = (8, 16, 32)
 #: mixed configurations of the issue: 8-bit input and head, 3-4-bit encoder, wider skips
 MIXED = {
     "wide_skips": ({"weights": {"head": 8}, "acts": {"skip0": 6, "skip1": 6}}, 3, 4, True),
-    "narrow_encoder": ({"input": 8, "weights": {"enc0": 3, "enc1": 3, "head": 8},
+    "narrow_encoder": ({"input": 8, "weights": {"enc0": 3, "enc1": 3, "bottleneck": 2, "head": 8},
                         "acts": {"skip0": 4, "skip1": 5, "dec0": 7}, "output": 6}, 4, 4, True),
     "w2a2_wide_skips": ({"acts": {"skip0": 8, "skip1": 8}}, 2, 2, True),
     "noskip_mixed": ({"input": 6, "weights": {"enc0": 8, "bottleneck": 2, "head": 8},
@@ -89,14 +89,14 @@ def test_quantizers_carry_the_spec_bits():
     convs = {"enc0": model.encoder[0], "enc1": model.encoder[1], "bottleneck": model.bottleneck,
              "dec1": model.decoder[1], "dec0": model.decoder[0], "head": model.head}
     got = {n: int(c.quant_weight().bit_width) for n, c in convs.items()}
-    assert got == {"enc0": 3, "enc1": 3, "bottleneck": 4, "dec1": 4, "dec0": 4, "head": 8}
+    assert got == {"enc0": 3, "enc1": 3, "bottleneck": 2, "dec1": 4, "dec0": 4, "head": 8}
     assert got == p.weights
     acts = {"skip0": model.enc_act[0], "skip1": model.enc_act[1], "dec0": model.dec_act[0]}
     assert {g: int(m.act_quant.bit_width()) for g, m in acts.items()} == \
         {"skip0": 4, "skip1": 5, "dec0": 7}
     assert int(model.input_quant.act_quant.bit_width()) == 8
     assert int(model.head.output_quant.bit_width()) == 6
-    assert model.name == "tinyicenet_mixed" and p.label() == "i8-w334448-a457-o6"
+    assert model.name == "tinyicenet_mixed" and p.label() == "i8-w332448-a457-o6"
     assert model.bit_widths["label"] == p.label() and precision_label(model.bit_widths) == p.label()
 
 
@@ -284,6 +284,31 @@ def test_integer_reference_sees_a_wrong_bit_width():
     assert int((im.run_int(im.quantize_input(x)) != ref).sum()) > 0
 
 
+def test_two_bit_weights_take_the_mse_scale():
+    """2-bit convs use LowBitWeightQuant; on heavy-tailed weights (a trained conv's shape) its
+    power-of-two scale loses less than the max-|w| scale and keeps more weights non-zero."""
+    from brevitas.nn import QuantConv2d
+
+    from tinyicenet.models import quantizers as q
+
+    changes, w, a, skips = MIXED["narrow_encoder"]
+    model = create_model("tinyicenet", weight_bits=w, act_bits=a, precision=changes,
+                         widths=WIDTHS)
+    assert q.weight_quant(2) is q.LowBitWeightQuant and q.weight_quant(3) is q.WeightQuant
+    weight = torch.from_numpy(fresh_rng("ternary").laplace(0, 0.02, (32, 16, 3, 3))).float()
+    results = {}
+    for quant in (q.WeightQuant, q.LowBitWeightQuant):
+        conv = QuantConv2d(16, 32, 3, weight_quant=quant, weight_bit_width=2, bias=False)
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+        qw = conv.quant_weight()
+        assert set(qw.int().unique().tolist()) <= {-1, 0, 1}  # ternary either way
+        results[quant] = (float(((qw.value - weight) ** 2).mean()),
+                          float((qw.int() != 0).float().mean()))
+    (err_max, nz_max), (err_mse, nz_mse) = results[q.WeightQuant], results[q.LowBitWeightQuant]
+    assert err_mse < err_max and nz_mse > nz_max
+
+
 @pytest.mark.slow
 def test_qonnx_and_c_simulation_equal_the_integer_reference(tmp_path):
     """A mixed skip model through the HLS flow: the formats hls4ml is configured with are the
@@ -302,7 +327,7 @@ def test_qonnx_and_c_simulation_equal_the_integer_reference(tmp_path):
     prj = result.project_dir
     assert result.report.passed and result.report.differing == 0
     assert result.manifest["model"]["kwargs"]["precision"] == p.to_dict()
-    assert result.manifest["model"]["bit_widths"]["label"] == "i8-w334448-a457-o6"
+    assert result.manifest["model"]["bit_widths"]["label"] == "i8-w332448-a457-o6"
     formats = {f.role: f for f in conv_formats(ModelWrapper(str(prj / "model_hls.onnx")))}
     names = conv_names(2)
     assert list(formats) == names

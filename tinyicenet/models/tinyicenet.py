@@ -115,7 +115,7 @@ class QuantLayers:
         if head:  # the head has no ReLU: its accumulator is requantised to signed logits
             extra = {"output_quant": q.OutputQuant, "output_bit_width": self.precision.output}
         return QuantConv2d(cin, cout, kernel, padding=kernel // 2, bias=True,
-                           weight_quant=q.WeightQuant,
+                           weight_quant=q.weight_quant(self.precision.weights[role]),
                            weight_bit_width=self.precision.weights[role],
                            bias_quant=q.BiasQuant, return_quant_tensor=True, **extra)
 
