@@ -69,7 +69,8 @@ class Budget:
         return float(value)
 
     def fits(self, cost: Mapping[str, Any]) -> bool:
-        return self.spend(cost) <= self.limit
+        """Within the limit, and (where the cost says) a design that fits the device at all."""
+        return cost.get("fits", True) is not False and self.spend(cost) <= self.limit
 
     def to_dict(self) -> dict[str, Any]:
         key, unit, what = METRICS[self.metric]
