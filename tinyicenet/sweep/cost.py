@@ -29,7 +29,14 @@ def fpga_cost(model: Any, *, tile: int = 256, halo: int = DEFAULT_HALO,
     from tinyicenet.hls import load_board, load_settings, plan_project
 
     plan, _ = plan_project(model, load_board(board), load_settings(), tile=tile)
-    d = plan.to_dict()
+    return cost_from_plan(plan.to_dict(), halo=halo, board=board)
+
+
+def cost_from_plan(d: dict[str, Any], *, halo: int = DEFAULT_HALO,
+                   board: str = "zcu102") -> dict[str, Any]:
+    """The sweep's cost figures from a planner design (``DesignPlan.to_dict()``): per tile as
+    the planner prices it, per scene x the EW scene's tiles at the design's tile and ``halo``."""
+    tile = int(d["tile"][0])
     e = d["energy"]
     t = d["resources"]["total"]
     tiles = ew_scene((tile, tile), halo).tiles

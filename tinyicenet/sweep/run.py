@@ -48,6 +48,9 @@ class SweepOptions:
     max_evaluations: int | None = None
     target: float = DEFAULT_TARGET
     finn: bool = False
+    #: cost the trained model's own design again (the recorded figure); False records the
+    #: pre-training design (float weights quantized to the configuration) and says so
+    recost_trained: bool = True
     device: str = "cpu"
     quiet: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -56,13 +59,7 @@ class SweepOptions:
 def _scenes(opts: SweepOptions) -> tuple[Path, Path, dict[str, Any]]:
     from tinyicenet.data.synth import write_scenes
 
-    if (opts.train is None) != (opts.test is None):
-        raise ConfigError("sweep: give both --train and --test scene folders, or neither "
-                          "(then scenes are generated)")
     if opts.train is not None:
-        for p in (opts.train, opts.test):
-            if not Path(p).exists():
-                raise ConfigError(f"{p}: no such scene file or folder")
         return Path(opts.train), Path(opts.test), {}
     size = (opts.size, opts.size)
     train = opts.workdir / "scenes" / "train"
@@ -90,6 +87,12 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     bits = tuple(opts.bits) if not isinstance(opts.bits, str) else parse_bits(opts.bits)
     grouping = make_grouping(opts.grouping)
     space = grouping.space(bits, opts.skips)
+    if (opts.train is None) != (opts.test is None):
+        raise ConfigError("sweep: give both --train and --test scene folders, or neither "
+                          "(then scenes are generated)")
+    for p in (opts.train, opts.test, opts.float_checkpoint):
+        if p is not None and not Path(p).exists():
+            raise ConfigError(f"{p}: no such file or folder")
     opts.workdir.mkdir(parents=True, exist_ok=True)
     train, test, generated = _scenes(opts)
     test_paths = expand_scene_paths([str(test)], "test scenes")
@@ -105,7 +108,8 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     def model_cost(model: Any) -> dict[str, Any]:
         return fpga_cost(model, tile=opts.tile)
 
-    trainer = ConfigurationTrainer(setup, grouping, cost=model_cost)
+    trainer = ConfigurationTrainer(setup, grouping,
+                                   cost=model_cost if opts.recost_trained else None)
     info("sweep: float model (shared by every configuration)", opts.quiet)
     float_model = trainer.float_model()
     assumptions: list[str] = []
@@ -153,9 +157,13 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
                  "coefficient and toggle-rate range (a bound of stated uncertainties, not a "
                  "confidence interval)",
         "tile": [opts.tile, opts.tile],
-        "budget_check": "before training: the design of the float weights quantized to the "
-                        "configuration (decides whether it is trained); after: the trained "
-                        "model's own design (recorded, plotted, checked again)",
+        "budget_check": ("before training: the design of the float weights quantized to the "
+                         "configuration (decides whether it is trained); after: the trained "
+                         "model's own design (recorded, plotted, checked again)")
+        if opts.recost_trained else
+        ("before training only: the design of the float weights quantized to the configuration "
+         "(recorded and plotted; the trained model's accumulator widths, and so its adders, "
+         "may differ slightly)"),
         "assumptions": assumptions or ["no configuration was costed"],
         "finn": finn,
     }
