@@ -146,7 +146,7 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
         "qat_epochs": opts.qat_epochs if opts.qat_epochs is not None
         else recipe.train.qat_epochs,
         "float_checkpoint": "trained here" if opts.float_checkpoint is None
-        else Path(opts.float_checkpoint).name,
+        else _float_facts(Path(opts.float_checkpoint)),
         **generated,
     }
     fpga = {
@@ -176,6 +176,20 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
                           search=search, labels=grouping.precision_label, extra=opts.extra)
     write_text(opts.out, json.dumps(record, indent=1) + "\n")
     return record
+
+
+def _float_facts(path: Path) -> dict[str, Any]:
+    """How a given float checkpoint was trained (from its own saved config), for the record."""
+    from tinyicenet.models import read_checkpoint
+
+    ckpt = read_checkpoint(path)
+    cfg = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    stats = ckpt.get("data_stats") if isinstance(ckpt.get("data_stats"), dict) else {}
+    train = cfg.get("train", {}) if isinstance(cfg.get("train"), dict) else {}
+    return {"file": path.name, "model": (ckpt.get("model") or {}).get("name"),
+            "float_epochs": train.get("float_epochs"),
+            "steps_per_epoch": train.get("steps_per_epoch"), "batch": train.get("batch"),
+            "seed": cfg.get("seed"), "train_scenes": stats.get("train_scenes")}
 
 
 def _finn_estimates(result: Any, opts: SweepOptions, setup: Any) -> dict[str, Any] | None:
