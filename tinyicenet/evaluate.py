@@ -194,7 +194,7 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
     """
     import warnings
 
-    from tinyicenet.models import load_checkpoint, parse_name
+    from tinyicenet.models import load_checkpoint, precision_label
     from tinyicenet.models.checkpoint import input_statistics
     from tinyicenet.progress import make_progress
     from tinyicenet.data.reader import expand_scene_paths
@@ -238,11 +238,12 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
                 per_scene.append(record)
                 progress.advance(task)
 
-    w, a, skips = parse_name(model.name)
+    uniform = model.precision.uniform_bits() if model.precision is not None else None
+    (w, a), skips = uniform or (None, None), model.skips  # a mixed precision has no single pair
     result = {
         "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
         "checkpoint": str(checkpoint), "model": model.name,
-        "precision": "fp32" if w is None else f"w{w}a{a}",
+        "precision": precision_label(model.bit_widths),
         "weight_bits": w, "act_bits": a, "skips": skips,
         "charts": list(model.charts), "downsample": ds, "tile": tile, "halo": halo,
         "normalisation": stats_source, "input_scaling": input_scaling,

@@ -17,7 +17,6 @@ the network, not host transfers.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -25,12 +24,21 @@ import numpy as np
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 
-_MODEL_NAME = re.compile(r"^tinyicenet_w(?P<w>\d)a(?P<a>\d)(?P<noskip>_noskip)?$")
+
+
+def _uniform_name(artefact: Any) -> Any:
+    """The parsed ``tinyicenet_w{W}a{A}[_noskip]`` name ``artefact`` is, else None."""
+    from tinyicenet.models.registry import is_model_name, parse_model_name
+
+    if not isinstance(artefact, str) or not is_model_name(artefact):
+        return None
+    parsed = parse_model_name(artefact)
+    return parsed if parsed.kind == "uniform" else None
 
 
 def load_integer_model(artefact: Any) -> tuple[Any, list[str]]:
     """(IntModel, notes) from an IntModel, an ``.npz``, a checkpoint, a model or a model name."""
-    m = _MODEL_NAME.match(artefact) if isinstance(artefact, str) else None
+    m = _uniform_name(artefact)
     if m is None:
         from tinyicenet.backends.integer import load_intmodel
         if isinstance(artefact, str) and not artefact.endswith((".npz", ".pt", ".pth", ".ckpt")):
@@ -38,13 +46,13 @@ def load_integer_model(artefact: Any) -> tuple[Any, list[str]]:
                               ".npz, a checkpoint .pt or a quantized model name "
                               "(tinyicenet_w4a4, ...)")
         return load_intmodel(artefact), []
-    name = m.group(0)
+    name = m.name
     try:
         import brevitas  # noqa: F401
     except ImportError:
         from tinyicenet.kernels.synthetic import random_intmodel
-        model = random_intmodel(weight_bits=int(m["w"]), act_bits=int(m["a"]),
-                                skips=m["noskip"] is None, seed=0)
+        model = random_intmodel(weight_bits=m.weight_bits, act_bits=m.act_bits,
+                                skips=m.skips, seed=0)
         return model, [f"{name}: seeded random integer weights (Brevitas is not installed "
                        "here); speed does not depend on the weights' values"]
     import torch
@@ -91,7 +99,8 @@ class CudaKernelsBackend(Backend):
         self._torch = torch
         self.device = torch.cuda.get_device_name(self.runner.device)
         bits = self.intmodel.model.get("bit_widths") or {}
-        self.precision = f"w{bits.get('weight', '?')}a{bits.get('activation', '?')}-int"
+        from tinyicenet.models.precision import precision_label
+        self.precision = precision_label(bits) + "-int"
         self.in_channels = int(self.intmodel.model["in_channels"])
         self.stride = self.intmodel.stride
         self.model_name = self.intmodel.model.get("name", "")

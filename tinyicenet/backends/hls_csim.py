@@ -45,7 +45,8 @@ class HlsCSimBackend(Backend):
         self.workers = int(workers)
         m = self.csim.manifest["model"]
         bits = m.get("bit_widths") or {}
-        self.precision = f"w{bits.get('weight', '?')}a{bits.get('activation', '?')}-hls"
+        from tinyicenet.models.precision import precision_label
+        self.precision = precision_label(bits) + "-hls"
         self.in_channels = self.csim.in_channels
         self.stride = int(m.get("stride", 1))
         self.tile = self.csim.tile

@@ -54,7 +54,8 @@ class IntegerBackend(Backend):
         self.batch_size = int(batch_size)
         self.conv_impl = conv_impl
         bits = self.intmodel.model.get("bit_widths") or {}
-        self.precision = f"w{bits.get('weight', '?')}a{bits.get('activation', '?')}-int"
+        from tinyicenet.models.precision import precision_label
+        self.precision = precision_label(bits) + "-int"
         self.device = "cpu"
         self.in_channels = int(self.intmodel.model["in_channels"])
         self.stride = self.intmodel.stride

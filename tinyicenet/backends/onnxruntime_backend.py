@@ -54,8 +54,8 @@ class OnnxRuntimeBackend(Backend):
         self.session = make_session(onnx_path, optimize=optimize, threads=threads)
         self._input = self.session.get_inputs()[0]
         bits = model.get("bit_widths") or {}
-        self.precision = (f"w{bits.get('weight', '?')}a{bits.get('activation', '?')}-qcdq"
-                          if quantized else "fp32")
+        from tinyicenet.models.precision import precision_label
+        self.precision = precision_label(bits) + "-qcdq" if quantized else "fp32"
         shape = self._input.shape
         self.in_channels = int(shape[1]) if isinstance(shape[1], int) else None
         self.stride = int(model.get("stride", 1))

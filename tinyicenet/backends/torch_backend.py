@@ -22,6 +22,7 @@ import numpy as np
 
 from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError, DataError
+from tinyicenet.models.precision import precision_label
 
 _DTYPES = ("fp32", "tf32", "fp16")
 #: torch.compile modes (torch 2.11 .. 2.13)
@@ -105,7 +106,7 @@ class TorchBackend(Backend):
         self._torch_device = dev
         self.device = str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev)
         bits = getattr(model, "bit_widths", None)
-        self.precision = f"w{bits['weight']}a{bits['activation']}" if quantized else dtype
+        self.precision = precision_label(bits) if quantized else dtype
         self.in_channels = getattr(model, "in_channels", None)
         self.stride = int(getattr(model, "stride", 1))
         self.model_name = getattr(model, "name", type(model).__name__)

@@ -427,6 +427,8 @@ def from_brevitas(model: Any) -> IntModel:
     facts = {"name": model.name, "in_channels": model.in_channels, "widths": list(model.widths),
              "charts": list(model.charts), "num_classes": list(model.num_classes),
              "skips": model.skips, "stride": model.stride, "bit_widths": model.bit_widths}
+    if getattr(model, "precision", None) is not None:
+        facts["precision"] = model.precision.to_dict()
     return IntModel(layers=layers, model=facts)
 
 

@@ -2,10 +2,14 @@
 
 Public API::
 
-    create_model(name, *, in_channels=2, widths=(16, 32, 64), charts=("SOD",), skips=None)
+    create_model(name="tinyicenet", *, weight_bits=None, act_bits=None, precision=None,
+                 skips=None, in_channels=2, widths=(16, 32, 64), charts=("SOD",))
     available_models() -> list[str]
+    parse_model_name(name) -> ModelName (the one model-name parser); is_model_name(name)
     parse_name(name) -> (weight_bits | None, act_bits | None, skips)
-    quantize_from_float(float_model, name) -> quantized twin with the float weights (for QAT)
+    Precision, conv_names, act_groups, precision_label: per-layer bits (models.precision)
+    quantize_from_float(float_model, name, *, weight_bits, act_bits, precision) -> quantized
+        twin with the float weights (for QAT)
     calibrate(model, batches) -> model with activation radix points set from data
     save_checkpoint(path, model, **extra) / load_checkpoint(path) -> (model, dict)
     summarize(model, tile=256) -> ModelSummary (params, MACs, memory per layer)
@@ -21,14 +25,17 @@ naming the package, where it is missing).
 from tinyicenet.models.calibrate import calibrate
 from tinyicenet.models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from tinyicenet.models.deps import MissingDependencyError, brevitas_available
-from tinyicenet.models.registry import (available_models, count_parameters, create_model,
+from tinyicenet.models.precision import Precision, act_groups, conv_names, precision_label
+from tinyicenet.models.registry import (ModelName, available_models, count_parameters,
+                                        create_model, is_model_name, parse_model_name,
                                         parse_name, quantize_from_float)
 from tinyicenet.models.summary import summarize
 from tinyicenet.models.tinyicenet import CHART_CLASSES, GraphNode, TinyIceNet
 
 __all__ = [
-    "CHART_CLASSES", "GraphNode", "MissingDependencyError", "TinyIceNet", "available_models",
-    "brevitas_available", "calibrate", "count_parameters",
-    "create_model", "load_checkpoint", "parse_name", "quantize_from_float", "read_checkpoint",
-    "save_checkpoint", "summarize",
+    "CHART_CLASSES", "GraphNode", "MissingDependencyError", "ModelName", "Precision",
+    "TinyIceNet", "act_groups", "available_models", "brevitas_available", "calibrate",
+    "conv_names", "count_parameters", "create_model", "is_model_name", "load_checkpoint",
+    "parse_model_name", "parse_name", "precision_label", "quantize_from_float",
+    "read_checkpoint", "save_checkpoint", "summarize",
 ]

@@ -6,6 +6,10 @@ Format (a dict saved with ``torch.save``)::
     model: {name, kwargs}, state_dict, and any extras (epoch, optimizer, config, data_stats,
     variables, metrics, ...)
 
+``kwargs`` are :func:`create_model`'s keywords; a per-layer (``tinyicenet_mixed``) model adds
+``precision`` (the plain-data :class:`~tinyicenet.models.precision.Precision`), uniform models
+store none, so checkpoints written before per-layer precision load unchanged.
+
 Loading uses ``torch.load(weights_only=True)``: extras must be tensors, numbers, strings,
 lists, tuples or dicts of those (an optimizer state_dict is). Every problem is a
 :class:`~tinyicenet.errors.CheckpointError` naming the file.

@@ -1,7 +1,8 @@
 """Model summary: parameters, MACs, activation, skip-buffer and weight memory per layer.
 
-Memory is in bits at the model's precision (activations A bits, input and logits 8 bits,
-weights W bits, biases 32 bits; the float model counts 32 bits everywhere), for one tile.
+Memory is in bits at the model's precision (each tensor at its quantizer's bits, each conv's
+weights at its own weight bits, biases 32 bits; the float model counts 32 bits everywhere), for
+one tile.
 ``skip_bits`` is what an encoder output costs while it waits for its concatenation: on the
 FPGA that is the FIFO (or buffer) of the skip branch, the main on-chip memory cost of a U-Net.
 """
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tinyicenet.errors import ConfigError
+from tinyicenet.models.precision import precision_label
 from tinyicenet.models.tinyicenet import TinyIceNet
 
 FLOAT_BITS = 32
@@ -80,7 +82,7 @@ def summarize(model: TinyIceNet, tile: int = 256) -> ModelSummary:
         raise ConfigError(f"tile {tile} is not a positive multiple of the model stride "
                           f"{model.stride}")
     bw = model.bit_widths
-    w_bits = bw["weight"] if bw else FLOAT_BITS
+    prec = getattr(model, "precision", None)
     tensor_bits: dict[str, int] = {}
     summary = ModelSummary(model.name, tile, list(model.widths), list(model.charts), model.skips,
                            dict(bw) if bw else None)
@@ -88,10 +90,9 @@ def summarize(model: TinyIceNet, tile: int = 256) -> ModelSummary:
     for node in model.graph():
         side = tile // 2 ** node.level
         if node.op == "quantize":
-            bits = bw["input"] if bw else FLOAT_BITS
+            bits = prec.input if prec else FLOAT_BITS
         elif node.op == "conv":
-            bits = (bw["activation"] if node.act is not None else bw["output"]) if bw \
-                else FLOAT_BITS
+            bits = prec.act_bits(node.name) if prec else FLOAT_BITS
         else:
             bits = tensor_bits[node.inputs[0]]
         tensor_bits[node.name] = bits
@@ -102,7 +103,8 @@ def summarize(model: TinyIceNet, tile: int = 256) -> ModelSummary:
             n_w = conv.out_channels * conv.in_channels * k
             params = n_w + conv.out_channels
             macs = n_w * side * side
-            weight_bits = n_w * w_bits + conv.out_channels * (BIAS_BITS if bw else FLOAT_BITS)
+            w_bits = prec.weight_bits(node.name) if prec else FLOAT_BITS
+            weight_bits = n_w * w_bits + conv.out_channels * (BIAS_BITS if prec else FLOAT_BITS)
         act_bits = node.channels * side * side * bits
         summary.layers.append(LayerSummary(
             node.name, node.op, (node.channels, side, side), params, macs, act_bits, weight_bits,
@@ -131,7 +133,7 @@ def render_table(summary: ModelSummary) -> Any:
     """A rich Table of the summary."""
     from rich.table import Table
 
-    prec = (f"w{summary.bit_widths['weight']}a{summary.bit_widths['activation']} "
+    prec = (f"{precision_label(summary.bit_widths)} "
             f"(input {summary.bit_widths['input']}, logits {summary.bit_widths['output']} bit)"
             if summary.bit_widths else "float32")
     table = Table(title=f"{summary.name}: {summary.tile}x{summary.tile} tile, {prec}")

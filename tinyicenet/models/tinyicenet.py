@@ -15,6 +15,8 @@ Topology (``widths=(16, 32, 64)``, ``L = len(widths)``)::
     head:     conv1x1(16 -> sum of chart classes), signed 8-bit output quant
 
 ``model.stride = 2 ** (L - 1)``. Without skips the decoder convs take only the upsampled tensor.
+The bits shown are the uniform ``tinyicenet_w{W}a{A}`` defaults; ``model.precision``
+(:mod:`tinyicenet.models.precision`) can set every quantizer's bits separately.
 
 Why there is no batch norm: a per-tensor power-of-two weight scale cannot absorb a folded
 BN's per-channel multiplier ``gamma / sigma`` exactly (it would need per-channel, non
@@ -37,7 +39,7 @@ import torch
 from torch import nn
 
 from tinyicenet.errors import ConfigError
-from tinyicenet.models import bits
+from tinyicenet.models.precision import Precision
 from tinyicenet.models.deps import require_brevitas
 
 #: Number of classes of each AI4Arctic chart (AutoICE): SOD 6, SIC 11 (0..100 % in tens), FLOE 7.
@@ -63,17 +65,19 @@ class GraphNode:
 
 
 class FloatLayers:
-    """Layer factory of the float model: plain torch layers."""
+    """Layer factory of the float model: plain torch layers (``role``/``group`` are ignored)."""
 
     quantized = False
+    precision = None
 
     def input_quant(self) -> nn.Module:
         return nn.Identity()
 
-    def conv(self, cin: int, cout: int, kernel: int, *, head: bool = False) -> nn.Module:
+    def conv(self, cin: int, cout: int, kernel: int, *, role: str = "",
+             head: bool = False) -> nn.Module:
         return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=True)
 
-    def relu(self) -> nn.Module:
+    def relu(self, group: str = "") -> nn.Module:
         return nn.ReLU()
 
     def bit_widths(self) -> dict[str, int] | None:
@@ -83,49 +87,49 @@ class FloatLayers:
 class QuantLayers:
     """Layer factory of the quantized twin: Brevitas layers with per-tensor power-of-two scales.
 
-    Every quantized layer returns a QuantTensor so that the next conv knows its input scale
-    (needed by the 32-bit bias quantizer, whose scale is ``input_scale * weight_scale``).
-    Brevitas is imported here, not when the package is: the float model runs without it.
+    Bits come from a :class:`~tinyicenet.models.precision.Precision`: conv ``role`` (``enc0``,
+    ..., ``head``) picks the weight bits, ReLU ``group`` (``skip0``, ..., ``dec0``) the
+    activation bits. Every quantized layer returns a QuantTensor so that the next conv knows its
+    input scale (needed by the 32-bit bias quantizer, whose scale is ``input_scale *
+    weight_scale``). Brevitas is imported here, not when the package is: the float model runs
+    without it.
     """
 
     quantized = True
 
-    def __init__(self, weight_bits: int, act_bits: int, *, input_bits: int = bits.INPUT_BITS,
-                 output_bits: int = bits.OUTPUT_BITS) -> None:
-        self.weight_bits = bits.check_bits(weight_bits, "weight")
-        self.act_bits = bits.check_bits(act_bits, "activation")
-        self.input_bits = bits.check_bits(input_bits, "input")
-        self.output_bits = bits.check_bits(output_bits, "output")
-        require_brevitas(f"a quantized TinyIceNet (w{self.weight_bits}a{self.act_bits})")
+    def __init__(self, precision: Precision) -> None:
+        self.precision = precision
+        require_brevitas(f"a quantized TinyIceNet ({precision.label()})")
 
     def input_quant(self) -> nn.Module:
         from brevitas.nn import QuantIdentity
 
         from tinyicenet.models import quantizers as q
-        return QuantIdentity(act_quant=q.InputQuant, bit_width=self.input_bits,
+        return QuantIdentity(act_quant=q.InputQuant, bit_width=self.precision.input,
                              return_quant_tensor=True)
 
-    def conv(self, cin: int, cout: int, kernel: int, *, head: bool = False) -> nn.Module:
+    def conv(self, cin: int, cout: int, kernel: int, *, role: str,
+             head: bool = False) -> nn.Module:
         from brevitas.nn import QuantConv2d
 
         from tinyicenet.models import quantizers as q
         extra = {}
         if head:  # the head has no ReLU: its accumulator is requantised to signed logits
-            extra = {"output_quant": q.OutputQuant, "output_bit_width": self.output_bits}
+            extra = {"output_quant": q.OutputQuant, "output_bit_width": self.precision.output}
         return QuantConv2d(cin, cout, kernel, padding=kernel // 2, bias=True,
-                           weight_quant=q.WeightQuant, weight_bit_width=self.weight_bits,
+                           weight_quant=q.WeightQuant,
+                           weight_bit_width=self.precision.weights[role],
                            bias_quant=q.BiasQuant, return_quant_tensor=True, **extra)
 
-    def relu(self) -> nn.Module:
+    def relu(self, group: str) -> nn.Module:
         from brevitas.nn import QuantReLU
 
         from tinyicenet.models import quantizers as q
-        return QuantReLU(act_quant=q.ReluActQuant, bit_width=self.act_bits,
+        return QuantReLU(act_quant=q.ReluActQuant, bit_width=self.precision.acts[group],
                          return_quant_tensor=True)
 
     def bit_widths(self) -> dict[str, int]:
-        return {"input": self.input_bits, "weight": self.weight_bits,
-                "activation": self.act_bits, "output": self.output_bits}
+        return self.precision.bit_widths()
 
 
 class TinyIceNet(nn.Module):
@@ -156,30 +160,37 @@ class TinyIceNet(nn.Module):
         levels = len(widths) - 1
         self.stride = 2 ** levels
 
+        prec = layers.precision
+        if prec is not None and (prec.levels, prec.skips) != (levels, self.skips):
+            raise ConfigError(f"precision {prec.label()} is for {prec.levels} levels, skips "
+                              f"{prec.skips}, not for widths {widths}, skips {self.skips}")
+        self.precision: Precision | None = prec
         self.input_quant = layers.input_quant()
         self.encoder = nn.ModuleList()
         cin = self.in_channels
-        for w in widths[:-1]:
-            self.encoder.append(layers.conv(cin, w, 3))
+        for i, w in enumerate(widths[:-1]):
+            self.encoder.append(layers.conv(cin, w, 3, role=f"enc{i}"))
             cin = w
-        self.bottleneck = layers.conv(widths[-2], widths[-1], 3)
+        self.bottleneck = layers.conv(widths[-2], widths[-1], 3, role="bottleneck")
         self.decoder = nn.ModuleList()
         for i in range(levels):  # decoder[i] works at level i and outputs widths[i]
             cin = widths[i + 1] + (widths[i] if self.skips else 0)
-            self.decoder.append(layers.conv(cin, widths[i], 3))
-        self.head = layers.conv(widths[0], sum(self.num_classes), 1, head=True)
+            self.decoder.append(layers.conv(cin, widths[i], 3, role=f"dec{i}"))
+        self.head = layers.conv(widths[0], sum(self.num_classes), 1, role="head", head=True)
 
         # Activations. enc_act[i] follows encoder[i]; bott_act the bottleneck; dec_act[i]
         # follows decoder[i]. With skips, the ReLU whose output is upsampled into level i is the
-        # same module as enc_act[i] (one shared quantizer per concatenation).
-        self.enc_act = nn.ModuleList(layers.relu() for _ in range(levels))
+        # same module as enc_act[i] (one shared quantizer per concatenation: the precision
+        # group skip{i}, see tinyicenet.models.precision.act_groups).
         if self.skips:
+            self.enc_act = nn.ModuleList(layers.relu(f"skip{i}") for i in range(levels))
             self.bott_act = self.enc_act[levels - 1]
             shared = [self.enc_act[i - 1] for i in range(1, levels)]
-            self.dec_act = nn.ModuleList([layers.relu(), *shared])
+            self.dec_act = nn.ModuleList([layers.relu("dec0"), *shared])
         else:
-            self.bott_act = layers.relu()
-            self.dec_act = nn.ModuleList(layers.relu() for _ in range(levels))
+            self.enc_act = nn.ModuleList(layers.relu(f"enc{i}") for i in range(levels))
+            self.bott_act = layers.relu("bottleneck")
+            self.dec_act = nn.ModuleList(layers.relu(f"dec{i}") for i in range(levels))
         self.pool = nn.MaxPool2d(2)
         # Nearest upsampling of an already-quantized tensor keeps its scale: no requantisation.
         self.up = nn.Upsample(scale_factor=2, mode="nearest")

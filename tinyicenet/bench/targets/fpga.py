@@ -106,15 +106,19 @@ def _from_project(project: Path, model: str | None, halo: int) -> dict:
                     f"{check.get('argmax_agreement')}") if check else None
     plan = dict(plan, verification=verification)
     label = model or str((manifest.get("model") or {}).get("name", "tinyicenet"))
-    return from_hls_plan(plan, model=label, precision=_precision(label), halo=halo,
+    bits = (manifest.get("model") or {}).get("bit_widths")
+    return from_hls_plan(plan, model=label, precision=_precision(label, bits), halo=halo,
                          source=f"{project.name} (C simulation verified)")
 
 
-def _precision(model: str) -> str:
-    import re
+def _precision(model: str, bit_widths: dict | None = None) -> str:
+    """The precision label of the model's ``bit_widths``, else of its name (``int`` unknown)."""
+    from tinyicenet.models import is_model_name, parse_model_name, precision_label
 
-    m = re.search(r"w(\d)a(\d)", model)
-    return m.group(0) if m else "int"
+    if bit_widths:
+        return precision_label(bit_widths)
+    m = parse_model_name(model) if is_model_name(model) else None
+    return f"w{m.weight_bits}a{m.act_bits}" if m is not None and m.kind == "uniform" else "int"
 
 
 def _modelled(options: Any) -> dict:
@@ -133,7 +137,7 @@ def _modelled(options: Any) -> dict:
                           "models (e.g. tinyicenet_w4a4)")
     plan, _ = plan_project(model, load_board("zcu102"), load_settings(), tile=options.tile[0])
     label = model_label(options, "integer")
-    result = from_hls_plan(plan.to_dict(), model=label, precision=_precision(model.name),
+    result = from_hls_plan(plan.to_dict(), model=label, precision=_precision(model.name, model.bit_widths),
                            halo=options.halo, source="tinyicenet.hls.plan_project")
     result["method"]["notes"].append("C simulation not run for this result: "
                                      "pass --import HLS_PROJECT for a verified design")
