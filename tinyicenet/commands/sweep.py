@@ -20,7 +20,9 @@ def sweep(
         help="energy (modelled mJ per EW scene, nominal), energy_high (its upper end) or lut."),
     bits: str = typer.Option("2,3,4,8", "--bits", help="Bit widths each group may take."),
     grouping: str = typer.Option("uniform", "--grouping",
-                                 help="How bits are grouped: uniform (weight, activation)."),
+                                 help="How bits are grouped: uniform (weight, activation), "
+                                      "blocks (encoder/decoder/head weights, skip/last "
+                                      "activations) or layers (one per quantizer)."),
     noskip: bool = typer.Option(False, "--noskip", help="Sweep the model without skips."),
     train: Path = typer.Option(None, "--train", help="Training scenes (file or folder)."),
     test: Path = typer.Option(None, "--test", help="Held-out test scenes (file or folder)."),

@@ -124,7 +124,8 @@ class ConfigurationTrainer:
                                               f"model.init={init}"])
         run_dir = self.setup.workdir / "configs" / slug(config)
         t0 = time.perf_counter()
-        result = run_training(cfg, run_dir, quiet=self.setup.quiet)
+        with self.grouping.training(config):
+            result = run_training(cfg, run_dir, quiet=self.setup.quiet)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         ev = evaluate(result.final, [self.setup.test], None, tile=cfg.eval.tile,
@@ -132,8 +133,11 @@ class ConfigurationTrainer:
         eval_s = time.perf_counter() - t0
         sod = ev["metrics"]["SOD"]
         final_cost = None
+        model, _ = load_checkpoint(result.final)
+        if model.precision != self.grouping.precision(config):
+            raise ConfigError(f"{result.final}: trained {model.name} with another precision than "
+                              f"configuration {config.key}")
         if self.cost is not None:
-            model, _ = load_checkpoint(result.final)
             final_cost = self.cost(model)
         return Evaluation(
             accuracy=sod["f1_weighted"] / 100.0, cost=final_cost,
@@ -143,6 +147,7 @@ class ConfigurationTrainer:
                                                       else r["f1"] / 100.0)
                                           for r in sod["per_class"]},
                      "pixels": sod["pixels"], "scenes": len(ev["scenes"]),
+                     "bits": self.grouping.precision(config).to_dict(),
                      "qat_epochs": qat, "train_s": round(train_s, 1),
                      "eval_s": round(eval_s, 1),
                      "checkpoint": str(result.final.relative_to(self.setup.workdir))

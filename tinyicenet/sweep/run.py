@@ -85,8 +85,11 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     if opts.tile <= 0:
         raise ConfigError(f"sweep: tile {opts.tile} must be positive")
     bits = tuple(opts.bits) if not isinstance(opts.bits, str) else parse_bits(opts.bits)
-    grouping = make_grouping(opts.grouping)
-    space = grouping.space(bits, opts.skips)
+    from tinyicenet.train import load_config
+
+    widths = load_config(opts.recipe, list(opts.overrides)).model.widths
+    grouping = make_grouping(opts.grouping, levels=len(widths) - 1, skips=opts.skips)
+    space = grouping.space(bits)
     if (opts.train is None) != (opts.test is None):
         raise ConfigError("sweep: give both --train and --test scene folders, or neither "
                           "(then scenes are generated)")
@@ -173,7 +176,8 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
               "max_evaluations": opts.max_evaluations,
               "wall_s": round(time.perf_counter() - t_start, 1)}
     record = build_record(result, accuracy=accuracy, fpga=fpga, grouping=grouping.name,
-                          search=search, labels=grouping.precision_label, extra=opts.extra)
+                          search=search, labels=grouping.precision_label,
+                          extra={"grouping": grouping.to_dict(), **opts.extra})
     write_text(opts.out, json.dumps(record, indent=1) + "\n")
     return record
 
