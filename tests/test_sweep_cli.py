@@ -3,6 +3,7 @@ configuration is the planner's design priced by the power model, per EW scene.""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -64,3 +65,18 @@ def test_fpga_cost_is_the_planned_design_priced_per_scene():
     assert cost["lut"] == 120_000.0 and cost["bram36"] == 30.0 and cost["fits"] is True
     assert cost["provenance"] == "modelled" and cost["energy_model"] == power.model
     assert cost_from_plan(plan, halo=32)["scene_tiles"] > tiles    # more halo, more tiles
+
+
+def test_finn_report_is_read_from_finns_estimate_files(tmp_path):
+    # the two files FINN+'s step_generate_estimate_reports writes (keys as FINN names them)
+    from tinyicenet.sweep.cost import finn_report
+
+    (tmp_path / "estimate_network_performance.json").write_text(json.dumps(
+        {"critical_path_cycles": 90000, "max_cycles": 65536, "max_cycles_node_name": "MVAU_1",
+         "estimated_throughput_fps": 3051.7578125, "estimated_latency_ns": 450000.0}))
+    (tmp_path / "estimate_layer_resources.json").write_text(json.dumps(
+        {"MVAU_0": {"LUT": 100.0}, "total": {"BRAM_18K": 12.0, "LUT": 45000.5, "URAM": 0.0,
+                                             "DSP": 3.0}}))
+    point = finn_report(tmp_path)
+    assert point == {"estimated_fps": 3051.7578125, "max_cycles": 65536, "LUT": 45000.5,
+                     "BRAM_18K": 12.0, "URAM": 0.0, "DSP": 3.0}
