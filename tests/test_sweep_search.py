@@ -165,3 +165,22 @@ def test_pareto_front_against_brute_force():
     objs = [P(1, 0.1), P(2, 0.05), P(3, 0.3)]
     assert [o.energy_mj for o in pareto_front(objs)] == [1, 3]
     assert pareto_front(objs, cost=lambda o: -o.energy_mj, value="sod_f1")[0].energy_mj == 3
+
+
+def test_progress_line_for_every_event():
+    # a rejected record has no accuracy: its progress line must not need one
+    from tinyicenet.sweep.run import describe
+    from tinyicenet.sweep.search import Record
+
+    config = SPACE.lowest()
+    rec = Record(config, cost(config), OVER_BUDGET, 2, "enc")
+    assert describe("rejected", rec, "w2a2") == "sweep: w2a2 round 2: over budget"
+    assert describe("skipped", rec, "w2a2").endswith("not evaluated")
+    rec.accuracy = 0.5
+    assert describe("evaluated", rec, "w2a2").endswith("SOD F1 50.0")
+    # the search reports every record, rejected ones included
+    events = []
+    budget = Budget("energy", 30.0)
+    greedy_search(SPACE, cost, Recorder(budget), budget,
+                  on_record=lambda e, r: events.append((e, describe(e, r, r.config.key))))
+    assert {e for e, _ in events} == {"evaluated", "rejected"}

@@ -124,18 +124,24 @@ class ConfigurationTrainer:
                                               f"model.init={init}"])
         run_dir = self.setup.workdir / "configs" / slug(config)
         t0 = time.perf_counter()
-        with self.grouping.training(config):
-            result = run_training(cfg, run_dir, quiet=self.setup.quiet)
-        train_s = time.perf_counter() - t0
+        final = run_dir / "final.pt"
+        reused = final.is_file() and (run_dir / "config.yaml").is_file() and \
+            (run_dir / "config.yaml").read_text() == cfg.to_yaml()
+        if reused:   # a finished run of the same config (an interrupted sweep run again)
+            train_s = None
+        else:
+            with self.grouping.training(config):
+                final = run_training(cfg, run_dir, quiet=self.setup.quiet).final
+            train_s = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
-        ev = evaluate(result.final, [self.setup.test], None, tile=cfg.eval.tile,
+        ev = evaluate(final, [self.setup.test], None, tile=cfg.eval.tile,
                       halo=cfg.eval.halo, device=self.setup.device, quiet=self.setup.quiet)
         eval_s = time.perf_counter() - t0
         sod = ev["metrics"]["SOD"]
         final_cost = None
-        model, _ = load_checkpoint(result.final)
+        model, _ = load_checkpoint(final)
         if model.precision != self.grouping.precision(config):
-            raise ConfigError(f"{result.final}: trained {model.name} with another precision than "
+            raise ConfigError(f"{final}: trained {model.name} with another precision than "
                               f"configuration {config.key}")
         if self.cost is not None:
             final_cost = self.cost(model)
@@ -148,7 +154,8 @@ class ConfigurationTrainer:
                                           for r in sod["per_class"]},
                      "pixels": sod["pixels"], "scenes": len(ev["scenes"]),
                      "bits": self.grouping.precision(config).to_dict(),
-                     "qat_epochs": qat, "train_s": round(train_s, 1),
+                     "qat_epochs": qat, "train_s": train_s,
+                     "reused_training": reused,
                      "eval_s": round(eval_s, 1),
-                     "checkpoint": str(result.final.relative_to(self.setup.workdir))
-                     if result.final.is_relative_to(self.setup.workdir) else result.final.name})
+                     "checkpoint": str(final.relative_to(self.setup.workdir))
+                     if final.is_relative_to(self.setup.workdir) else final.name})

@@ -56,6 +56,17 @@ class SweepOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def describe(event: str, rec: Any, label: str) -> str:
+    """The progress line for one search record."""
+    if event == "evaluated":
+        what = f"SOD F1 {100 * rec.accuracy:.1f}"
+    elif event == "rejected":
+        what = "over budget"
+    else:
+        what = "not evaluated"
+    return f"sweep: {label} round {rec.round}: {what}"
+
+
 def _scenes(opts: SweepOptions) -> tuple[Path, Path, dict[str, Any]]:
     from tinyicenet.data.synth import write_scenes
 
@@ -126,11 +137,8 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
         task = progress.add_task("sweep: costing and training configurations", total=None)
 
         def on_record(event: str, rec: Any) -> None:
-            what = {"evaluated": f"SOD F1 {100 * rec.accuracy:.1f}",
-                    "rejected": "over budget", "skipped": "not evaluated"}[event]
-            progress.update(task, advance=1,
-                            description=f"sweep: {grouping.precision_label(rec.config)} "
-                                        f"round {rec.round}: {what}")
+            progress.update(task, advance=1, description=describe(
+                event, rec, grouping.precision_label(rec.config)))
 
         result = greedy_search(space, config_cost, trainer, opts.budget,
                                max_evaluations=opts.max_evaluations, on_record=on_record)
