@@ -144,6 +144,6 @@ def sweep_chart(section: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel(f"SOD F1 (%), held-out {section['data_label']} scenes")
     ax.set_title("Precision sweep: accuracy against modelled FPGA energy", fontsize=10)
     ax.grid(alpha=0.25, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return _save(fig, path)
