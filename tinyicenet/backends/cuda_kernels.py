@@ -25,7 +25,6 @@ from tinyicenet.backends import Backend
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 
 
-
 def _uniform_name(artefact: Any) -> Any:
     """The parsed ``tinyicenet_w{W}a{A}[_noskip]`` name ``artefact`` is, else None."""
     from tinyicenet.models.registry import is_model_name, parse_model_name

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from tinyicenet.errors import ConfigError
@@ -80,10 +81,14 @@ class Precision:
 
     input: int
     output: int
-    weights: dict[str, int]
-    acts: dict[str, int]
+    weights: Mapping[str, int]
+    acts: Mapping[str, int]
     levels: int
     skips: bool
+
+    def __post_init__(self) -> None:  # read-only views: a Precision is hashable, so immutable
+        object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
+        object.__setattr__(self, "acts", MappingProxyType(dict(self.acts)))
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod

@@ -1,57 +1,16 @@
-"""The integer reference model: the one truth for the quantized TinyIceNet's numbers.
+"""Integer arithmetic of the reference model: layers, rounding, convolution, the forward.
 
-Every backend (Brevitas float simulation, QONNX execution, hls4ml C simulation, GPU kernels,
-the board) must produce exactly the head integers computed here. The arithmetic is the
-"Integer semantics" contract of ``tinyicenet/README.md``:
-
-* a tensor is ``int array * 2**exp``; every exponent is an integer (power-of-two scales);
-* input: ``q = clamp(round_half_even(x * 2**-e), -2**(b-1), 2**(b-1) - 1)``;
-* conv (3x3 pad 1, or 1x1): ``acc = sum(q_in * w) + b`` in a wide integer (int64), weights
-  signed narrow range, bias int32 in the accumulator scale ``2**(e_in + e_w)``;
-* requantise: ``clamp(round_half_even(acc * 2**(e_in + e_w - e_out)), lo, hi)``, a right shift
-  by ``shift = e_out - e_in - e_w`` with round-half-to-even (AP_RND_CONV) and saturation
-  (AP_SAT); ``lo, hi = 0, 2**A - 1`` after a ReLU, ``-2**(B-1), 2**(B-1) - 1`` for the head;
-* max-pool 2x2/2 and nearest 2x upsample act on the integers; concatenation joins tensors of
-  one exponent along channels (the model shares the quantizer of the two branches).
-
-Layer structure (``IntModel.layers``, in execution order; each layer writes the tensor named
-``layer.output`` = ``layer.name``; ``IntModel.tensors`` maps tensor name -> exp/bits/signed):
-
-============  =================================================================================
-op            fields used
-============  =================================================================================
-quantize      inputs ``["x"]`` (the float input); ``out_exp``, ``out_bits``, ``out_signed``
-conv          ``weight`` int8 ``[O, I, k, k]``, ``bias`` int32 ``[O]``, ``kernel``, ``padding``,
-              ``relu``, ``in_exp``, ``weight_exp``, ``weight_bits``, ``out_exp``, ``out_bits``,
-              ``out_signed``, ``shift``, ``acc_bits`` (signed accumulator width that cannot
-              overflow: a static bound from the weights and the input range)
-maxpool       2x2, stride 2 (exponent and bits unchanged)
-upsample      nearest, factor 2 (exponent and bits unchanged)
-concat        channel concatenation of ``inputs`` in order (``[upsampled, skip]``)
-============  =================================================================================
-
-Default graph (widths (16, 32, 64), skips): input, enc0, pool0, enc1, pool1, bottleneck, up1,
-cat1 = [up1, enc1], dec1, up0, cat0 = [up0, enc0], dec0, head. Without skips there are no
-``cat`` layers and each ``dec{i}`` reads ``up{i}``.
-
-Files: ``save_intref(model, path.npz)`` writes one ``.npz`` holding the arrays
-(``<layer>.weight``, ``<layer>.bias``) and the metadata as JSON text (key ``meta``), plus a
-human-readable copy of that JSON beside it (``path.json``); both atomically. ``load_intref``
-reads only the ``.npz`` (``allow_pickle=False``).
+The semantics are the package's (:mod:`tinyicenet.export.intref`): power-of-two exponents,
+round half to even with saturation, exact integer convolutions.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinyicenet.atomic import atomic_path
 from tinyicenet.errors import DataError, ExportError, VerificationError
 
 FORMAT = "tinyicenet-intref"
@@ -65,7 +24,8 @@ FLOAT32_EXACT = 2 ** 24
 
 @dataclass
 class IntLayer:
-    """One layer of the integer model (see the module docstring for which fields each op uses)."""
+    """One layer of the integer model (:mod:`tinyicenet.export.intref` says which fields each
+    op uses)."""
 
     name: str
     op: str
@@ -326,161 +286,3 @@ class IntModel:
                 "output": {"tensor": out.output, "exp": out.out_exp, "bits": out.out_bits,
                            "signed": out.out_signed},
                 "tensors": self.tensors, "layers": [lay.meta() for lay in self.layers]}
-
-
-# ---- extraction from Brevitas -------------------------------------------------------------
-
-def _exp(scale: Any, what: str) -> int:
-    s = float(scale.detach().reshape(-1)[0]) if hasattr(scale, "detach") else float(scale)
-    if not s > 0:
-        raise ExportError(f"{what}: scale {s} is not positive")
-    e = math.log2(s)
-    if e != round(e):
-        raise ExportError(f"{what}: scale {s} is not a power of two; the integer reference "
-                          "needs fixed-point (power-of-two) quantizers")
-    return int(round(e))
-
-
-def _acc_bound(in_bits: int, in_signed: bool, w: np.ndarray, b: np.ndarray) -> int:
-    lo, hi = int_range(in_bits, in_signed)
-    x_max = max(abs(lo), abs(hi))
-    per_out = np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1)
-    return int((per_out * x_max + np.abs(b.astype(np.int64))).max())
-
-
-def from_brevitas(model: Any) -> IntModel:
-    """Extract the integer model from a quantized TinyIceNet (Brevitas twin), in eval mode.
-
-    The graph mirrors ``TinyIceNet.forward``; integers and exponents come from Brevitas'
-    own quantizers (``quant_weight().int()``, the bias proxy, ``act_quant.scale()``).
-    """
-    import torch
-    from brevitas.quant_tensor import IntQuantTensor
-
-    if not getattr(model, "quantized", False):
-        raise ExportError(f"model {getattr(model, 'name', '?')!r} is a float model: the integer "
-                          "reference needs a quantized model (tinyicenet_w{W}a{A})")
-    was_training = model.training
-    model.eval()
-    layers: list[IntLayer] = []
-    tensors: dict[str, tuple[int, int, bool, int]] = {}
-
-    def add(layer: IntLayer) -> str:
-        layers.append(layer)
-        tensors[layer.output] = (layer.out_exp, layer.out_bits, layer.out_signed, layer.channels)
-        return layer.output
-
-    def add_conv(name: str, conv: Any, act: Any, src: str) -> str:
-        in_exp, in_bits, in_signed, _ = tensors[src]
-        qw = conv.quant_weight()
-        w_exp, w_bits = _exp(qw.scale, f"{name} weight"), int(qw.bit_width)
-        w_int = qw.int().to(torch.int64).numpy()
-        # a stand-in input carrying only the scale: the bias proxy reads input scale x weight scale
-        inp = IntQuantTensor(torch.zeros(1, int(conv.in_channels), 1, 1),
-                             torch.tensor(2.0 ** in_exp), torch.tensor(0.0),
-                             torch.tensor(float(in_bits)), in_signed, False)
-        qb = conv.bias_quant(conv.bias, inp, qw)
-        if _exp(qb.scale, f"{name} bias") != in_exp + w_exp:
-            raise ExportError(f"{name}: bias scale is not the accumulator scale 2**(e_in + e_w)")
-        b_int = qb.int().to(torch.int64).numpy()
-        if act is None:  # head: the conv's own output quantizer, signed
-            oq = conv.output_quant
-            out_exp, out_bits, relu, signed = (_exp(oq.scale(), f"{name} output"),
-                                               int(oq.bit_width()), False, True)
-        else:
-            aq = act.act_quant
-            out_exp, out_bits, relu, signed = (_exp(aq.scale(), f"{name} activation"),
-                                               int(aq.bit_width()), True, False)
-        if np.abs(w_int).max(initial=0) > 127 or np.abs(b_int).max(initial=0) >= 2 ** 31:
-            raise ExportError(f"{name}: integer weights or bias out of int8/int32 range")
-        bound = _acc_bound(in_bits, in_signed, w_int, b_int)
-        k = int(conv.kernel_size[0])
-        return add(IntLayer(
-            name=name, op="conv", inputs=[src], output=name, out_exp=out_exp, out_bits=out_bits,
-            out_signed=signed, channels=int(conv.out_channels), in_exp=in_exp, weight_exp=w_exp,
-            weight_bits=w_bits, kernel=k, padding=int(conv.padding[0]), relu=relu,
-            shift=out_exp - in_exp - w_exp, acc_bound=bound,
-            acc_bits=int(bound).bit_length() + 1,
-            weight=w_int.astype(np.int8), bias=b_int.astype(np.int32)))
-
-    def add_same(name: str, op: str, srcs: list[str]) -> str:
-        e, b, s, _ = tensors[srcs[0]]
-        channels = sum(tensors[t][3] for t in srcs)
-        return add(IntLayer(name=name, op=op, inputs=srcs, output=name, out_exp=e, out_bits=b,
-                            out_signed=s, channels=channels))
-
-    try:
-        with torch.no_grad():
-            for node in model.graph():
-                if node.op == "quantize":
-                    iq = node.act.act_quant
-                    add(IntLayer(name=node.name, op="quantize", inputs=list(node.inputs),
-                                 output=node.name, out_exp=_exp(iq.scale(), "input quantizer"),
-                                 out_bits=int(iq.bit_width()), out_signed=True,
-                                 channels=node.channels))
-                elif node.op == "conv":
-                    add_conv(node.name, node.module, node.act, node.inputs[0])
-                else:
-                    add_same(node.name, node.op, list(node.inputs))
-    finally:
-        model.train(was_training)
-    facts = {"name": model.name, "in_channels": model.in_channels, "widths": list(model.widths),
-             "charts": list(model.charts), "num_classes": list(model.num_classes),
-             "skips": model.skips, "stride": model.stride, "bit_widths": model.bit_widths}
-    if getattr(model, "precision", None) is not None:
-        facts["precision"] = model.precision.to_dict()
-    return IntModel(layers=layers, model=facts)
-
-
-# ---- files -------------------------------------------------------------------------------------
-
-def save_intref(model: IntModel, path: str | os.PathLike[str], *, sidecar: bool = True) -> Path:
-    """Write ``path`` (.npz: arrays + JSON meta) and, if ``sidecar``, ``path`` with .json."""
-    p = Path(path)
-    if p.suffix != ".npz":
-        raise ExportError(f"{p}: the integer model file must end in .npz")
-    meta = model.meta()
-    text = json.dumps(meta, indent=1)
-    arrays: dict[str, np.ndarray] = {"meta": np.array(text)}
-    for lay in model.conv_layers():
-        arrays[f"{lay.name}.weight"] = lay.weight
-        arrays[f"{lay.name}.bias"] = lay.bias
-    with atomic_path(p) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    if sidecar:
-        with atomic_path(p.with_suffix(".json")) as tmp:
-            tmp.write_text(text + "\n")
-    return p
-
-
-def load_intref(path: str | os.PathLike[str]) -> IntModel:
-    """Read an integer model written by :func:`save_intref`; problems raise ExportError."""
-    p = Path(path)
-    if not p.is_file():
-        raise ExportError(f"{p}: integer model file not found")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except Exception as exc:  # noqa: BLE001 - zip/npy/json errors all mean a bad file
-        raise ExportError(f"{p}: not a readable integer model (corrupt or truncated?): "
-                          f"{type(exc).__name__}: {str(exc)[:160]}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ExportError(f"{p}: not a tinyicenet integer model (format is not {FORMAT!r})")
-    if meta.get("version") != VERSION:
-        raise ExportError(f"{p}: integer model version {meta.get('version')!r} is not supported")
-    layers = []
-    try:
-        for d in meta["layers"]:
-            lay = IntLayer(**d)
-            if lay.op == "conv":
-                lay.weight = arrays[f"{lay.name}.weight"].astype(np.int8)
-                lay.bias = arrays[f"{lay.name}.bias"].astype(np.int32)
-                if lay.weight.shape[0] != lay.channels or lay.bias.shape != (lay.channels,):
-                    raise ValueError(f"layer {lay.name} arrays do not match {lay.channels} "
-                                     "output channels")
-            layers.append(lay)
-        return IntModel(layers=layers, model=meta["model"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ExportError(f"{p}: inconsistent integer model: {exc}") from None
