@@ -49,9 +49,20 @@ def test_demo_end_to_end(tmp_path):
     result = run_demo(DemoOptions(out=out, train_scenes=3, test_scenes=1, size=640,
                                   hls_tile=16, bench_window_s=0.5, quiet=True,
                                   train_overrides=("train.float_epochs=1", "train.qat_epochs=1",
-                                                   "train.steps_per_epoch=4")))
+                                                   "train.steps_per_epoch=4"),
+                                  sweep_max_evaluations=2))
     marker = json.loads((out / "demo.json").read_text())
-    assert marker["status"] == "done" and len(marker["steps_s"]) == 8
+    assert marker["status"] == "done" and len(marker["steps_s"]) == 9
+    # the small sweep: two configurations trained, its chart and sentence in the report
+    sweep = json.loads((out / "sweep" / "sweep.json").read_text())
+    assert result.facts["sweep_trained"] == sweep["search"]["evaluations"] == 2
+    assert sweep["accuracy"]["data"] == "synthetic" and sweep["fpga"]["provenance"] == "modelled"
+    assert all(c["energy_mj_per_scene"] <= 400.0 for c in sweep["configurations"]
+               if c["status"] == "evaluated")
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["sweeps"][0]["chart"] == "sweep.png"
+    assert (out / "report" / "sweep.png").is_file()
+    assert report["sweeps"][0]["sentence"] in (out / "report" / "report.md").read_text()
     assert result.report.is_file() and (out / "report" / "report.md").is_file()
     assert result.facts["csim_differing_values"] == 0
     assert result.facts["csim_argmax_agreement"] == 1.0
@@ -65,7 +76,7 @@ def test_demo_end_to_end(tmp_path):
     # a second run replaces the first demo's folder instead of refusing it
     (out / "report" / "stale.txt").write_text("old")
     run_demo(DemoOptions(out=out, train_scenes=3, test_scenes=1, size=640, hls=False,
-                         bench_window_s=0.5, quiet=True,
+                         sweep=False, bench_window_s=0.5, quiet=True,
                          train_overrides=("train.float_epochs=1", "train.qat_epochs=1",
                                           "train.steps_per_epoch=2")))
     assert not (out / "report" / "stale.txt").exists()

@@ -28,7 +28,7 @@ from tinyicenet.errors import TinyIceNetError
 
 COMMAND_MODULES = (
     "data", "model", "train", "evaluate", "export", "hls", "board",
-    "bench", "report", "predict", "demo",
+    "bench", "report", "predict", "sweep", "demo",
 )
 
 app = typer.Typer(

@@ -9,6 +9,8 @@ Steps (each a library call; the folder layout under ``out`` says which step wrot
     hls/                        hls4ml project, C simulation verified against the integer reference
     products/                   GeoTIFF (COG), AutoICE NetCDF, quicklooks for the test scenes
     bench/                      CPU benchmark and the FPGA figures (modelled, labelled so)
+    sweep/                      a small precision sweep under an FPGA energy budget (QAT from
+                                the demo's float model, held-out scenes, modelled FPGA cost)
     report/                     the planners' report (report.html, report.md, report.json)
 """
 
@@ -45,6 +47,16 @@ class DemoOptions:
     bench_window_s: float = 2.0
     #: extra ``section.key=value`` overrides of the packaged ``demo`` training config
     train_overrides: tuple[str, ...] = ()
+    #: the precision sweep: uniform weight/activation bits, energy budget (modelled mJ per EW
+    #: scene, nominal), QAT epochs per configuration, at most this many trained
+    sweep: bool = True
+    sweep_bits: tuple[int, ...] = (2, 4)
+    sweep_budget_mj: float = 400.0
+    sweep_qat_epochs: int = 1
+    sweep_max_evaluations: int | None = 4
+    #: the accuracy the report's sweep sentence asks for (SOD F1 fraction): within reach of
+    #: the demo's minutes of training, not a mission requirement
+    sweep_target: float = 0.70
     quiet: bool = False
 
 
@@ -129,7 +141,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
 
         config = load_config("demo", overrides=[f"data.train=[{out / 'scenes' / 'train'}]",
                                                 f"seed={opts.seed}", *opts.train_overrides])
-        state["ckpt"] = run_training(config, out / "run", quiet=opts.quiet).final
+        trained = run_training(config, out / "run", quiet=opts.quiet)
+        state["ckpt"], state["float"] = trained.final, trained.float_twin
 
     @step("evaluate on held-out scenes (AutoICE metrics)")
     def _evaluate() -> None:
@@ -183,17 +196,39 @@ def run_demo(options: DemoOptions) -> DemoResult:
             write_text(bench_dir / f"{record['target']}-{record['backend']}-{i}.json",
                        json.dumps(record, indent=2) + "\n")
 
+    @step("precision sweep under an FPGA energy budget")
+    def _sweep() -> None:
+        from tinyicenet.sweep.run import SweepOptions, run_sweep
+        from tinyicenet.sweep.search import Budget
+
+        record = run_sweep(SweepOptions(
+            out=out / "sweep" / "sweep.json", workdir=out / "sweep" / "work",
+            budget=Budget("energy", opts.sweep_budget_mj), train=out / "scenes" / "train",
+            test=out / "scenes" / "test", bits=tuple(opts.sweep_bits), recipe="demo",
+            overrides=(f"seed={opts.seed}", *opts.train_overrides),
+            qat_epochs=opts.sweep_qat_epochs, float_checkpoint=state["float"],
+            max_evaluations=opts.sweep_max_evaluations, recost_trained=False,
+            target=opts.sweep_target,
+            quiet=opts.quiet))
+        state["sweep"] = out / "sweep" / "sweep.json"
+        result.facts["sweep_trained"] = record["search"]["evaluations"]
+        result.facts["sweep_pareto"] = record["pareto"]
+
     @step("write the planners' report")
     def _report() -> None:
         from tinyicenet.report import write_report
 
         accuracy = sorted((out / "eval").glob("*.json"))
         products = sorted((out / "products").rglob("*.tif"))
+        if "sweep" in state:
+            accuracy.append(state["sweep"])
         result.report = write_report([out / "bench"], out / "report", accuracy_paths=accuracy,
                                      product=products[0] if products else None)
 
     if not opts.hls:
         steps = [s for s in steps if s[1] is not _hls]
+    if not opts.sweep:
+        steps = [s for s in steps if s[1] is not _sweep]
     for i, (title, fn) in enumerate(steps, 1):
         info(f"[bold][{i}/{len(steps)}][/bold] {title}", opts.quiet)
         t0 = time.perf_counter()

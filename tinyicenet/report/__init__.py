@@ -8,7 +8,8 @@ Public API::
     load_accuracy(path)  # the accuracy-result format is documented in report.accuracy
 
 ``out_dir`` receives ``report.html``, ``report.md``, ``report.json``, ``fps.png``,
-``energy.png`` and, with accuracy results, ``pareto.png``. The folder is built under a
+``energy.png``, with accuracy results ``pareto.png`` and with sweep records (``tinyicenet
+sweep``) one ``sweep.png`` (``sweep_2.png``, ...) each. The folder is built under a
 temporary name and renamed into place, so a failure leaves no partial report; an existing
 ``out_dir`` is replaced only if it is empty or an earlier report.
 """
@@ -42,7 +43,8 @@ def _check_out_dir(out_dir: Path) -> None:
         ours = json.loads(previous.read_text()).get("schema") == "tinyicenet-report"
     except (OSError, ValueError, AttributeError):
         ours = False
-    stray = [p.name for p in entries if p.name not in REPORT_FILES]
+    stray = [p.name for p in entries if p.name not in REPORT_FILES
+             and not (p.name.startswith("sweep") and p.name.endswith(".png"))]
     if not ours or stray:
         raise ConfigError(f"{out_dir}: folder exists and holds other files"
                           f"{' (' + ', '.join(sorted(stray)[:5]) + ')' if stray else ''}; "
@@ -52,7 +54,7 @@ def _check_out_dir(out_dir: Path) -> None:
 def write_report(result_paths: Sequence[str | Path], out_dir: str | Path, *,
                  accuracy_paths: Sequence[str | Path] = (), plan: OrbitPlan | None = None,
                  raw: str = DEFAULT_RAW, product: str | Path | None = None,
-                 skip_invalid: bool = False) -> Path:
+                 skip_invalid: bool = False, target: float | None = None) -> Path:
     """Write the report for ``result_paths`` (files or folders of ``*.json``) into ``out_dir``.
 
     Returns the path of ``report.html``. Raises ``ResultError`` for a corrupt result file or
@@ -67,7 +69,7 @@ def write_report(result_paths: Sequence[str | Path], out_dir: str | Path, *,
         raise ConfigError("no result files given")
     _check_out_dir(out_dir)
     report = build(list(result_paths), accuracy_paths=list(accuracy_paths), plan=plan, raw=raw,
-                   product=product, skip_invalid=skip_invalid)
+                   product=product, skip_invalid=skip_invalid, target=target)
     with atomic_dir(out_dir) as tmp:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report is for reading
         ours = report["platforms"]
@@ -96,6 +98,12 @@ def write_report(result_paths: Sequence[str | Path], out_dir: str | Path, *,
                            if paper_fpga else None)
             charts.pareto_chart(report["pareto"], tmp / "pareto.png", paper=paper_point)
             report["charts"]["pareto"] = "pareto.png"
+        report["charts"]["sweeps"] = []
+        for i, section in enumerate(report["sweeps"]):
+            name = "sweep.png" if i == 0 else f"sweep_{i + 1}.png"
+            charts.sweep_chart(section, tmp / name)
+            section["chart"] = name
+            report["charts"]["sweeps"].append(name)
         (tmp / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
         (tmp / "report.md").write_text(render.markdown(report))
         (tmp / "report.html").write_text(render.html(report))

@@ -13,6 +13,8 @@ from tinyicenet.bench.sysinfo import commit, now_iso
 from tinyicenet.bench.units import DEFAULT_HALO, ew_scene
 from tinyicenet.errors import ResultError, TinyIceNetError
 from tinyicenet.report.accuracy import data_label, is_accuracy_document, parse_accuracy
+from tinyicenet.report.sweep import sweep_section
+from tinyicenet.sweep.record import is_sweep_document, validate_record
 from tinyicenet.report.planning import (
     DEFAULT_RAW,
     ONBOARD_BEFORE_NETWORK,
@@ -54,10 +56,12 @@ def expand(paths: list[str | Path]) -> list[tuple[Path, bool]]:
 
 
 def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
-                skip_invalid: bool = False) -> tuple[list, list, list, list]:
-    """(bench results with their source, accuracy entries, inputs, gaps).
+                skip_invalid: bool = False) -> tuple[list, list, list, list, list]:
+    """(bench results with their source, accuracy entries, inputs, gaps, sweep records with
+    their source).
 
-    A file holding an accuracy document goes to the accuracy list whichever argument names it.
+    A file holding an accuracy document (or a sweep record, ``tinyicenet sweep``) goes to its
+    own list whichever argument names it.
     In a folder, JSON files of another tool's schema (``"schema": "tinyicenet-predict-bench"``,
     say) are listed as skipped, not errors; a file named explicitly must be a result. With
     ``skip_invalid`` any bad file becomes a gap in the report instead of an error.
@@ -66,6 +70,7 @@ def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
     accuracy: list[dict] = []
     inputs: list[dict] = []
     gaps: list[dict] = []
+    sweeps: list[tuple[dict, str]] = []
     files = expand(list(paths)) + [(Path(p), False) for p in accuracy_paths]
     for path, from_folder in files:
         try:
@@ -82,9 +87,11 @@ def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
         inputs.append({"file": path.name, "kind": kind, "entries": len(items)})
         if kind == "accuracy":
             accuracy.extend(items)
+        elif kind == "sweep":
+            sweeps.extend((d, path.name) for d in items)
         else:
             results.extend((r, path.name) for r in items)
-    return results, accuracy, inputs, gaps
+    return results, accuracy, inputs, gaps, sweeps
 
 
 def _read_one(path: Path, from_folder: bool = False) -> tuple[str, list]:
@@ -94,6 +101,8 @@ def _read_one(path: Path, from_folder: bool = False) -> tuple[str, list]:
         return "bench", load_results(path)   # raises the precise ResultError
     if is_accuracy_document(data):
         return "accuracy", parse_accuracy(data, str(path))
+    if is_sweep_document(data):
+        return "sweep", [validate_record(data, str(path))]
     schema = data.get("schema") if isinstance(data, dict) else None
     if from_folder and isinstance(data, dict) and schema != "tinyicenet-bench":
         # another tool's record (a predict bench, the data-loading benchmark, ...)
@@ -348,11 +357,15 @@ def split_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
 
 def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
           plan: OrbitPlan | None = None, raw: str = DEFAULT_RAW,
-          product: str | Path | None = None, skip_invalid: bool = False) -> dict[str, Any]:
-    """The report's content as one JSON-able dict (charts are added by the writer)."""
+          product: str | Path | None = None, skip_invalid: bool = False,
+          target: float | None = None) -> dict[str, Any]:
+    """The report's content as one JSON-able dict (charts are added by the writer).
+
+    ``target``: the SOD F1 (fraction) the sweep section asks for (default: the sweep record's).
+    """
     plan = (plan or OrbitPlan()).check()
-    results, accuracy, inputs, gaps = read_inputs(list(paths), list(accuracy_paths),
-                                                  skip_invalid)
+    results, accuracy, inputs, gaps, sweeps = read_inputs(list(paths), list(accuracy_paths),
+                                                          skip_invalid)
     if not results:
         raise ResultError("no usable bench results among the inputs"
                           + (f" ({'; '.join(g['reason'] for g in gaps)})" if gaps else ""))
@@ -407,5 +420,6 @@ def build(paths: list[str | Path], *, accuracy_paths: list[str | Path] = (),
         "downlink": {**asdict(link), **link_plan,
                      "onboard_before_network": ONBOARD_BEFORE_NETWORK},
         "accuracy": accuracy, "pareto": points,
+        "sweeps": [sweep_section(doc, src, target) for doc, src in sweeps],
         "verdict": verdict(rows, orbit, link_plan, plan),
     }

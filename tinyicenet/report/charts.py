@@ -10,6 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from tinyicenet.sweep.pareto import pareto_front as _front
+
 COLOURS = {"measured": "#1f77b4", "modelled": "#ff7f0e", "paper": "#8c8c8c"}
 HATCH = {"measured": "", "modelled": "//", "paper": ""}
 MARKERS = {"cpu": "s", "cuda": "o", "jetson": "^", "fpga": "D", "paper": "*"}
@@ -102,10 +104,46 @@ def pareto_chart(points: Sequence[dict[str, Any]], path: Path, *,
 
 
 def pareto_front(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Points not beaten by another with less (or equal) energy and higher F1."""
-    front, best = [], -1.0
-    for p in sorted(points, key=lambda p: (p["energy_mj"], -p["sod_f1"])):
-        if p["sod_f1"] > best:
-            front.append(p)
-            best = p["sod_f1"]
-    return front
+    """Points no other beats in energy (``energy_mj``) and SOD F1 (:mod:`tinyicenet.sweep.pareto`,
+    the one definition), cheapest first."""
+    return _front(points, cost="energy_mj", value="sod_f1")
+
+
+def sweep_chart(section: dict[str, Any], path: Path) -> Path:
+    """A sweep's SOD F1 (%) against modelled energy per scene (mJ, log), the low-high range as
+    horizontal bars, the Pareto front marked, the accuracy target and the configuration that
+    meets it at the lowest energy."""
+    fig = Figure(figsize=(8.0, 5.0))
+    ax = fig.add_subplot(1, 1, 1)
+    points = section["points"]
+    for p in points:
+        x, y = p["energy_mj_per_scene"], 100 * p["sod_f1"]
+        lo, hi = p["energy_mj_per_scene_low"], p["energy_mj_per_scene_high"]
+        on = p["on_front"]
+        ax.errorbar([x], [y], xerr=[[x - lo], [hi - x]], fmt="none", ecolor="#bbbbbb",
+                    elinewidth=1, capsize=2, zorder=1)
+        ax.scatter([x], [y], s=70 if on else 40, marker="D",
+                   color="#2ca02c" if on else COLOURS["modelled"], edgecolor="black",
+                   zorder=3)
+        ax.annotate(p["label"], (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    front = [p for p in sorted(points, key=lambda p: p["energy_mj_per_scene"]) if p["on_front"]]
+    if front:
+        ax.step([p["energy_mj_per_scene"] for p in front], [100 * p["sod_f1"] for p in front],
+                where="post", color="#2ca02c", lw=1.5, zorder=2,
+                label="Pareto front (accuracy up, energy down)")
+    ax.axhline(100 * section["target"], color="#b00000", lw=1, ls="--",
+               label=f"stated accuracy: SOD F1 {100 * section['target']:.0f} %")
+    best = next((p for p in points if p["key"] == section["meets_target"]), None)
+    if best is not None:
+        ax.scatter([best["energy_mj_per_scene"]], [100 * best["sod_f1"]], marker="*", s=260,
+                   facecolor="none", edgecolor="#b00000", lw=1.5, zorder=4,
+                   label=f"least energy meeting it: {best['label']}")
+    ax.set_xscale("log")
+    ax.margins(x=0.2, y=0.12)
+    ax.set_xlabel("energy per 400 km EW scene on the ZCU102 (mJ, modelled; bars: low\u2013high)")
+    ax.set_ylabel(f"SOD F1 (%), held-out {section['data_label']} scenes")
+    ax.set_title("Precision sweep: accuracy against modelled FPGA energy", fontsize=10)
+    ax.grid(alpha=0.25, which="both")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)

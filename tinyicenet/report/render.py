@@ -182,6 +182,35 @@ def accuracy_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
               data_label(a.get("data"))] for a in report["accuracy"]])
 
 
+def sweep_table(section: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per trained configuration of a sweep, cheapest first."""
+    rows = []
+    for p in sorted(section["points"], key=lambda p: p["energy_mj_per_scene"]):
+        bits = ", ".join(f"{g} {b}" for g, b in sorted(p["bits"].items()))
+        rows.append([p["label"], bits, f"{100 * p['sod_f1']:.1f}",
+                     f"{num(p['energy_mj_per_scene'])} ({num(p['energy_mj_per_scene_low'])}"
+                     f"\u2013{num(p['energy_mj_per_scene_high'])})",
+                     num(p["tiles_per_s"]), num(p["lut"]),
+                     "yes" if p["on_front"] else "",
+                     "least energy meeting the target" if p["key"] == section["meets_target"]
+                     else ("most accurate within budget" if p["chosen"] else "")])
+    return (["configuration", "bits", f"SOD F1 % ({section['data_label']})",
+             "mJ per scene, modelled (low\u2013high)", "tiles/s (modelled)", "LUT (modelled)",
+             "Pareto", ""], rows)
+
+
+def sweep_notes(section: dict[str, Any]) -> list[str]:
+    """What the sweep's numbers are: data, models, range, budget."""
+    b = section["budget"]
+    return [f"Accuracy {section['accuracy_label']} ({section['metric']}).",
+            f"FPGA figures modelled: {', '.join(section['estimators'])}; energy with "
+            f"{section['energy_model']}, {section['range']}.",
+            f"Budget: {b['what']} \u2264 {num(b['limit'])} {b['unit']}; "
+            f"{len(section['not_kept'])} configuration(s) over it or not trained are not "
+            f"plotted. Record: {section['source']} ({section['date']}, commit "
+            f"{section['commit'] or 'unknown'})."]
+
+
 def paper_accuracy(report: dict[str, Any]) -> str:
     return (f"The paper reports {100 * report['paper']['sod_f1']:.1f} % SOD F1 "
             f"(data: {report['paper'].get('data', 'AI4Arctic')}).")
@@ -223,6 +252,7 @@ def html(report: dict[str, Any]) -> str:
         f"<p class='small'>Generated {e(report['generated'])}, commit "
         f"{e(report['commit'] or 'unknown')}, from {len(report['inputs'])} result file(s).</p>",
         f"<p class='verdict' id='verdict'>{e(report['verdict'])}</p>",
+        *[f"<p class='verdict'>{e(sec['sentence'])}</p>" for sec in report.get("sweeps", [])],
         "<h2>Platforms</h2>",
         "<p>Units of work: one tile of 256\u00d7256 pixels, halo included (rows marked "
         "'tile HxW' use another), and one scene: "
@@ -273,6 +303,16 @@ def html(report: dict[str, Any]) -> str:
     if report["accuracy"]:
         parts.append(_html_table(*accuracy_table(report)))
     parts.append(f"<p class='small'>{e(paper_accuracy(report))}</p>")
+    for section in report.get("sweeps", []):
+        parts += ["<h3>Precision sweep</h3>",
+                  f"<p class='verdict'>{e(section['sentence'])}</p>",
+                  "<figure><img src='{}' alt='scatter of SOD F1 against modelled energy per "
+                  "scene for every swept configuration, Pareto front marked'><figcaption>"
+                  "Accuracy against modelled energy per scene; green: the Pareto front; bars: "
+                  "the power model's low\u2013high range.</figcaption></figure>".format(
+                      e(section.get("chart") or "")),
+                  _html_table(*sweep_table(section))]
+        parts += [f"<p class='small'>{e(n)}</p>" for n in sweep_notes(section)]
     parts.append("<h2>Gaps</h2>")
     if report["gaps"]:
         parts.append("<ul>" + "".join(f"<li><b>{e(g['source'])}</b>: {e(g['reason'])}</li>"
@@ -310,6 +350,7 @@ def markdown(report: dict[str, Any]) -> str:
         "# tinyicenet: fps and energy per Sentinel-1 EW scene", "",
         f"Generated {report['generated']}, commit {report['commit'] or 'unknown'}.", "",
         f"**{report['verdict']}**", "",
+        *[line for sec in report.get("sweeps", []) for line in (f"**{sec['sentence']}**", "")],
         "## Platforms", "",
         timing_note(report) + " Modelled energy shows nominal (low\u2013high).", "",
         _md_table(head, [cells for _cls, cells in classed]), "",
@@ -337,6 +378,11 @@ def markdown(report: dict[str, Any]) -> str:
     else:
         out += ["No accuracy results were given.", ""]
     out += [paper_accuracy(report), ""]
+    for section in report.get("sweeps", []):
+        out += ["### Precision sweep", "", f"**{section['sentence']}**", "",
+                f"![accuracy against modelled energy]({section.get('chart') or ''})", "",
+                _md_table(*sweep_table(section)), ""]
+        out += [f"- {n}" for n in sweep_notes(section)] + [""]
     out += ["## Gaps", ""]
     out += [f"- **{g['source']}**: {g['reason']}" for g in report["gaps"]] or ["None."]
     out += ["", "## Method and provenance", ""]
