@@ -4,6 +4,8 @@ trains (the project's trainer) into a checkpoint of exactly that precision."""
 
 from __future__ import annotations
 
+import json
+
 import shutil
 
 import pytest
@@ -38,7 +40,9 @@ def test_mixed_configuration_is_the_precision_it_names():
                          "head": 8}
     assert p.acts == {"skip0": 6, "skip1": 6, "dec0": 4} and p.input == p.output == 8
     assert g.model_name(config) == "tinyicenet_mixed"
-    assert g.train_overrides(config) == ["model.name=tinyicenet_w8a6"]   # widest, stand-in
+    name, spec = g.train_overrides(config)
+    assert name == "model.name=tinyicenet_mixed"
+    assert json.loads(spec.removeprefix("model.precision=")) == p.to_dict()
     torch.manual_seed(0)
     twin = g.twin(create_model("tinyicenet_float"), config)
     assert twin.precision == p and twin.name == "tinyicenet_mixed"
@@ -69,7 +73,6 @@ def test_mixed_configuration_trains_into_its_precision(sample_scene_files, tmp_p
     assert model.name == "tinyicenet_mixed" and model.precision == g.precision(config)
     assert ev.details["bits"] == g.precision(config).to_dict()
     assert ev.details["precision"] == g.precision(config).label()
-    # the stop-gap is undone: the trainer's QAT twin is the plain function again
-    import tinyicenet.models as models
-    from tinyicenet.models.registry import quantize_from_float
-    assert models.quantize_from_float is quantize_from_float
+    # the training config that ran names the mixed model and its precision
+    assert ckpt["config"]["model"]["name"] == "tinyicenet_mixed"
+    assert ckpt["config"]["model"]["precision"] == g.precision(config).to_dict()

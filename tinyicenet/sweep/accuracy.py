@@ -130,8 +130,7 @@ class ConfigurationTrainer:
         if reused:   # a finished run of the same config (an interrupted sweep run again)
             train_s = None
         else:
-            with self.grouping.training(config):
-                final = run_training(cfg, run_dir, quiet=self.setup.quiet).final
+            final = run_training(cfg, run_dir, quiet=self.setup.quiet).final
             train_s = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         ev = evaluate(final, [self.setup.test], None, tile=cfg.eval.tile,

@@ -15,8 +15,8 @@ output quantizer stay at 8 bits. Groupings (:data:`GROUPINGS`):
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,40 +70,12 @@ class Grouping:
         return self.precision(config).label()
 
     def train_overrides(self, config: Configuration) -> list[str]:
-        """Dotted overrides of the training config for ``config``'s model. The training config
-        names uniform models only: a mixed one trains under the name of its widest uniform
-        bits, and :meth:`training` supplies its precision (the checkpoint holds the real one)."""
-        uni = self.uniform(config)
-        if uni is None:
-            p = self.precision(config)
-            uni = (max(p.weights.values()), max(p.acts.values()))
-        return [f"model.name=tinyicenet_w{uni[0]}a{uni[1]}" + ("" if self.skips else "_noskip")]
-
-    @contextlib.contextmanager
-    def training(self, config: Configuration) -> Iterator[None]:
-        """While training ``config``: the trainer's QAT twin gets ``config``'s precision.
-
-        A stop-gap until the training config carries a precision: the trainer builds its QAT
-        model with ``tinyicenet.models.quantize_from_float(float_model, cfg.model.name)``,
-        imported when the QAT phase starts; for a mixed configuration that call is redirected
-        to the same function with the precision. Uniform configurations train unchanged.
-        """
-        import tinyicenet.models as models
-
-        if self.uniform(config) is not None:
-            yield
-            return
-        original = models.quantize_from_float
-        spec = self.precision(config).to_dict()
-
-        def with_precision(float_model: Any, name: str, **kwargs: Any) -> Any:
-            return original(float_model, "tinyicenet", precision=spec, **kwargs)
-
-        models.quantize_from_float = with_precision
-        try:
-            yield
-        finally:
-            models.quantize_from_float = original
+        """Dotted overrides of the training config for ``config``'s model (a mixed one carries
+        its whole precision in ``model.precision``)."""
+        out = [f"model.name={self.model_name(config)}"]
+        if self.uniform(config) is None:
+            out.append(f"model.precision={json.dumps(self.precision(config).to_dict())}")
+        return out
 
     def twin(self, float_model: Any, config: Configuration) -> Any:
         """The quantized twin of ``float_model`` at ``config`` (float weights, for costing

@@ -53,8 +53,12 @@ class DataConfig:
 class ModelConfig:
     """The model to deliver; QAT models are fine-tuned from their float twin."""
 
-    #: ``tinyicenet_float`` or ``tinyicenet_w{W}a{A}``, optional ``_noskip`` suffix.
+    #: ``tinyicenet_float``, ``tinyicenet_w{W}a{A}`` or ``tinyicenet_mixed`` (with ``precision``),
+    #: optional ``_noskip`` suffix.
     name: str = "tinyicenet_w4a4"
+    #: Per-layer bits (``tinyicenet.models.precision``: ``input``, ``output``, ``weights``,
+    #: ``acts``), laid over the name's uniform bits; a ``tinyicenet_mixed`` model gives them all.
+    precision: dict[str, Any] = field(default_factory=dict)
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])
     #: Output charts (heads), in order; TinyIceNet predicts SOD only.
     charts: list[str] = field(default_factory=lambda: ["SOD"])
@@ -194,6 +198,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if value is None:
             return None
         return _coerce(value, args[0], key)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _fail_type(key, value, "a mapping")
+        return value
     if origin is list:
         (item,) = typing.get_args(tp)
         if isinstance(value, (str, int, float)) and item is str:
@@ -260,6 +268,24 @@ def _require(ok: bool, key: str, message: str) -> None:
         raise ConfigError(f"config key {key!r}: {message}")
 
 
+def _validate_precision(m: ModelConfig, kind: str | None, skips: bool) -> None:
+    """``model.precision`` must complete the name's bits (checked by models.precision)."""
+    if kind == "float":
+        _require(not m.precision, "model.precision", "a float model has no precision: leave it "
+                 "empty")
+    if kind not in ("uniform", "mixed") or not (m.precision or kind == "mixed"):
+        return
+    from tinyicenet.models.precision import Precision
+    levels = len(m.widths) - 1
+    parsed = parse_model_name(m.name)
+    base = None if kind == "mixed" else Precision.uniform(parsed.weight_bits, parsed.act_bits,
+                                                          levels, skips)
+    try:
+        Precision.overlay(base, m.precision, levels, skips)
+    except ConfigError as e:
+        _require(False, "model.precision", str(e))
+
+
 def validate(cfg: Config) -> Config:
     """Check ranges and cross-field rules; return ``cfg`` or raise ConfigError."""
     d, m, t, o, e = cfg.data, cfg.model, cfg.train, cfg.optim, cfg.eval
@@ -269,13 +295,14 @@ def validate(cfg: Config) -> Config:
     _require(len(d.variables) >= 1, "data.variables", "needs at least one variable")
     _require(0.0 <= d.min_labelled <= 1.0, "data.min_labelled",
              f"{d.min_labelled} must be in [0, 1]")
-    try:  # the one model-name parser; training builds float and uniform-precision models
-        known = parse_model_name(m.name).kind in ("float", "uniform")
+    try:  # the one model-name parser; training builds float, uniform and mixed models
+        kind = parse_model_name(m.name).kind
     except ConfigError:
-        known = False
-    _require(known, "model.name",
+        kind = None
+    _require(kind in ("float", "uniform", "mixed"), "model.name",
              f"unknown model {m.name!r}: use tinyicenet_float or tinyicenet_w{{W}}a{{A}} "
              "(2 <= W, A <= 8), optionally with _noskip")
+    _validate_precision(m, kind, cfg.skips)
     _require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), "model.widths",
              f"{m.widths} must be one or more positive channel counts")
     _require(len(m.charts) >= 1, "model.charts", "needs at least one chart")

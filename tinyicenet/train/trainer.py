@@ -179,7 +179,9 @@ class _Trainer:
         if self.cfg.train.equalize and float_model.skips:
             float_model = copy.deepcopy(float_model)  # float.pt keeps the weights as trained
             self.equalized = equalize_shared_ranges(float_model, batches)
-        qmodel = quantize_from_float(float_model, self.cfg.model.name).to(self.ctx.device)
+        qmodel = quantize_from_float(float_model, self.cfg.model.name,
+                                     precision=self.cfg.model.precision or None)
+        qmodel = qmodel.to(self.ctx.device)
         return calibrate(qmodel, batches, method=self.cfg.train.calibration)
 
     def _optimizer(self, model: nn.Module, phase: str
