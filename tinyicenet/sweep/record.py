@@ -102,15 +102,17 @@ def configuration_entries(result: SearchResult, labels: Any = None) -> list[dict
 
 def build_record(result: SearchResult, *, accuracy: dict[str, Any], fpga: dict[str, Any],
                  grouping: str, search: dict[str, Any], labels: Any = None,
+                 source: str | None = None,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The whole record (validated); ``accuracy``/``fpga``/``search`` describe how."""
+    """The whole record (validated); ``accuracy``/``fpga``/``search`` describe how; ``source``
+    is the commit the run started from (default: read now)."""
     from tinyicenet.bench.sysinfo import commit, host_info, now_iso
 
     entries = configuration_entries(result, labels)
     data = accuracy.get("data", "synthetic")
     doc = {
         "schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION,
-        "date": now_iso(), "commit": commit(), "host": host_info(),
+        "date": now_iso(), "commit": source or commit(), "host": host_info(),
         "accuracy": {"label": DATA_LABEL[data], **accuracy},
         "fpga": fpga,
         "space": {"grouping": grouping, **result.space.to_dict()},

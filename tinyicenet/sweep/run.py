@@ -88,9 +88,11 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     from tinyicenet.sweep.accuracy import AccuracySetup, ConfigurationTrainer, scene_kind
     from tinyicenet.sweep.cost import HLS_ESTIMATOR, fpga_cost
     from tinyicenet.sweep.models import grouping as make_grouping
+    from tinyicenet.bench.sysinfo import commit
     from tinyicenet.sweep.record import build_record
 
     t_start = time.perf_counter()
+    source = commit()  # the tree that runs, read before anything can change it
     if not 0 <= opts.target <= 1:
         raise ConfigError(f"sweep: accuracy target {opts.target} must be a fraction in [0, 1]")
     if opts.tile <= 0:
@@ -184,7 +186,7 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
               "max_evaluations": opts.max_evaluations,
               "wall_s": round(time.perf_counter() - t_start, 1)}
     record = build_record(result, accuracy=accuracy, fpga=fpga, grouping=grouping.name,
-                          search=search, labels=grouping.precision_label,
+                          search=search, labels=grouping.precision_label, source=source,
                           extra={"grouping": grouping.to_dict(), **opts.extra})
     write_text(opts.out, json.dumps(record, indent=1) + "\n")
     return record
