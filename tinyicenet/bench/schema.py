@@ -120,20 +120,27 @@ def _non_finite(value: Any, path: str = "$") -> list[str]:
     return []
 
 
-def load_results(path: str | Path) -> list[dict[str, Any]]:
-    """Read a result file (one object or a list) and validate every result in it."""
+def read_json(path: str | Path, what: str) -> Any:
+    """The JSON value in ``path``; a missing, unreadable or corrupt file is one ResultError
+    naming the file and ``what`` it should be (e.g. ``"result file"``)."""
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ResultError(f"{path}: no such result file") from None
+        raise ResultError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ResultError(f"{path}: cannot read result file ({exc})") from None
+        raise ResultError(f"{path}: cannot read {what} ({exc})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResultError(f"{path}: corrupt result file, not JSON ({exc.msg} at line "
+        raise ResultError(f"{path}: corrupt {what}, not JSON ({exc.msg} at line "
                           f"{exc.lineno} column {exc.colno})") from None
+
+
+def load_results(path: str | Path) -> list[dict[str, Any]]:
+    """Read a result file (one object or a list) and validate every result in it."""
+    path = Path(path)
+    data = read_json(path, "result file")
     items = data if isinstance(data, list) else [data]
     if not items:
         raise ResultError(f"{path}: result file holds an empty list")

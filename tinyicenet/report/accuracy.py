@@ -25,12 +25,12 @@ Extra keys are kept. The report joins an entry with bench results of the same ``
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
+from tinyicenet.bench.schema import read_json
 from tinyicenet.errors import ResultError
 
 SCHEMA_NAME = "tinyicenet-accuracy"
@@ -114,17 +114,7 @@ def parse_accuracy(data: Any, source: str) -> list[dict[str, Any]]:
 
 def load_accuracy(path: str | Path) -> list[dict[str, Any]]:
     """Read and validate an accuracy result file."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultError(f"{path}: no such accuracy file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultError(f"{path}: cannot read accuracy file ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ResultError(f"{path}: corrupt accuracy file, not JSON ({exc.msg} at line "
-                          f"{exc.lineno})") from None
-    return parse_accuracy(data, str(path))
+    return parse_accuracy(read_json(path, "accuracy file"), str(path))
 
 
 #: the ``data`` key of an accuracy entry as the report prints it

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tinyicenet.bench.schema import read_json
 from tinyicenet.errors import ResultError
 from tinyicenet.sweep.pareto import pareto_front
 from tinyicenet.sweep.search import SearchResult
@@ -56,17 +57,7 @@ def is_sweep_document(data: Any) -> bool:
 
 def load_sweep(path: str | Path) -> dict[str, Any]:
     """Read and validate a sweep record."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ResultError(f"{p}: no such sweep record") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultError(f"{p}: cannot read the sweep record ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ResultError(f"{p}: corrupt sweep record, not JSON ({exc.msg} at line "
-                          f"{exc.lineno})") from None
-    return validate_record(data, str(p))
+    return validate_record(read_json(path, "sweep record"), str(path))
 
 
 def _cost(c: Any) -> dict[str, Any] | None:
