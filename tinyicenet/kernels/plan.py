@@ -430,14 +430,7 @@ def pack_parity(weight: np.ndarray, src: Source) -> np.ndarray:
             summed = sum(w[:, :, dy, dx] for dy in PARITY_TAPS[py, ry]
                          for dx in PARITY_TAPS[px, rx])
             rows[p, r, :src.channels] = summed.T
-    rows = rows.reshape(4, 1, -1, cout)
-    if np.abs(rows).max(initial=0) <= 127:
-        return rows
-    lo = np.mod(rows + 64, 128) - 64
-    hi = (rows - lo) // 128
-    if np.abs(hi).max(initial=0) > 127:
-        raise ExportError("parity weights need more than two int8 planes")
-    return np.concatenate([lo, hi], axis=1)
+    return split_planes(rows.reshape(4, -1, cout), axis=1)
 
 
 def split_planes(rows: np.ndarray, axis: int) -> np.ndarray:
