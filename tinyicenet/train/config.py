@@ -24,7 +24,7 @@ import yaml
 
 from tinyicenet.data.tables import CHARTS
 from tinyicenet.errors import ConfigError
-from tinyicenet.models.registry import parse_model_name
+from tinyicenet.models.registry import ModelName, parse_model_name
 
 
 
@@ -268,8 +268,9 @@ def _require(ok: bool, key: str, message: str) -> None:
         raise ConfigError(f"config key {key!r}: {message}")
 
 
-def _validate_precision(m: ModelConfig, kind: str | None, skips: bool) -> None:
+def _validate_precision(m: ModelConfig, parsed: ModelName, skips: bool) -> None:
     """``model.precision`` must complete the name's bits (checked by models.precision)."""
+    kind = parsed.kind
     if kind == "float":
         _require(not m.precision, "model.precision", "a float model has no precision: leave it "
                  "empty")
@@ -277,7 +278,6 @@ def _validate_precision(m: ModelConfig, kind: str | None, skips: bool) -> None:
         return
     from tinyicenet.models.precision import Precision
     levels = len(m.widths) - 1
-    parsed = parse_model_name(m.name)
     base = None if kind == "mixed" else Precision.uniform(parsed.weight_bits, parsed.act_bits,
                                                           levels, skips)
     try:
@@ -296,13 +296,13 @@ def validate(cfg: Config) -> Config:
     _require(0.0 <= d.min_labelled <= 1.0, "data.min_labelled",
              f"{d.min_labelled} must be in [0, 1]")
     try:  # the one model-name parser; training builds float, uniform and mixed models
-        kind = parse_model_name(m.name).kind
+        parsed = parse_model_name(m.name)
     except ConfigError:
-        kind = None
-    _require(kind in ("float", "uniform", "mixed"), "model.name",
+        parsed = None
+    _require(parsed is not None and parsed.kind in ("float", "uniform", "mixed"), "model.name",
              f"unknown model {m.name!r}: use tinyicenet_float or tinyicenet_w{{W}}a{{A}} "
              "(2 <= W, A <= 8), optionally with _noskip")
-    _validate_precision(m, kind, cfg.skips)
+    _validate_precision(m, parsed, cfg.skips)
     _require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), "model.widths",
              f"{m.widths} must be one or more positive channel counts")
     _require(len(m.charts) >= 1, "model.charts", "needs at least one chart")
