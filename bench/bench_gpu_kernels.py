@@ -260,8 +260,10 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,
                                   tiles={k: tuple(v) for k, v in (tiles or {}).items()},
                                   **kernel_options(variant))
+        from tinyicenet.kernels.plan import resolve_design
+        design = resolve_design(runner.design, x32.numel() // x32.shape[1])
         return ((lambda: runner.forward_int(x32, copy=False)),
-                f"int (custom kernels, {runner.design}{', PDL' if runner.pdl else ''})")
+                f"int (custom kernels, {design}{', PDL' if runner.pdl else ''})")
     model = float_twin(net).to(x32.device)
     if variant == "eager-fp32":
         x = x32
@@ -759,9 +761,10 @@ def main(argv: list[str] | None = None) -> int:
         tune_here = args.stages and (args.stage_configs is None or cfg in
                                      args.stage_configs.split(","))
         if tune_here and kernel_variants:
-            from tinyicenet.kernels.plan import DEFAULT_DESIGN, lower
+            from tinyicenet.kernels.plan import lower, resolve_design
             from tinyicenet.kernels.traffic import stage_traffic
-            for design in dict.fromkeys(kernel_options(v).get("design", DEFAULT_DESIGN)
+            for design in dict.fromkeys(resolve_design(kernel_options(v).get("design"),
+                                                       batch * h * w)
                                         for v in kernel_variants):
                 t = time.perf_counter()
                 table, best = tune(intmodel, batch, h, w, {"design": design, "pdl": False},
@@ -793,8 +796,9 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{variant}-{h}x{w}x{batch}"
             fn = None
             try:
-                from tinyicenet.kernels.plan import DEFAULT_DESIGN
-                best = (best_by_design.get(kernel_options(variant).get("design", DEFAULT_DESIGN))
+                from tinyicenet.kernels.plan import resolve_design
+                best = (best_by_design.get(resolve_design(kernel_options(variant).get("design"),
+                                                          batch * h * w))
                         if is_kernels(variant) else None)
                 fn, prec = make_fn(variant, net, intmodel, x32, best)
                 workload = CallableWorkload(

@@ -57,6 +57,10 @@ def test_designs_lower_to_their_stages():
     # gen3: quad only where 4 x cout_p <= QUAD_MAX_N (decoder0: 16 channels; decoder1: 32)
     assert modes["gen3"][-2:] == [["parity", "tap"], ["quadup", "quadrun"]]
     assert "input" not in P.lower(net, "gen3").buffers
+    # gen4: gen3's decoders, the first conv on the windowed input (8 bytes: 3 pixels x 2)
+    assert modes["gen4"][0] == ["window"] and modes["gen4"][-2:] == modes["gen3"][-2:]
+    g4 = P.lower(net, "gen4")
+    assert g4.quant.window and g4.buffers["input"] == (0, 8, 0) and not g4.quant_fused
     with pytest.raises(ExportError, match="unknown kernel design"):
         P.lower(net, "gen9")
 
@@ -124,6 +128,29 @@ def test_im2col_rows_follow_tap_major_order():
     rows = P.pack_im2col(w, P.Source("x", 2, 2, 0, False, "im2col", 32))
     assert rows.shape == (32, 4) and not rows[18:].any()
     np.testing.assert_array_equal(rows[5 * 2 + 1], w[:, 1, 1, 2])   # tap 5 = (dy 0, dx +1)
+
+
+def test_auto_design_switches_at_its_pixel_count():
+    assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen3"
+    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen4"
+    assert P.resolve_design("gen1", 10 ** 9) == "gen1"
+
+
+def test_window_rows_against_a_hand_convolution():
+    """gen4's windowed input: 4 stored row windows times pack_window's rows = the 3x3 conv."""
+    rng = np.random.default_rng(12)
+    w = rng.integers(-127, 128, (5, 2, 3, 3))
+    q = rng.integers(-128, 128, (2, 6, 7))                      # [C, H, W] quantised input
+    src = P.Source("input", 8, 2, 0, False, "window", 32)
+    rows = P.pack_window(w, src)
+    assert rows.shape == (32, 5) and not rows[24:].any() and not rows[6:8].any()
+    pad = np.pad(q, ((0, 0), (1, 1), (1, 1)))
+    for y, x in [(0, 0), (2, 3), (5, 6)]:
+        win = [np.concatenate([pad[:, yy + 1, x:x + 3].T.ravel(), [0, 0]])   # bytes p*C + c
+               for yy in (y - 1, y, y + 1)]
+        a = np.concatenate(win + [win[0]])                       # the 4th re-reads row y-1
+        want = (w * pad[None, :, y:y + 3, x:x + 3]).sum(axis=(1, 2, 3))
+        np.testing.assert_array_equal(a @ rows, want)
 
 
 def test_plan_equals_intref_with_wider_net_and_saturation():

@@ -1,7 +1,7 @@
 """The Triton kernels themselves, run by Triton's CPU interpreter, equal the integer reference.
 
 Every design (gen1: quantise + per-conv kernels; gen2: fused quantiser, parity decoders; gen3:
-quad decoder) on small odd-sized inputs.
+quad decoder; gen4: windowed input) on small odd-sized inputs.
 
 Runs wherever Triton is importable (no GPU needed), in a subprocess because the interpreter is
 chosen when the kernels are defined (TRITON_INTERPRET=1); skipped where Triton is missing (the
@@ -40,7 +40,9 @@ SCRIPT = textwrap.dedent("""
     for design, wb, ab, skips, shape in [("gen2", 8, 8, True, (1, 2, 12, 36)),
                                          ("gen2", 4, 4, False, (1, 2, 20, 12)),
                                          ("gen3", 8, 8, True, (2, 2, 16, 20)),
-                                         ("gen3", 4, 4, False, (1, 2, 8, 44))]:
+                                         ("gen3", 4, 4, False, (1, 2, 8, 44)),
+                                         ("gen4", 8, 8, True, (2, 2, 12, 20)),
+                                         ("gen4", 4, 4, False, (1, 2, 8, 36))]:
         m = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
                             seed=int(rng.integers(1 << 30)))
         x = (rng.standard_normal(shape) * 3).astype(np.float32)
@@ -53,10 +55,19 @@ SCRIPT = textwrap.dedent("""
     IntTinyIceNetGPU.LARGE_PIXELS = 0  # the per-stage shapes used for large inputs
     m = random_intmodel(seed=int(rng.integers(1 << 30)))
     x = (rng.standard_normal((1, 2, 16, 40)) * 3).astype(np.float32)
-    for design in ("gen1", "gen3"):
+    for design in ("gen1", "gen3", "gen4"):
         got = IntTinyIceNetGPU(m, device="cpu", design=design).forward_int(
             torch.from_numpy(x)).numpy()
         bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
+    # the default ("auto"): gen3 below plan.AUTO_PIXELS pixels per call, gen4 from there
+    import tinyicenet.kernels.plan as P
+    P.AUTO_PIXELS = 1000
+    auto = IntTinyIceNetGPU(m, device="cpu")
+    for n, want in ((1, "gen3"), (2, "gen4")):     # 640 and 1280 pixels
+        xn = (rng.standard_normal((n, 2, 16, 40)) * 3).astype(np.float32)
+        got = auto.forward_int(torch.from_numpy(xn)).numpy()
+        bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(xn))).sum())
+        assert auto.state(n, 16, 40).low.design == want
     print("DIFFERING", bad)
 """)
 

@@ -9,8 +9,8 @@ Artefacts (``get_backend("cuda-kernels", artefact, device="cuda", graphs=True)``
   calibration pass on seeded noise; without Brevitas, a seeded random integer model of that
   name's bit widths and topology. Either way for speed runs only: ``notes`` says so.
 
-The kernels are the runner's default design (``tinyicenet.kernels.plan.DEFAULT_DESIGN``, the
-fastest exact one measured; ``bench/gpu_kernels_notes.md``).
+The kernels are the runner's default, ``design="auto"``: per call the fastest exact design
+measured for its size (``tinyicenet.kernels.plan.resolve_design``; ``bench/gpu_kernels_notes.md``).
 ``run(tiles)`` returns the dequantised head output (float32 ``[N, K, H, W]``) and
 ``run_codes(tiles)`` the int8 codes, equal value for value to the integer reference.
 ``prepare``/``run_prepared``/``synchronize`` keep the tiles on the GPU so that the bench times

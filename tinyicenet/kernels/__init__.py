@@ -6,7 +6,8 @@ Public API::
                      design=None, pdl=None)
         .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
     lower(from_intref(intmodel), design=None) -> Plan        # plan.py / adapt.py (numpy);
-                                                             # designs gen1 / gen2 / gen3
+                                                             # designs gen1 .. gen4; the
+                                                             # runner's "auto": resolve_design
     stage_traffic(plan, n, h, w)                             # traffic.py: work, bytes per stage
     run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin
     float_twin(net), macs_per_image(net, h, w)               # float_twin.py (bench baselines)

@@ -58,7 +58,15 @@ def _quantized(stage: QuantStage, x: np.ndarray) -> np.ndarray:
 def _quantize(stage: QuantStage, x: np.ndarray, buf: _Buffer) -> None:
     inner = buf.interior()
     inner[...] = 0
-    inner[..., :stage.in_channels] = _quantized(stage, x)
+    q = _quantized(stage, x)
+    if not stage.window:
+        inner[..., :stage.in_channels] = q
+        return
+    c, w = stage.in_channels, q.shape[2]
+    row = np.zeros((q.shape[0], q.shape[1], w + 2, c), dtype=np.int64)
+    row[:, :, 1:-1] = q
+    for p in range(3):   # byte p * c + ch: channel ch of pixel x + p - 1
+        inner[..., p * c:(p + 1) * c] = row[:, :, p:p + w]
 
 
 def _store(y: np.ndarray, offset: int, out: str | None, pool: str | None,
@@ -188,6 +196,13 @@ def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
         buf = bufs[src.buffer]
         if src.mode == "parity":
             acc, acch = _parity(stage, src, buf, pn, py, px)
+            continue
+        if src.mode == "window":   # 4 stored rows: dy = -1, 0, 1, then -1 again (zero rows)
+            k = np.arange(src.bk)
+            step = ((k // src.channels) % 3 - 1) * (buf.w + 2) * buf.c + k % src.channels
+            acc += _gather(buf.flat, buf.offsets(pn, py, px), step) @ wt[row:row + src.bk]
+            _check32(acc, stage.name)
+            row += src.bk
             continue
         if src.mode == "run":
             run = src.bk

@@ -20,7 +20,7 @@ module decides, and why:
   so large that the output saturates regardless is replaced by the smallest bias that
   saturates the same way (:func:`safe_bias`), and anything still over int32 is refused.
 
-Two designs (``lower(net, design=...)``), both exact; ``bench/gpu_kernels_notes.md`` has the
+The designs (``lower(net, design=...)``), all exact; ``bench/gpu_kernels_notes.md`` has the
 measurements behind each:
 
 * ``"gen1"``: a quantise kernel, then one kernel per conv as above (the baseline).
@@ -41,6 +41,13 @@ measurements behind each:
   ``N = 4 * cout_p`` columns (:func:`pack_quad`): the upsampled source's 3 x 3 low-resolution
   taps serve all four pixels (9/4 taps per pixel instead of 4), and a run of 4 skip pixels per
   row covers the quad's columns exactly (4 rows per 4 pixels instead of 3 rows per pixel).
+
+* ``"gen4"``: gen3 with a **windowed input** instead of the fused quantiser: the fused first
+  conv quantises 32 values per pixel in registers and measured instruction-bound (Nsight
+  Compute: 71 % of issue slots busy, 3 % of the MMA rate); here a quantise kernel stores, per
+  pixel, the quantised 3-pixel row window (3 x C_in values, padded to a power of two >= 8
+  bytes), and the first conv gathers 4 such rows per pixel (the fourth re-reads the first,
+  with zero weights) as one K slice of 8-byte loads (:func:`pack_window`). One launch more.
 
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
@@ -63,10 +70,15 @@ MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
-DESIGNS = ("gen1", "gen2", "gen3")
-#: the design the runner uses unless told otherwise: the fastest exact one measured
-#: (bench/gpu_kernels_notes.md)
+DESIGNS = ("gen1", "gen2", "gen3", "gen4")
+#: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
+#: the runner's default, per call: the fastest exact design measured for its size
+#: (bench/gpu_kernels_notes.md, run 10): gen3 below AUTO_PIXELS full-resolution pixels per
+#: call (the fused quantiser saves a launch, which is what counts at batch 1), gen4 from there
+AUTO = "auto"
+AUTO_DESIGNS = ("gen3", "gen4")
+AUTO_PIXELS = 2 ** 22
 #: gen3 uses a quad program for a decoder when its accumulator is at most this wide
 #: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
 #: take 256 registers per thread and the quad decoder measured 1.5x slower than parity
@@ -74,6 +86,9 @@ QUAD_MAX_N = 64
 #: widest im2col slice of the fused first conv (9 * C_in rounded up to a power of two >= 32);
 #: wider inputs keep the separate quantise kernel
 IM2COL_MAX_K = 128
+#: widest stored row window of the gen4 input (3 x C_in values rounded up to a power of
+#: two >= 8); wider inputs keep the plain quantised input
+WINDOW_MAX = 32
 #: kernel rows (dy + 1) that each low-resolution row r of parity p sums (see pack_parity)
 PARITY_TAPS = {(0, 0): (0,), (0, 1): (1, 2), (1, 0): (0, 1), (1, 1): (2,)}
 
@@ -168,7 +183,9 @@ class Source:
     ``bk = run_px * channels`` bytes), ``"parity"`` (an upsampled source read as a 2x2 conv per
     output parity on the low-resolution tensor, ``bk`` channels per dot; its weights live in
     ``ConvStage.up_weight``), ``"quadup"`` / ``"quadrun"`` / ``"quadtap"`` (a quad program's
-    sources, :func:`pack_quad`) or ``"im2col"`` (the float network input, quantised in the
+    sources, :func:`pack_quad`), ``"window"`` (the windowed input of gen4: ``channels`` bytes
+    per pixel hold its quantised 3-pixel row window, one slice of ``bk = 4 * channels``,
+    :func:`pack_window`) or ``"im2col"`` (the float network input, quantised in the
     kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row
     ``t * channels + c`` for tap t).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
@@ -191,7 +208,7 @@ class Source:
             return 3
         if self.mode == "quadrun":
             return 4
-        if self.mode == "im2col":
+        if self.mode in ("im2col", "window"):
             return 1
         taps = {"parity": 4, "quadtap": 16}.get(self.mode, 9)
         return taps * (-(-self.channels // self.bk))
@@ -233,6 +250,9 @@ class QuantStage:
     input_scale: float        # 2 ** -input_exp (exact in fp32)
     lo: int
     hi: int
+    #: stored per pixel: its 3-pixel row window (byte p * in_channels + c = channel c of
+    #: pixel x + p - 1, zero outside the image) instead of its own channels (gen4)
+    window: bool = False
 
 
 @dataclass(frozen=True)
@@ -294,6 +314,14 @@ class Plan:
 # --------------------------------------------------------------------------------------------
 # Helpers (each tested on the CPU)
 # --------------------------------------------------------------------------------------------
+def resolve_design(design: str | None, pixels: int) -> str:
+    """The design a call of ``pixels`` full-resolution pixels runs: ``design`` itself, or for
+    None / :data:`AUTO` the size's choice in :data:`AUTO_DESIGNS`."""
+    if design in (None, AUTO):
+        return AUTO_DESIGNS[pixels >= AUTO_PIXELS]
+    return design
+
+
 def pad_channels(c: int) -> int:
     """Stored channel count: the next power of two, at least MIN_CHANNELS."""
     p = MIN_CHANNELS
@@ -347,7 +375,8 @@ def safe_bias(bias: np.ndarray, bound: np.ndarray, rq: Requant, what: str) -> np
     low = bias + bound <= (rq.lo - 1) * unit
     bias[high] = top[high]
     bias[low] = bottom[low]
-    worst = np.abs(bias) + bound
+    # the kernels round with one biased shift: acc + half must stay inside int32 as well
+    worst = np.abs(bias) + bound + (2 ** (rq.rshift - 1) if rq.rshift > 0 else 0)
     if np.any(worst > INT32_MAX):
         c = int(np.argmax(worst))
         raise ExportError(f"{what}: output channel {c} can reach |accumulator| {int(worst[c])}, "
@@ -495,6 +524,26 @@ def pack_im2col(weight: np.ndarray, src: Source) -> np.ndarray:
     return rows
 
 
+def window_bytes(c: int) -> int:
+    """Stored bytes per pixel of a 3-pixel row window of ``c`` channels (power of two >= 8)."""
+    p = 8
+    while p < 3 * c:
+        p *= 2
+    return p
+
+
+def pack_window(weight: np.ndarray, src: Source) -> np.ndarray:
+    """Rows ``[4 * channels, C_out]`` of the gen4 first conv: row ``r * channels + p * C + c``
+    is kernel row r (dy = r - 1), column p (dx = p - 1), channel c; row block 3 (the re-read
+    first row) and the window's padding bytes are zero."""
+    cout, cin = weight.shape[:2]
+    rows = np.zeros((4, src.channels, cout), dtype=np.int64)
+    for r in range(3):
+        for p in range(3):
+            rows[r, p * cin:(p + 1) * cin] = weight[:, :, r, p].T
+    return rows.reshape(-1, cout)
+
+
 def parity_partial_bounds(up_weight: np.ndarray, other_rows: np.ndarray, amax_up: int,
                           amax_other: int, bias: np.ndarray) -> tuple[int, int]:
     """Largest |value| of the two accumulators of a parity stage (lo + other sources + bias,
@@ -550,13 +599,13 @@ def _check_conv(name: str, conv: IntConv, cin: int, kernel: int) -> None:
 def lower(net: IntNet, design: str | None = None) -> Plan:
     """Turn the integer network into kernel stages with packed weights and safe biases.
 
-    ``design`` is ``"gen1"`` or ``"gen2"`` (module docstring; default :data:`DEFAULT_DESIGN`).
+    ``design`` is one of :data:`DESIGNS` (module docstring; default :data:`DEFAULT_DESIGN`).
     """
     design = DEFAULT_DESIGN if design is None else design
     if design not in DESIGNS:
         raise ExportError(f"{net.name}: unknown kernel design {design!r}; "
                           f"choose one of {', '.join(DESIGNS)}")
-    gen2 = design in ("gen2", "gen3")
+    gen2 = design in ("gen2", "gen3", "gen4")
     L = net.levels
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
@@ -567,13 +616,14 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     scale = float(2.0 ** -net.input_exp)
     if not np.isfinite(scale) or not np.float32(scale) == scale or np.float32(scale) == 0:
         raise ExportError(f"{net.name}: input exponent {net.input_exp} is out of fp32 range")
-    cin_buf = input_channels(net.in_channels)
+    window = design == "gen4" and window_bytes(net.in_channels) <= WINDOW_MAX
+    cin_buf = window_bytes(net.in_channels) if window else input_channels(net.in_channels)
     quant = QuantStage(in_channels=net.in_channels, channels=cin_buf, input_scale=scale,
-                       lo=int(net.input_lo), hi=int(net.input_hi))
+                       lo=int(net.input_lo), hi=int(net.input_hi), window=window)
     im2col_k = K_GRANULE  # a power of two (tl.arange) covering the 9 * C_in window
     while im2col_k < 9 * net.in_channels:
         im2col_k *= 2
-    fuse_quant = gen2 and im2col_k <= IM2COL_MAX_K
+    fuse_quant = design in ("gen2", "gen3") and im2col_k <= IM2COL_MAX_K
     buffers: dict[str, tuple[int, int, int]] = {}
     if not fuse_quant:
         buffers["input"] = (0, cin_buf, 0)
@@ -603,6 +653,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
                 up_weight = pack_parity(conv.weight, s)
             elif s.mode == "im2col":
                 packed.append(pack_im2col(conv.weight, s))
+            elif s.mode == "window":
+                packed.append(pack_window(conv.weight, s))
             else:
                 packed.append(pack_source(conv.weight, s))
         wp = (np.concatenate(packed, axis=0) if packed
@@ -658,6 +710,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         out = f"skip{i}" if net.skips else None
         if i == 0 and fuse_quant:
             src = Source("x", net.in_channels, net.in_channels, 0, False, "im2col", im2col_k)
+        elif i == 0 and window:
+            src = Source("input", cin_buf, net.in_channels, 0, False, "window", 4 * cin_buf)
         else:
             src = choose_source(prev, prev_c, prev_real, 0, up=False)
         stages.append(conv_stage(f"encoder{i}", i, conv, [src], out, f"pool{i}", None))
@@ -673,7 +727,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
     for i in reversed(range(L)):
         conv = net.decoder[i]
-        quad = design == "gen3" and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
+        quad = design in ("gen3", "gen4") and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
         up = choose_source(prev, prev_c, prev_real, 0, up=True)
         if gen2:
             up = Source(up.buffer, up.channels, up.real, 0, True,

@@ -16,7 +16,7 @@ import numpy as np
 
 from tinyicenet.errors import ConfigError
 from tinyicenet.kernels.emulate import SLACK
-from tinyicenet.kernels.plan import DEFAULT_DESIGN, IntNet, Plan, lower
+from tinyicenet.kernels.plan import AUTO, DESIGNS, IntNet, Plan, lower, resolve_design
 
 INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
 #: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
@@ -25,10 +25,22 @@ GRAPHS_IN_PLACE = 4
 
 
 @dataclass
+class _Lowered:
+    """One design's plan and its device tensors (per stage: weight, bias, head weight, head
+    bias, parity/quad weights)."""
+
+    design: str
+    plan: Plan
+    tensors: list[list[Any]]
+    quad_stages: set[str]
+
+
+@dataclass
 class _State:
     n: int
     h: int
     w: int
+    low: _Lowered
     buffers: dict[str, Any]
     out: Any
     static_in: Any = None
@@ -62,10 +74,10 @@ class IntTinyIceNetGPU:
                    "decoder0": (8, 32, 4, 3)}
     #: full-resolution pixels per call from which LARGE_TILES apply (256² x 64 = 4.2 M)
     LARGE_PIXELS = 2 ** 22
-    #: gen2/gen3 shapes for large inputs (parity decoders: TH x TW pixels of one parity
-    #: class), fastest per stage at 1024² x 16 in run 7 (bench notes)
+    #: gen2-gen4 shapes for large inputs (parity decoders: TH x TW pixels of one parity
+    #: class): the fastest per stage over 1024² x 16 and 256² x 64 in run 10 (bench notes)
     LARGE_TILES_GEN2 = {"encoder0": (8, 32, 4, 3), "encoder1": (8, 32, 4, 3),
-                        "bottleneck": (8, 32, 4, 3), "decoder1": (8, 32, 4, 3),
+                        "bottleneck": (8, 16, 8, 4), "decoder1": (8, 16, 4, 3),
                         "decoder0": (8, 32, 4, 3)}
     #: gen3 quad decoders, any size: TH x TW quads (4 x the pixels, N = 4 x channels), 4
     #: pipeline stages (fastest at 1024² x 16 and at 256² x 1 in run 7)
@@ -84,7 +96,8 @@ class IntTinyIceNetGPU:
         ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
         with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
         8: cached in L1, where the other taps find the data again). ``design`` picks the
-        kernel design (``plan.DESIGNS``; default ``plan.DEFAULT_DESIGN``); ``pdl`` launches
+        kernel design (``plan.DESIGNS``, or ``"auto"``, the default: per call size,
+        ``plan.resolve_design``); ``pdl`` launches
         every conv as a programmatic dependent launch (Hopper; default :attr:`PDL`, never in
         Triton's interpreter)."""
         import torch
@@ -103,28 +116,20 @@ class IntTinyIceNetGPU:
             self.tiles[name] = (th, tw, t[2], t[3] if len(t) > 3 else self.num_stages,
                                 t[4] if len(t) > 4 else 16)
         self.net = describe(model)
-        self.design = design or DEFAULT_DESIGN
-        self.plan: Plan = lower(self.net, self.design)
+        self.design = design or AUTO
+        if self.design != AUTO and self.design not in DESIGNS:
+            raise ConfigError(f"unknown kernel design {self.design!r}; choose auto or one of "
+                              f"{', '.join(DESIGNS)}")
         self.device = torch.device(device)
+        self._lowered: dict[str, _Lowered] = {}
+        #: the plan of small calls; shape-independent facts (classes, stride) are any plan's
+        self.plan: Plan = self._lower(resolve_design(self.design, 0)).plan
         self.pdl = (self.PDL if pdl is None else bool(pdl)) and self.device.type == "cuda" \
             and not triton_conv.INTERPRETED
         self.graphs = bool(graphs) and self.device.type == "cuda"
         self.output_scale = float(2.0 ** self.plan.output_exp)
 
-        def dev(a: np.ndarray, dtype: Any) -> Any:
-            return torch.as_tensor(np.ascontiguousarray(a), device=self.device).to(dtype)
-
-        self._stages = []
-        for s in self.plan.stages:
-            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand
-            tensors = [dev(s.weight.T, torch.int8), dev(s.bias, torch.int32), None, None, None]
-            if s.head is not None:
-                tensors[2:4] = [dev(s.head.weight.T, torch.int8), dev(s.head.bias, torch.int32)]
-            if s.up_weight is not None:   # [4, planes, rows, cout] -> [4, planes, cout, rows]
-                tensors[4] = dev(s.up_weight.transpose(0, 1, 3, 2), torch.int8)
-            self._stages.append(tensors)
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
-        self._quad_stages = {s.name for s in self.plan.stages if s.quad}
         self._states: dict[tuple[int, int, int], _State] = {}
         #: (tensor, address, shape, graph, output) of the last in-place graph call
         self._fast: tuple | None = None
@@ -174,6 +179,30 @@ class IntTinyIceNetGPU:
         return self._state(n, h, w)
 
     # -- internals ------------------------------------------------------------------------
+    def _lower(self, design: str) -> _Lowered:
+        """The plan of ``design`` and its weights on the device (built once)."""
+        low = self._lowered.get(design)
+        if low is not None:
+            return low
+        import torch
+
+        def dev(a: np.ndarray, dtype: Any) -> Any:
+            return torch.as_tensor(np.ascontiguousarray(a), device=self.device).to(dtype)
+
+        plan = lower(self.net, design)
+        tensors = []
+        for s in plan.stages:
+            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand
+            t = [dev(s.weight.T, torch.int8), dev(s.bias, torch.int32), None, None, None]
+            if s.head is not None:
+                t[2:4] = [dev(s.head.weight.T, torch.int8), dev(s.head.bias, torch.int32)]
+            if s.up_weight is not None:   # [4, planes, rows, cout] -> [4, planes, cout, rows]
+                t[4] = dev(s.up_weight.transpose(0, 1, 3, 2), torch.int8)
+            tensors.append(t)
+        low = _Lowered(design, plan, tensors, {s.name for s in plan.stages if s.quad})
+        self._lowered[design] = low
+        return low
+
     def _check_input(self, x: Any) -> Any:
         import torch
 
@@ -191,8 +220,10 @@ class IntTinyIceNetGPU:
 
     def _max_batch(self, h: int, w: int) -> int:
         per_image = [self.plan.in_channels * h * w, self.plan.classes * h * w]
-        for level, ch, _ in self.plan.buffers.values():
-            per_image.append(((h >> level) + 2) * ((w >> level) + 2) * ch)
+        for pixels in (0, INDEX_LIMIT):   # the designs of small and of large calls
+            plan = self._lower(resolve_design(self.design, pixels)).plan
+            for level, ch, _ in plan.buffers.values():
+                per_image.append(((h >> level) + 2) * ((w >> level) + 2) * ch)
         return max(1, INDEX_LIMIT // max(per_image))
 
     def _state(self, n: int, h: int, w: int) -> _State:
@@ -201,21 +232,23 @@ class IntTinyIceNetGPU:
         key = (n, h, w)
         state = self._states.get(key)
         if state is None:
+            low = self._lower(resolve_design(self.design, n * h * w))
             bufs = {}
-            for name, (level, ch, offset) in self.plan.buffers.items():
+            for name, (level, ch, offset) in low.plan.buffers.items():
                 size = n * ((h >> level) + 2) * ((w >> level) + 2) * ch + SLACK
                 # the border (never written) holds the stored form of 0
                 bufs[name] = torch.full((size,), -offset, dtype=torch.int8, device=self.device)
             out = torch.empty((n, self.plan.classes, h, w), dtype=torch.int8, device=self.device)
-            state = _State(n, h, w, bufs, out)
+            state = _State(n, h, w, low, bufs, out)
             self._states[key] = state
         return state
 
     def _tile(self, name: str, pixels: int = 0) -> tuple[int, int, int, int, int]:
         if name in self.tiles or "*" in self.tiles:
             return self.tiles.get(name, self.tiles.get("*"))
-        large = self.LARGE_TILES if self.design == "gen1" else self.LARGE_TILES_GEN2
-        if name in self._quad_stages:
+        low = self._lower(resolve_design(self.design, pixels))
+        large = self.LARGE_TILES if low.design == "gen1" else self.LARGE_TILES_GEN2
+        if name in low.quad_stages:
             return (*self.QUAD_TILE, 16)
         if pixels >= self.LARGE_PIXELS and name in large:
             return (*large[name], 16)
@@ -236,15 +269,17 @@ class IntTinyIceNetGPU:
 
         n, h, w = state.n, state.h, state.w
         bufs, dummy = state.buffers, self._dummy
-        q = self.plan.quant
+        plan = state.low.plan
+        q = plan.quant
         out: list[tuple[str, Any]] = []
-        if not self.plan.quant_fused:
+        if not plan.quant_fused:
             blocks = -(-(h * w) // self.QUANT_BLOCK)
             qargs = (x, bufs["input"], h, w, blocks, q.input_scale)
             qkw = dict(CIN=q.in_channels, CP=q.channels, QLO=q.lo, QHI=q.hi,
-                       BLOCK=self.QUANT_BLOCK, RINT=not INTERPRETED, num_warps=4)
+                       BLOCK=self.QUANT_BLOCK, RINT=not INTERPRETED, WIN=q.window,
+                       num_warps=4)
             out.append(("quantize", lambda: quantize_kernel[(n * blocks,)](*qargs, **qkw)))
-        for stage, tensors in zip(self.plan.stages, self._stages):
+        for stage, tensors in zip(plan.stages, state.low.tensors):
             hl, wl = h >> stage.level, w >> stage.level
             th, tw, warps, ns, vec = self._tile(stage.name, n * h * w)
             a = stage.sources[0]
@@ -279,7 +314,8 @@ class IntTinyIceNetGPU:
                 H_LO=hd.requant.lo if hd else 0, H_HI=hd.requant.hi if hd else 0,
                 H_XOR=hd.xor if hd else 0, TH=th, TW=tw, NS=ns, VEC=vec, PAR=par,
                 PLANES=max(stage.up_planes, 1), IM2COL=a.mode == "im2col", QLO=q.lo,
-                QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, QUAD=quad, num_warps=warps)
+                QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, QUAD=quad,
+                WIN=a.channels if a.mode == "window" else 0, num_warps=warps)
             if self.pdl:
                 kw["launch_pdl"] = True
             g = (n * tiles * (4 if par else 1),)

@@ -28,7 +28,7 @@ def _source_bytes_per_pixel(src: Any) -> tuple[int, int]:
     compulsory = src.channels / 4 if src.up else src.channels   # low-res: a quarter per pixel
     if src.mode == "run":
         return 3 * src.bk, compulsory
-    if src.mode == "quadrun":              # 4 rows of a 4-pixel run per quad of 4 pixels
+    if src.mode in ("quadrun", "window"):  # 4 rows: of a 4-pixel run per quad / of a window
         return src.bk, compulsory
     nch = -(-src.channels // src.bk)
     taps = {"parity": 4, "quadup": 9 / 4, "quadtap": 4}.get(src.mode, 9)

@@ -2,7 +2,8 @@
 
 Two kernels:
 
-* :func:`quantize_kernel` - the input quantiser: float32 NCHW -> int8 NHWC with a zero border.
+* :func:`quantize_kernel` - the input quantiser: float32 NCHW -> int8 NHWC with a zero border
+  (``WIN``: each pixel stores its 3-pixel row window instead, for gen4's first conv).
 * :func:`conv3x3_kernel` - implicit-GEMM 3x3 conv on int8 tensor cores (``tl.dot`` int8 ->
   int32, wgmma on Hopper), one or two sources (the first optionally read through a nearest 2x
   upsample, the second the skip: concatenation is just a second K range), bias +
@@ -13,6 +14,7 @@ Second-generation options of the same kernel (``plan`` design ``gen2``): ``PAR``
 first source as a parity 2x2 conv on the low-resolution tensor (a program computes one output
 parity class of a tile; up to two weight planes, two accumulators), ``IM2COL`` reads the float
 network input itself and quantises the 3x3 window in registers (no quantise kernel), and
+``WIN`` (gen4) reads that windowed input as one K = 4 x ``WIN`` slice, and
 ``GDC`` makes the kernel a programmatic dependent launch (Hopper): it waits for its
 predecessor's completion with ``griddepcontrol.wait`` before touching memory, so its launch
 overlaps the predecessor's tail.
@@ -76,12 +78,14 @@ def _tile(pid, TILES_X, TILES_PER_IMG, TH: tl.constexpr, TW: tl.constexpr,
 
 @triton.jit
 def _requant(acc, RSHIFT: tl.constexpr, LO: tl.constexpr, HI: tl.constexpr):
-    """clamp(round_half_even(acc * 2**-RSHIFT), LO, HI) on int32."""
+    """clamp(round_half_even(acc * 2**-RSHIFT), LO, HI) on int32.
+
+    Half to even as one biased shift: adding ``half - 1`` plus the quotient's low bit rounds
+    a tie up exactly when the quotient is odd (5 integer operations instead of 9; the plan
+    keeps ``|acc| + half`` inside int32, ``plan.safe_bias``).
+    """
     if RSHIFT > 0:
-        q = acc >> RSHIFT
-        rem = acc - (q << RSHIFT)
-        up = (rem > (1 << (RSHIFT - 1))) | ((rem == (1 << (RSHIFT - 1))) & ((q & 1) != 0))
-        q = q + up.to(tl.int32)
+        q = (acc + ((1 << (RSHIFT - 1)) - 1) + ((acc >> RSHIFT) & 1)) >> RSHIFT
     elif RSHIFT < 0:
         q = tl.minimum(tl.maximum(acc, LO - 1), HI + 1) << (-RSHIFT)
     else:
@@ -113,20 +117,33 @@ def _quant_value(v, scale, QLO: tl.constexpr, QHI: tl.constexpr, RINT: tl.conste
 @triton.jit
 def quantize_kernel(x_ptr, q_ptr, H, W, BLOCKS_PER_IMG, scale, CIN: tl.constexpr,
                     CP: tl.constexpr, QLO: tl.constexpr, QHI: tl.constexpr,
-                    BLOCK: tl.constexpr, RINT: tl.constexpr):
-    """q[n, y+1, x+1, c] = clamp(round_half_even(x[n, c, y, x] * scale)), zero for c >= CIN."""
+                    BLOCK: tl.constexpr, RINT: tl.constexpr, WIN: tl.constexpr = False):
+    """q[n, y+1, x+1, c] = clamp(round_half_even(x[n, c, y, x] * scale)), zero for c >= CIN.
+
+    With ``WIN`` byte ``k = p * CIN + c`` (k < 3 CIN) is channel c of pixel x + p - 1 instead
+    (zero outside the image): each pixel stores its quantised 3-pixel row window.
+    """
     pid = tl.program_id(0)
     n = pid // BLOCKS_PER_IMG
     p = (pid - n * BLOCKS_PER_IMG) * BLOCK + tl.arange(0, BLOCK)
     valid = p < H * W
     y = p // W
     x = p - y * W
-    c = tl.arange(0, CP)
-    v = tl.load(x_ptr + (n * CIN + c[None, :]) * (H * W) + p[:, None],
-                mask=valid[:, None] & (c < CIN)[None, :], other=0.0)
+    k = tl.arange(0, CP)
+    if WIN:
+        dx = k // CIN - 1
+        c = k - (k // CIN) * CIN
+        xx = x[:, None] + dx[None, :]
+        ok = valid[:, None] & (k < 3 * CIN)[None, :] & (xx >= 0) & (xx < W)
+        v = tl.load(x_ptr + (n * CIN + c[None, :]) * (H * W) + (p[:, None] + dx[None, :]),
+                    mask=ok, other=0.0)
+    else:
+        c = k
+        v = tl.load(x_ptr + (n * CIN + c[None, :]) * (H * W) + p[:, None],
+                    mask=valid[:, None] & (c < CIN)[None, :], other=0.0)
     q = _quant_value(v, scale, QLO, QHI, RINT)
     dst = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * CP
-    tl.store(q_ptr + dst[:, None] + c[None, :], q.to(tl.int32).to(tl.int8), mask=valid[:, None])
+    tl.store(q_ptr + dst[:, None] + k[None, :], q.to(tl.int32).to(tl.int8), mask=valid[:, None])
 
 
 @triton.jit
@@ -179,6 +196,23 @@ def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x
             wt = tl.load(w_ptr + (ROW0 + i * BK + kk)[:, None] + cols[None, :] * KTOT)
             acc = tl.dot(a, wt, acc, out_dtype=tl.int32)
     return acc
+
+
+@triton.jit
+def _acc_window(acc, src, w_ptr, KTOT: tl.constexpr, n, y, x, H, W, valid, WB: tl.constexpr,
+                COUT: tl.constexpr):
+    """acc += the windowed input's 4 x WB slice (plan.pack_window), one dot.
+
+    Row block r reads the stored window of pixel (y + r - 1, x) (r = 3 re-reads r = 0, whose
+    weights are zero there): 8-byte loads, no masks beyond the tile's own.
+    """
+    k = tl.arange(0, 4 * WB)
+    step = ((k // WB) % 3 - 1) * ((W + 2) * WB) + (k - (k // WB) * WB)
+    base = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * WB
+    a = tl.load(src + base[:, None] + step[None, :], mask=valid[:, None], other=0)
+    cols = tl.arange(0, COUT)
+    wt = tl.load(w_ptr + k[:, None] + cols[None, :] * KTOT)
+    return tl.dot(a, wt, acc, out_dtype=tl.int32)
 
 
 @triton.jit
@@ -258,7 +292,7 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
                    PLANES: tl.constexpr = 1, IM2COL: tl.constexpr = False,
                    QLO: tl.constexpr = -128, QHI: tl.constexpr = 127,
                    RINT: tl.constexpr = True, GDC: tl.constexpr = False,
-                   QUAD: tl.constexpr = False):
+                   QUAD: tl.constexpr = False, WIN: tl.constexpr = 0):
     if GDC:
         # everything this kernel reads or overwrites was produced or read by its predecessors
         tl.extra.cuda.gdc_wait()
@@ -299,6 +333,8 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         elif IM2COL:
             acc = _acc_im2col(acc, a_ptr, w_ptr, KTOT, n, y, x, H, W, valid, qscale, CA, A_BK,
                               COUT, QLO, QHI, RINT)
+        elif WIN > 0:
+            acc = _acc_window(acc, a_ptr, w_ptr, KTOT, n, y, x, H, W, valid, WIN, COUT)
         else:
             acc = _acc_source(acc, a_ptr, w_ptr, 0, KTOT, n, y, x, H, W, valid, CA, A_UP,
                               A_RUNPX, A_BK, COUT, NS, VEC)
