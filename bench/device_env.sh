@@ -14,5 +14,6 @@ if ! python3 -c "$_imports" 2>/dev/null; then
         exit 4
     fi
 fi
-export PYTHONPATH=.${PYTHONPATH:+:$PYTHONPATH}
+# the shared host/board package lives in boards/common (installed by pip elsewhere)
+export PYTHONPATH=.:boards/common${PYTHONPATH:+:$PYTHONPATH}
 unset _imports

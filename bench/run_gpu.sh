@@ -20,7 +20,8 @@
 #   TINYICENET_COMMIT=$(git rev-parse --short=12 HEAD) on the machine that sends the tree).
 #
 # tinyicenet.models imports Brevitas; where it is missing, wheels in .whl/ are installed into
-# /tmp/site first (download them where pip works: brevitas==0.13.4 dependencies==2.0.1 unfoldNd).
+# /tmp/site first (download them where pip works: brevitas==0.13.4 dependencies==2.0.1 unfoldNd, and
+# jsonschema with its dependencies: the lent H200 image has none of them).
 set -euo pipefail
 OUT=${OUT:-bench/results}
 WINDOW=${WINDOW:-10}
@@ -38,7 +39,7 @@ LATENCY_ARGS=()
 [ -n "${LATENCY:-}" ] && LATENCY_ARGS=(--latency "$LATENCY")
 mkdir -p "$OUT"
 
-source bench/device_env.sh brevitas
+source bench/device_env.sh brevitas jsonschema
 export PYTHONUNBUFFERED=1
 
 nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm,temperature.gpu \

@@ -29,7 +29,7 @@ DEVICE=${DEVICE:-cuda}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export SCENES SIZE DEVICE PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 
-source bench/device_env.sh brevitas netCDF4
+source bench/device_env.sh brevitas netCDF4 jsonschema
 NGPU=${NGPU:-$(python3 -c "import torch; print(torch.cuda.device_count())")}
 if [ "$NGPU" -lt 1 ]; then echo "error: no CUDA device (set DEVICE=cpu NGPU=2 for a dry run)" >&2; exit 4; fi
 mkdir -p "$OUT" "$WORK"
