@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -620,8 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="short windows (smoke test only)")
     p.add_argument("--out", default=None, help="JSON result file")
     p.add_argument("--commit", default=None,
-                   help="commit to record when the tree has no .git (default: "
-                        "tinyicenet.bench.sysinfo.commit, which reads TINYICENET_COMMIT)")
+                   help="commit of the tree that runs, for this record and every harness "
+                        "record in it (sets TINYICENET_COMMIT; default: "
+                        "tinyicenet.bench.sysinfo.commit)")
     p.add_argument("--prepare", default=None, metavar="DIR",
                    help="only write the integer models and scene tiles to DIR (CPU, needs "
                         "Brevitas) for a later run with --model/--check/--scenes, then exit")
@@ -629,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.prepare:
         prepare(args.prepare)
         return 0
+    if args.commit:   # the harness records read it too
+        os.environ["TINYICENET_COMMIT"] = args.commit
 
     import torch
 

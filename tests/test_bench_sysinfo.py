@@ -30,10 +30,14 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_clean_dirty_and_results_only(repo: Path) -> None:
+def test_clean_dirty_and_results_only(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sha = _git(repo, "rev-parse", "--short=12", "HEAD")
     assert sysinfo.source_state() == sysinfo.SourceState(sha, True)
     assert sysinfo.commit() == sha
+    # a copied tree inside this checkout names its own commit: the variable wins over git
+    monkeypatch.setenv("TINYICENET_COMMIT", "fedcba987654")
+    assert sysinfo.source_state() == sysinfo.SourceState("fedcba987654", None)
+    monkeypatch.delenv("TINYICENET_COMMIT")
     # a result written by an earlier record of the batch leaves the code clean
     (repo / "bench" / "results" / "r.json").write_text('{"a": 1}\n')
     assert sysinfo.commit() == sha

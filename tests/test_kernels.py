@@ -136,6 +136,27 @@ def test_auto_design_switches_at_its_pixel_count():
     assert P.resolve_design("gen1", 10 ** 9) == "gen1"
 
 
+@pytest.mark.parametrize("cin", [1, 3, 7, 10, 12])
+def test_gen4_input_widths(cin):
+    """Windows of 3 x C_in values padded to 8, 16 or 32 bytes (C_in <= 10); wider inputs keep
+    gen3's fused quantiser."""
+    model = random_intmodel(in_channels=cin, seed=40 + cin)
+    plan = P.lower(from_intref(model), "gen4")
+    assert plan.quant.window == (cin <= 10) and plan.quant_fused == (cin > 10)
+    x = (np.random.default_rng(cin).standard_normal((1, cin, 16, 24)) * 3).astype(np.float32)
+    assert int((emulate(model, x, "gen4") != reference(model, x)).sum()) == 0
+
+
+def test_safe_bias_leaves_room_for_the_rounding_shift():
+    rq = P.Requant(rshift=4, lo=-128, hi=127)
+    bound = np.array([P.INT32_MAX - 8 - 100])          # half of 2**4 is 8
+    assert P.safe_bias(np.array([100]), bound, rq, "c")[0] == 100
+    with pytest.raises(ExportError, match="over int32"):
+        P.safe_bias(np.array([101]), bound, rq, "c")
+    with pytest.raises(ExportError, match="shift 31"):
+        P.safe_bias(np.array([0]), np.array([1]), P.Requant(31, -128, 127), "c")
+
+
 def test_window_rows_against_a_hand_convolution():
     """gen4's windowed input: 4 stored row windows times pack_window's rows = the 3x3 conv."""
     rng = np.random.default_rng(12)

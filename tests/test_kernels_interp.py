@@ -42,8 +42,9 @@ SCRIPT = textwrap.dedent("""
                                          ("gen3", 8, 8, True, (2, 2, 16, 20)),
                                          ("gen3", 4, 4, False, (1, 2, 8, 44)),
                                          ("gen4", 8, 8, True, (2, 2, 12, 20)),
-                                         ("gen4", 4, 4, False, (1, 2, 8, 36))]:
-        m = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                                         ("gen4", 4, 4, False, (1, 2, 8, 36)),
+                                         ("gen4", 8, 8, True, (1, 3, 8, 20))]:
+        m = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, in_channels=shape[1],
                             seed=int(rng.integers(1 << 30)))
         x = (rng.standard_normal(shape) * 3).astype(np.float32)
         x[..., :3, :] *= 30  # saturating rows

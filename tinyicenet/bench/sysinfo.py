@@ -30,10 +30,13 @@ class SourceState:
 def source_state() -> SourceState:
     """Short (12-digit) commit of the source tree and whether it is clean.
 
-    Outside a git checkout (a copied tree on a lent machine) the ``TINYICENET_COMMIT``
-    environment variable names it (clean unknown); else the commit is None.
+    The ``TINYICENET_COMMIT`` environment variable, where set, names it (clean unknown): a
+    tree copied to a lent machine may sit inside another checkout, whose HEAD git would report.
+    Else git's HEAD, or None outside a checkout.
     """
     given = os.environ.get("TINYICENET_COMMIT") or None
+    if given:
+        return SourceState(given, None)
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=_REPO,
                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
@@ -42,9 +45,9 @@ def source_state() -> SourceState:
                                 ".", ":(exclude)bench/results"],
                                cwd=_REPO, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return SourceState(given, None)
+        return SourceState(None, None)
     if not sha:
-        return SourceState(given, None)
+        return SourceState(None, None)
     return SourceState(sha, not dirty)
 
 

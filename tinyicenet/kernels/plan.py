@@ -367,6 +367,9 @@ def safe_bias(bias: np.ndarray, bound: np.ndarray, rq: Requant, what: str) -> np
     every input, the output is the clamp limit whatever the sum, and the smallest bias with
     that property gives identical outputs while keeping the accumulator inside int32.
     """
+    if rq.rshift > 30:
+        raise ExportError(f"{what}: requantisation shift {rq.rshift} is wider than the GPU "
+                          "kernels' int32 rounding (at most 30)")
     bias = np.asarray(bias, dtype=np.int64).copy()
     unit = 2 ** max(rq.rshift, 0)
     top = bound + (rq.hi + 1) * unit          # any acc >= this gives hi
@@ -526,10 +529,7 @@ def pack_im2col(weight: np.ndarray, src: Source) -> np.ndarray:
 
 def window_bytes(c: int) -> int:
     """Stored bytes per pixel of a 3-pixel row window of ``c`` channels (power of two >= 8)."""
-    p = 8
-    while p < 3 * c:
-        p *= 2
-    return p
+    return input_channels(3 * c)
 
 
 def pack_window(weight: np.ndarray, src: Source) -> np.ndarray:
@@ -610,9 +610,9 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
                           f"{len(net.encoder)} and {len(net.decoder)}")
-    if not (-128 <= net.input_lo and net.input_hi <= 127):
-        raise ExportError(f"{net.name}: input range [{net.input_lo}, {net.input_hi}] is wider "
-                          "than int8")
+    if not (-128 <= net.input_lo <= 0 <= net.input_hi <= 127):
+        raise ExportError(f"{net.name}: input range [{net.input_lo}, {net.input_hi}] is not an "
+                          "int8 range holding 0 (the kernels quantise the zero padding as 0.0)")
     scale = float(2.0 ** -net.input_exp)
     if not np.isfinite(scale) or not np.float32(scale) == scale or np.float32(scale) == 0:
         raise ExportError(f"{net.name}: input exponent {net.input_exp} is out of fp32 range")
@@ -623,7 +623,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     im2col_k = K_GRANULE  # a power of two (tl.arange) covering the 9 * C_in window
     while im2col_k < 9 * net.in_channels:
         im2col_k *= 2
-    fuse_quant = design in ("gen2", "gen3") and im2col_k <= IM2COL_MAX_K
+    # gen4 without a window (wide inputs) keeps gen3's fused quantiser where that fits
+    fuse_quant = gen2 and not window and im2col_k <= IM2COL_MAX_K
     buffers: dict[str, tuple[int, int, int]] = {}
     if not fuse_quant:
         buffers["input"] = (0, cin_buf, 0)
