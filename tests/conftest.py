@@ -80,11 +80,21 @@ def hls_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 
 
 @pytest.fixture(scope="session")
-def w4a4_hls_project(tmp_path_factory: pytest.TempPathFactory, hls_checkpoints, sample_scene_dir):
-    """One generated, g++-compiled and verified hls4ml project (w4a4, 32 x 32 tiles, 2 random
-    and 2 scene verification tiles), shared read-only by every test that reads a project."""
-    from tinyicenet.hls import build_project
+def w4a4_hls_project(tmp_path_factory: pytest.TempPathFactory, sample_scene_dir):
+    """One generated, g++-compiled and verified hls4ml project, shared read-only by every test
+    that reads a project (tests/test_hls_project.py, tests/test_board_csim.py): a small w4a4
+    TinyIceNet (widths 4, 8, 8; its C simulation runs a tile in milliseconds) at 32 x 32, verified
+    on 2 fresh random and 2 generated-scene tiles."""
+    import torch
 
-    out = tmp_path_factory.mktemp("hls") / "w4a4"
-    return build_project(hls_checkpoints["tinyicenet_w4a4"], out, tile=32, n_random=2,
-                         scene=sample_scene_dir, n_scene=2)
+    from tinyicenet.hls import build_project
+    from tinyicenet.models import calibrate, create_model, save_checkpoint
+
+    root = tmp_path_factory.mktemp("hls")
+    torch.manual_seed(0)
+    model = create_model("tinyicenet_w4a4", widths=(4, 8, 8))
+    g = torch.Generator().manual_seed(1)
+    calibrate(model, [torch.randn(2, 2, 32, 32, generator=g) * 2])
+    ckpt = save_checkpoint(root / "w4a4_small.pt", model.eval())
+    return build_project(ckpt, root / "w4a4", tile=32, n_random=2, scene=sample_scene_dir,
+                         n_scene=2)

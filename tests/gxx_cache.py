@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """A g++ stand-in for the test session: the real g++, with compiled objects reused by content.
 
-conftest.py puts a ``g++`` that runs this file first on PATH for the session. A compile of
-C++ sources (``g++ FLAGS a.cpp b.cpp -o out`` or ``g++ FLAGS -c a.cpp -o a.o``) is split into
-one ``-c`` per source, as the g++ driver itself does; each object is looked up under the hash
-of the source *preprocessed with the same flags* (``-E -P``: every header and macro the source
-sees) plus the flags that act after preprocessing and the real compiler's version. A miss
-compiles the original source with the original flags (so diagnostics are the compiler's own);
-failures are never stored. Then the objects are linked with the original arguments. Anything
-else (probes reading stdin, ``-E``, ``-fsyntax-only``, dependency output, version queries) goes
-to the real g++ unchanged.
+conftest.py puts a ``g++`` that runs this file first on PATH for the session. A compile of C++
+sources (``g++ FLAGS a.cpp b.cpp -o out`` or ``g++ FLAGS -c a.cpp -o a.o``) is split into one
+``-c`` per source, as the g++ driver itself does (two at a time, messages kept in source order).
+Each object is looked up under the hash of the source *preprocessed with the same flags*
+(``-E -P``: every header and macro the source sees), the flags that act after preprocessing and
+the real compiler's version. A miss compiles the original source with the original flags (the
+diagnostics are the compiler's own; a hit repeats them); failures are never stored. The objects
+are then linked with the original arguments. Anything else (probes reading stdin, ``-E``,
+``-fsyntax-only``, dependency output, version queries) goes to the real g++ unchanged.
 
 Why: FINN+'s cppsim builds recompile the same ``cnpy.cpp`` (12 s at -O3) for every HLS layer
 and again to report a failed layer's first error. The cache lives in the session's temporary
@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".C")
@@ -85,8 +86,9 @@ def _version() -> str:
 
 
 def _compile(source: str, compile_pairs, cache: Path, work: Path, index: int) -> \
-        tuple[int, Path]:
-    """Object of ``source`` (cached by preprocessed content): (exit status, object path)."""
+        tuple[int, Path, bytes]:
+    """Object of ``source`` (cached by preprocessed content): (exit status, object path, what
+    the compiler printed)."""
     compile_opts = _flat(compile_pairs)
     obj = work / f"{index}_{Path(source).stem}.o"
     pre = subprocess.run([_real(), *compile_opts, "-E", "-P", source], capture_output=True)
@@ -99,15 +101,18 @@ def _compile(source: str, compile_pairs, cache: Path, work: Path, index: int) ->
             digest.update(b"\0\0")
         key = digest.hexdigest()
         hit = cache / f"{key}.o"
-        if hit.is_file():
+        if hit.is_file():  # the object and what the compiler said making it (warnings)
             shutil.copyfile(hit, obj)
-            return 0, obj
-    proc = subprocess.run([_real(), *compile_opts, "-c", source, "-o", str(obj)])
+            return 0, obj, (cache / f"{key}.txt").read_bytes()
+    proc = subprocess.run([_real(), *compile_opts, "-c", source, "-o", str(obj)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if proc.returncode == 0 and key is not None:
-        tmp = cache / f".{key}.{os.getpid()}.tmp"
+        tmp = cache / f".{key}.{os.getpid()}.{index}.tmp"
+        tmp.write_bytes(proc.stdout)
+        os.replace(tmp, cache / f"{key}.txt")  # before the object: a hit finds both
         shutil.copyfile(obj, tmp)
         os.replace(tmp, cache / f"{key}.o")
-    return proc.returncode, obj
+    return proc.returncode, obj, proc.stdout
 
 
 def main(args: list[str]) -> int:
@@ -123,11 +128,16 @@ def main(args: list[str]) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gxx-cache-", dir=cache) as tmp:
         work = Path(tmp)
-        status, objects = 0, {}
-        for i, src in enumerate(sources):  # one after another, as the g++ driver does
-            rc, obj = _compile(src, compile_pairs, cache, work, i)
-            status = status or rc
-            objects[src] = obj
+        # the units on at most 2 processes (the g++ driver runs them one after another; the
+        # objects are the same)
+        with ThreadPoolExecutor(max_workers=min(2, len(sources))) as pool:
+            done = list(pool.map(lambda item: _compile(item[1], compile_pairs, cache, work,
+                                                       item[0]), enumerate(sources)))
+        for _, _, said in done:
+            sys.stderr.buffer.write(said)
+        sys.stderr.flush()
+        status = next((rc for rc, _, _ in done if rc), 0)
+        objects = {src: obj for src, (_, obj, _) in zip(sources, done)}
         if status:
             return status
         if compile_only:
