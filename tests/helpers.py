@@ -28,3 +28,25 @@ def fresh_rng(label: str):
     seed = int(env) if env else int(np.random.SeedSequence().entropy % (1 << 63))
     print(f"{label}: numpy seed {seed} (replay with TINYICENET_TEST_SEED={seed})")
     return np.random.default_rng(seed)
+
+
+def run_main(capsys, *args):
+    """``tinyicenet ARGS`` through ``tinyicenet.cli.main`` in this process, as a finished
+    ``subprocess.CompletedProcess`` (exit status, stdout, stderr).
+
+    The same argument parsing and error handling as ``python -m tinyicenet`` without a new
+    interpreter (and its ~6 s of imports); each test file keeps at least one test of the real
+    entry point.
+    """
+    import subprocess
+
+    import pytest
+
+    from tinyicenet.cli import main
+
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(SystemExit) as exc:
+        patch.delenv("TINYICENET_DEBUG", raising=False)
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([str(a) for a in args], exc.value.code, out.out, out.err)

@@ -26,6 +26,15 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, timeout=300)
 
 
+@pytest.fixture
+def cli_here(capsys):
+    """``tinyicenet ARGS`` in this process (test_cpu_target_end_to_end_through_the_cli runs the
+    real ``python -m tinyicenet`` entry point)."""
+    from helpers import run_main
+
+    return lambda *args: run_main(capsys, *args)
+
+
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
@@ -68,55 +77,55 @@ def test_cpu_target_on_tiles_of_a_real_scene_with_a_csv_meter(sample_scene_files
     assert "absent.csv" in r["provenance"]["energy_reason"]
 
 
-def test_unknown_target_and_bad_options_are_one_line_errors(tmp_path):
-    proc = cli("bench", "--target", "tpu")
+def test_unknown_target_and_bad_options_are_one_line_errors(tmp_path, cli_here):
+    proc = cli_here("bench", "--target", "tpu")
     assert proc.returncode == 2
     assert "unknown bench target 'tpu'" in one_error_line(proc)
-    proc = cli("bench", "--target", "cpu", "--backend", "tensorflow")
+    proc = cli_here("bench", "--target", "cpu", "--backend", "tensorflow")
     assert proc.returncode == 2 and "backend 'tensorflow' unknown" in one_error_line(proc)
-    proc = cli("bench", "--target", "cpu", "--window", "0", "--tile", "64", "64",
+    proc = cli_here("bench", "--target", "cpu", "--window", "0", "--tile", "64", "64",
                "--scene-pixels", "64", "64", "--out", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "window" in one_error_line(proc)
     assert not (tmp_path / "x.json").exists()
-    proc = cli("bench", "--target", "cpu", "--meter", "watts")
+    proc = cli_here("bench", "--target", "cpu", "--meter", "watts")
     assert proc.returncode == 2 and "unknown meter 'watts'" in one_error_line(proc)
     with pytest.raises(ConfigError, match="square"):
         run_target("cpu", TargetOptions(tile=(64, 32)))
 
 
-def test_targets_without_their_hardware_say_so():
+def test_targets_without_their_hardware_say_so(cli_here):
     import torch
     if not torch.cuda.is_available():
-        proc = cli("bench", "--target", "cuda")
+        proc = cli_here("bench", "--target", "cuda")
         assert proc.returncode == 4 and "no CUDA device" in one_error_line(proc)
     if not Path("/etc/nv_tegra_release").exists():
-        proc = cli("bench", "--target", "jetson")
+        proc = cli_here("bench", "--target", "jetson")
         assert proc.returncode == 4 and "not a Jetson" in one_error_line(proc)
 
 
-def test_fpga_imports_board_and_modelled_results(tmp_path):
+def test_fpga_imports_board_and_modelled_results(tmp_path, cli_here):
     modelled = modelled_result(target="fpga", backend="hls-model", device="ZCU102 (modelled)",
                                model="tinyicenet_w4a4", precision="w4a4", scene=ew_scene(),
                                tiles_per_s=20.0, power_w=1.5, assumptions=["200 MHz"],
                                method="hls schedule")
     src = write_results(tmp_path / "modelled.json", modelled)
     out = tmp_path / "kept.json"
-    proc = cli("bench", "--target", "fpga", "--import", str(src), "--out", str(out), "-q")
+    proc = cli_here("bench", "--target", "fpga", "--import", str(src), "--out", str(out), "-q")
     assert proc.returncode == 0, proc.stderr
     [kept] = load_results(out)
     assert kept["provenance"]["throughput"] == "modelled" and kept["tiles_per_s"] == 20.0
     wrong = dict(modelled, target="cpu")
     write_results(tmp_path / "wrong.json", wrong)
-    proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "wrong.json"))
+    proc = cli_here("bench", "--target", "fpga", "--import", str(tmp_path / "wrong.json"))
     assert proc.returncode == 2 and "not fpga" in one_error_line(proc)
     (tmp_path / "v9.json").write_text(json.dumps(dict(modelled, schema_version=9)))
-    proc = cli("bench", "--target", "fpga", "--import", str(tmp_path / "v9.json"))
+    proc = cli_here("bench", "--target", "fpga", "--import", str(tmp_path / "v9.json"))
     assert proc.returncode == 2 and "schema_version 9" in one_error_line(proc)
 
 
-def test_fpga_off_board_is_modelled_and_says_so(tmp_path):
+def test_fpga_off_board_is_modelled_and_says_so(tmp_path, cli_here):
     out = tmp_path / "fpga.json"
-    proc = cli("bench", "--target", "fpga", "--model", "tinyicenet_w4a4", "--quiet",
+    proc = cli_here("bench", "--target", "fpga", "--model", "tinyicenet_w4a4", "--quiet",
                "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
@@ -127,8 +136,8 @@ def test_fpga_off_board_is_modelled_and_says_so(tmp_path):
     assert any("C simulation not run" in n for n in r["method"]["notes"])
 
 
-def test_fpga_refuses_a_float_model():
-    proc = cli("bench", "--target", "fpga", "--model", "tinyicenet_float")
+def test_fpga_refuses_a_float_model(cli_here):
+    proc = cli_here("bench", "--target", "fpga", "--model", "tinyicenet_float")
     assert proc.returncode != 0 and "quantized" in one_error_line(proc)
 
 

@@ -1,7 +1,8 @@
 """The driver against the C simulation of the real IP: hls4ml network + AXI-stream shell (g++).
 
-``tinyicenet.hls.build_project`` generates and verifies the hls4ml project of a small quantized
-TinyIceNet at 32 x 32 (io_stream, the ZCU102 part); ``tinyicenet board iospec --project`` writes
+``tinyicenet.hls.build_project`` generates and verifies the hls4ml project of a quantized
+TinyIceNet (w4a4) at 32 x 32 (io_stream, the ZCU102 part; conftest.py's session project, which
+tests/test_hls_project.py checks too); ``tinyicenet board iospec --project`` writes
 its io spec; ``tinyicenet board csim`` (boards/zcu102/build.py) compiles
 boards/zcu102/hls/tinyicenet_axis*.cpp with the network into a shared library; the emulated
 overlay feeds it the exact bytes the AXI DMA would. The driver's stitched logits must equal the
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tinyicenet.resources import resource_dir
 
@@ -42,27 +42,25 @@ def board_cli(*args) -> int:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """(intmodel, io spec dict, hls project dir, csim library) for a small w4a4 model."""
-    from tinyicenet.export.intref import from_brevitas
-    from tinyicenet.hls import build_project
-    from tinyicenet.models import calibrate, create_model
+def built(tmp_path_factory, w4a4_hls_project):
+    """(intmodel, io spec dict, folder, csim library) of the session's verified w4a4 project.
+
+    The network is conftest.py's hls4ml project (generated, compiled and verified against the
+    integer reference once per session); this module compiles the IP's shell around it."""
+    from tinyicenet.export.intref import load_intref
 
     root = tmp_path_factory.mktemp("csim").resolve()
-    torch.manual_seed(0)
-    model = create_model("tinyicenet_w4a4", widths=(4, 8, 8))
-    g = torch.Generator().manual_seed(1)
-    calibrate(model, [torch.randn(2, 2, TILE, TILE, generator=g) * 2])
-    im = from_brevitas(model)
-    build_project(model, root / "prj", tile=TILE, n_random=1)
-    assert board_cli("iospec", "--project", root / "prj", "--halo", HALO, "--channels", "hh,hv",
+    prj = w4a4_hls_project.project_dir
+    assert w4a4_hls_project.manifest["tile"] == TILE
+    im = load_intref(prj / "intref.npz")
+    assert board_cli("iospec", "--project", prj, "--halo", HALO, "--channels", "hh,hv",
                      "--out", root / "io_spec.json") == 0
     spec = json.loads((root / "io_spec.json").read_text())
     assert (spec["input"]["exponent"], spec["output"]["exponent"]) == (im.input_exp,
                                                                        im.output_exp)
-    assert board_cli("csim", "--project", root / "prj", "--io-spec", root / "io_spec.json",
+    assert board_cli("csim", "--project", prj, "--io-spec", root / "io_spec.json",
                      "--out", root / "csim", "--quiet") == 0
-    return im, spec, root, root / "csim" / "libtinyicenet_axis_csim.so"
+    return im, spec, prj, root / "csim" / "libtinyicenet_axis_csim.so"
 
 
 def test_driver_on_the_ip_c_simulation_equals_integer_reference(built, tmp_path, monkeypatch):
@@ -104,11 +102,11 @@ def test_c_simulation_words_match_the_io_spec(built):
 
 
 def test_csim_build_refuses_a_precision_mismatch(built, tmp_path):
-    _, spec, root, _ = built
+    _, spec, prj, _ = built
     wrong = {**spec, "input": {**spec["input"], "exponent": spec["input"]["exponent"] + 1}}
     (tmp_path / "io_spec.json").write_text(json.dumps(wrong))
     proc = subprocess.run([sys.executable, str(BOARD_DIR / "build.py"), "csim", "--hls-project",
-                           str(root / "prj"), "--io-spec", str(tmp_path / "io_spec.json"),
+                           str(prj), "--io-spec", str(tmp_path / "io_spec.json"),
                            "--out", str(tmp_path / "csim")], capture_output=True, text=True)
     assert proc.returncode == 2 and "precision mismatch on the input" in proc.stderr
     assert not (tmp_path / "csim").exists()

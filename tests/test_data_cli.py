@@ -93,9 +93,13 @@ def _bad_files(root: Path) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize("problem", ["missing path", "not NetCDF", "truncated", "missing variable",
                                      "wrong dimensions", "all-NaN SAR", "label out of table"])
-def test_bad_input_gives_one_error_line(problem: str, tmp_path: Path) -> None:
+def test_bad_input_gives_one_error_line(problem: str, tmp_path: Path, capsys) -> None:
+    """Through cli.main in this process (test_good_and_bad_files_together runs the real
+    ``python -m tinyicenet`` on the same files)."""
+    from helpers import run_main
+
     path, expected = _bad_files(tmp_path)[problem]
-    res = run("data", "info", str(path))
+    res = run_main(capsys, "data", "info", str(path))
     assert res.returncode != 0
     assert "Traceback" not in res.stderr + res.stdout
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]

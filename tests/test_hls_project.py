@@ -44,19 +44,14 @@ def _fresh_tiles(n: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def ckpts(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("hls_ckpt")
-    return {n: _checkpoint(folder, n) for n in ("tinyicenet_w4a4", "tinyicenet_w4a4_noskip")}
+def ckpts(hls_checkpoints) -> dict[str, Path]:
+    return hls_checkpoints
 
 
 @pytest.fixture(scope="module")
-def w4a4_project(tmp_path_factory, ckpts, sample_scene_dir):
-    from tinyicenet.hls import build_project
-
-    out = tmp_path_factory.mktemp("hls") / "w4a4"
-    result = build_project(ckpts["tinyicenet_w4a4"], out, tile=TILE, n_random=2,
-                           scene=sample_scene_dir, n_scene=2)
-    return result
+def w4a4_project(w4a4_hls_project):
+    """The session's w4a4 project (conftest.py), also the board C simulation's network."""
+    return w4a4_hls_project
 
 
 @pytest.mark.slow

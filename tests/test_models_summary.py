@@ -68,9 +68,15 @@ def test_cli_summary_json_and_table():
     (("summary", "tinyicenet_w4a4", "--tile", "30"), "stride"),
     (("summary", "tinyicenet_w4a4", "--charts", "SOD,XX"), "charts"),
 ])
-def test_cli_bad_input_is_one_error_line(args, message):
-    res = _cli(*args)
-    assert res.returncode != 0
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+def test_cli_bad_input_is_one_error_line(capsys, args, message):
+    """Through cli.main in this process (test_cli_summary_json_and_table runs the real
+    ``python -m tinyicenet`` entry point)."""
+    from tinyicenet.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["model", *args])
+    err = capsys.readouterr().err
+    assert exc.value.code != 0
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
-    assert "Traceback" not in res.stderr
+    assert "Traceback" not in err

@@ -20,6 +20,7 @@ from tinyicenet.errors import DataError
 from tinyicenet.predict import pipeline
 from tinyicenet.predict.pipeline import PredictOptions, predict_scenes
 from tinyicenet.predict.runner import model_info, open_backend, predict_classes
+from helpers import run_main
 
 BACKEND = "integer"  # exact: products can be compared value for value
 
@@ -60,6 +61,12 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tinyicenet", "predict", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
                           check=False)
+
+
+def _main(capsys, *args) -> subprocess.CompletedProcess:
+    """``tinyicenet predict ARGS`` in this process (the folder, tie-point and backscatter tests
+    run the real ``python -m tinyicenet`` entry point)."""
+    return run_main(capsys, "predict", *args)
 
 
 def _error_lines(stderr: str) -> list[str]:
@@ -235,7 +242,7 @@ def test_cli_scene_without_tie_points_is_written_without_georeference(sample_sce
     assert json.loads(r.stdout)["scenes"][0]["georeference"] is None
 
 
-def test_cli_model_needs_a_variable_the_scene_lacks(sample_scene_files, tmp_path):
+def test_cli_model_needs_a_variable_the_scene_lacks(sample_scene_files, tmp_path, capsys):
     from tinyicenet.models import create_model, save_checkpoint
 
     ckpt = save_checkpoint(tmp_path / "m3.pt",
@@ -247,17 +254,18 @@ def test_cli_model_needs_a_variable_the_scene_lacks(sample_scene_files, tmp_path
     with xr.open_dataset(src) as ds:
         ds.drop_vars(["sar_incidenceangle"]).to_netcdf(scene)
     out = tmp_path / "out"
-    r = _cli(ckpt, scene, "--out", out, "--backend", "torch")
+    r = _main(capsys, ckpt, scene, "--out", out, "--backend", "torch")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = _error_lines(r.stderr)
     assert len(errors) == 1 and "sar_incidenceangle" in errors[0], r.stderr
     assert not out.exists()
 
 
-def test_cli_output_folder_not_writable(sample_scene_files, checkpoint, tmp_path):
+def test_cli_output_folder_not_writable(sample_scene_files, checkpoint, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    r = _cli(checkpoint, sample_scene_files[0], "--out", blocker / "out", "--backend", BACKEND)
+    r = _main(capsys, checkpoint, sample_scene_files[0], "--out", blocker / "out", "--backend",
+              BACKEND)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = _error_lines(r.stderr)
     assert len(errors) == 1 and "not writable" in errors[0] and "a_file" in errors[0]
@@ -269,31 +277,32 @@ def test_cli_output_folder_not_writable(sample_scene_files, checkpoint, tmp_path
     (["--crs", "EPSG:99999999"], "--crs EPSG:99999999"),
     (["--backend", "tpu"], "unknown backend 'tpu'"),
 ])
-def test_cli_bad_options(sample_scene_files, checkpoint, tmp_path, args, message):
+def test_cli_bad_options(sample_scene_files, checkpoint, tmp_path, capsys, args, message):
     out = tmp_path / "out"
-    r = _cli(checkpoint, sample_scene_files[0], "--out", out, *args)
+    r = _main(capsys, checkpoint, sample_scene_files[0], "--out", out, *args)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = _error_lines(r.stderr)
     assert len(errors) == 1 and message in errors[0], r.stderr
     assert not out.exists()
 
 
-def test_cli_cuda_backend_without_a_gpu(sample_scene_files, checkpoint, tmp_path):
+def test_cli_cuda_backend_without_a_gpu(sample_scene_files, checkpoint, tmp_path, capsys):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
-    r = _cli(checkpoint, sample_scene_files[0], "--out", tmp_path / "out", "--backend", "cuda")
+    r = _main(capsys, checkpoint, sample_scene_files[0], "--out", tmp_path / "out", "--backend",
+              "cuda")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = _error_lines(r.stderr)
     assert len(errors) == 1 and "no CUDA device" in errors[0]
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_bad_checkpoint(sample_scene_files, tmp_path):
+def test_cli_bad_checkpoint(sample_scene_files, tmp_path, capsys):
     ckpt = tmp_path / "broken.pt"
     ckpt.write_bytes(b"PK\x03\x04 not really a checkpoint")
-    r = _cli(ckpt, sample_scene_files[0], "--out", tmp_path / "out")
+    r = _main(capsys, ckpt, sample_scene_files[0], "--out", tmp_path / "out")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = _error_lines(r.stderr)
     assert len(errors) == 1 and "broken.pt" in errors[0]

@@ -17,6 +17,17 @@ def _cli(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+def _main(capsys, *args) -> tuple[int, str]:
+    """``tinyicenet sweep ARGS`` through cli.main in this process: (exit code, stderr).
+
+    (test_out_must_be_a_file_path runs the real ``python -m tinyicenet`` entry point.)"""
+    from tinyicenet.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", *map(str, args)])
+    return exc.value.code, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--budget", "-5"], "budget limit -5.0 must be a positive number"),
     (["--budget", "300", "--budget-metric", "watts"], "budget metric 'watts' unknown"),
@@ -25,13 +36,13 @@ def _cli(*args):
     (["--budget", "300", "--train", "nowhere"], "give both --train and --test"),
     (["--budget", "300", "--grouping", "random"], "sweep grouping 'random' unknown"),
 ])
-def test_bad_input_is_one_error_line(tmp_path, args, message):
+def test_bad_input_is_one_error_line(tmp_path, capsys, args, message):
     out = tmp_path / "s.json"
-    r = _cli("--out", str(out), "--quiet", *args)
-    assert r.returncode != 0
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
-    assert message in lines[0] and "Traceback" not in r.stderr
+    code, err = _main(capsys, "--out", str(out), "--quiet", *args)
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert message in lines[0] and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []          # no record, no work folder
 
 

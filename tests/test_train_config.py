@@ -103,7 +103,13 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-def test_cli_unknown_key_and_model_one_line_errors(tmp_path) -> None:
+def test_cli_unknown_key_and_model_one_line_errors(tmp_path, capsys) -> None:
+    """Through cli.main in this process (the next test runs the real entry point)."""
+    from helpers import run_main
+
+    def _cli(*args):
+        return run_main(capsys, *args)
+
     r = _cli("train", "--set", "optim.lrr=1", "--print-config")
     assert r.returncode != 0
     assert r.stderr.strip().count("\n") == 0
