@@ -233,7 +233,9 @@ def test_ctrl_c_leaves_complete_scenes_and_a_manifest_to_resume_from(cluster, ar
     running cluster, to save a second start)."""
     out = archive["root"] / "interrupted"
     args = (archive["ckpt"], archive["scenes"], "--out", out, "-b", BACKEND, "--workers", "1")
-    proc = _cli(*args)
+    # a terminal's program hears Ctrl-C even where the test runner was started with SIGINT
+    # ignored (a background job of a non-interactive shell), which its children would inherit
+    proc = _cli(*args, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not list(out.glob("*_SOD.tif")):
