@@ -21,6 +21,7 @@ Environment: ``TINYICENET_TEST_REAL_GXX`` (the real compiler), ``TINYICENET_TEST
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -81,6 +82,7 @@ def _flat(pairs) -> list[str]:
     return [x for flag, value in pairs for x in ((flag,) if value is None else (flag, value))]
 
 
+@functools.cache
 def _version() -> str:
     return subprocess.run([_real(), "--version"], capture_output=True, text=True).stdout
 

@@ -605,7 +605,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     if design not in DESIGNS:
         raise ExportError(f"{net.name}: unknown kernel design {design!r}; "
                           f"choose one of {', '.join(DESIGNS)}")
-    gen2 = design in ("gen2", "gen3", "gen4")
+    gen = DESIGNS.index(design) + 1   # each design builds on the one before (module docstring)
+    gen2 = gen >= 2
     L = net.levels
     if L < 1 or len(net.decoder) != L:
         raise ExportError(f"{net.name}: needs as many decoder convs as encoder convs, got "
@@ -616,7 +617,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     scale = float(2.0 ** -net.input_exp)
     if not np.isfinite(scale) or not np.float32(scale) == scale or np.float32(scale) == 0:
         raise ExportError(f"{net.name}: input exponent {net.input_exp} is out of fp32 range")
-    window = design == "gen4" and window_bytes(net.in_channels) <= WINDOW_MAX
+    window = gen >= 4 and window_bytes(net.in_channels) <= WINDOW_MAX
     cin_buf = window_bytes(net.in_channels) if window else input_channels(net.in_channels)
     quant = QuantStage(in_channels=net.in_channels, channels=cin_buf, input_scale=scale,
                        lo=int(net.input_lo), hi=int(net.input_hi), window=window)
@@ -728,7 +729,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
     for i in reversed(range(L)):
         conv = net.decoder[i]
-        quad = design in ("gen3", "gen4") and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
+        quad = gen >= 3 and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
         up = choose_source(prev, prev_c, prev_real, 0, up=True)
         if gen2:
             up = Source(up.buffer, up.channels, up.real, 0, True,
