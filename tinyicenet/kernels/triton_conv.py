@@ -15,8 +15,9 @@ first source as a parity 2x2 conv on the low-resolution tensor (a program comput
 parity class of a tile; up to two weight planes, two accumulators), ``IM2COL`` reads the float
 network input itself and quantises the 3x3 window in registers (no quantise kernel), ``WIN``
 (gen4) reads the quantise kernel's row windows as one K = 4 x ``WIN`` slice, and ``GDC``
-makes the kernel a programmatic dependent launch (Hopper): it waits for its predecessor's completion with ``griddepcontrol.wait`` before touching memory, so its launch
-overlaps the predecessor's tail.
+makes the kernel a programmatic dependent launch (Hopper): it waits for its predecessor's
+completion with ``griddepcontrol.wait`` before touching memory, so its launch overlaps the
+predecessor's tail.
 
 The K loop of each source is a ``tl.range`` loop that Triton software-pipelines (``NS``
 stages): the gathered A slices and the weight slices stream into shared memory while earlier
