@@ -1,7 +1,8 @@
 """The Triton kernels themselves, run by Triton's CPU interpreter, equal the integer reference.
 
 Every design (gen1: quantise + per-conv kernels; gen2: fused quantiser, parity decoders; gen3:
-quad decoder; gen4: windowed input) on small odd-sized inputs.
+quad decoder; gen4: windowed input; gen5: one-plane quad decoder for w8) on small odd-sized
+inputs.
 
 Runs wherever Triton is importable (no GPU needed), in a subprocess because the interpreter is
 chosen when the kernels are defined (TRITON_INTERPRET=1); skipped where Triton is missing (the
@@ -43,7 +44,9 @@ SCRIPT = textwrap.dedent("""
                                          ("gen3", 4, 4, False, (1, 2, 8, 44)),
                                          ("gen4", 8, 8, True, (2, 2, 12, 20)),
                                          ("gen4", 4, 4, False, (1, 2, 8, 36)),
-                                         ("gen4", 8, 8, True, (1, 3, 8, 20))]:
+                                         ("gen4", 8, 8, True, (1, 3, 8, 20)),
+                                         ("gen5", 8, 8, True, (2, 2, 16, 20)),
+                                         ("gen5", 8, 8, False, (1, 2, 8, 12))]:
         m = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, in_channels=shape[1],
                             seed=int(rng.integers(1 << 30)))
         x = (rng.standard_normal(shape) * 3).astype(np.float32)
@@ -56,7 +59,7 @@ SCRIPT = textwrap.dedent("""
     IntTinyIceNetGPU.LARGE_PIXELS = 0  # the per-stage shapes used for large inputs
     m = random_intmodel(seed=int(rng.integers(1 << 30)))
     x = (rng.standard_normal((1, 2, 16, 40)) * 3).astype(np.float32)
-    for design in ("gen1", "gen3", "gen4"):
+    for design in ("gen1", "gen3", "gen4", "gen5"):
         got = IntTinyIceNetGPU(m, device="cpu", design=design).forward_int(
             torch.from_numpy(x)).numpy()
         bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())

@@ -16,8 +16,8 @@ import numpy as np
 from tinyicenet_io.fixedpoint import codes as quantize_codes
 
 from tinyicenet.errors import VerificationError
-from tinyicenet.kernels.plan import (INT32_MAX, ConvStage, HeadStage, Plan, QuantStage,
-                                     apply_requant)
+from tinyicenet.kernels.plan import (INT32_MAX, SPLIT_TAPS, ConvStage, HeadStage, Plan,
+                                     QuantStage, apply_requant)
 
 SLACK = 256  # bytes after each buffer: a run may read up to 2 * 32 - 3 bytes past the end
 
@@ -128,12 +128,13 @@ def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
     then each quad's four pixels; returns ``[n, h, w, cout_p]`` with the bias."""
     qn, qy, qx = _pixels(n, h // 2, w // 2)
     cp = stage.cout_p
-    uw = stage.up_weight.astype(np.int64)[0]            # [planes, rows, 4 * cout_p]
+    uw = (None if stage.up_weight is None      # [planes, rows, 4 * cout_p]
+          else stage.up_weight.astype(np.int64)[0])
     wt = stage.weight.astype(np.int64)
     acc = np.zeros((qn.size, 4 * cp), dtype=np.int64)
     acch = np.zeros_like(acc)
     row = 0
-    for k, src in enumerate(stage.sources):
+    for src in stage.sources:
         buf = bufs[src.buffer]
         if src.mode == "quadrun":
             for u in range(4):
@@ -142,12 +143,26 @@ def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
                 _check32(acc, stage.name)
                 row += src.bk
             continue
-        side = 3 if src.mode == "quadup" else 4
         nch = -(-src.channels // src.bk)
+        if src.mode == "quadsplit":   # each low-resolution tap once, times each of its blocks
+            for (ry, rx), blocks in SPLIT_TAPS:
+                base = buf.offsets(qn, qy + ry, qx + rx)
+                for j in range(nch):
+                    cols = j * src.bk + np.arange(src.bk)
+                    a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
+                    a = np.where(cols[None, :] < src.channels, a, 0)
+                    for _ in blocks:
+                        acc += a @ wt[row:row + src.bk]
+                        _check32(acc, stage.name)
+                        row += src.bk
+            continue
+        side = 3 if src.mode == "quadup" else 4
         for t in range(side * side):
             u, v = divmod(t, side)
             if src.mode == "quadup":
                 base = buf.offsets(qn, qy + u - 1, qx + v - 1)
+            elif src.up:   # the upsampled tensor's pixel, read from the low-resolution one
+                base = buf.offsets(qn, (2 * qy - 1 + u) >> 1, (2 * qx - 1 + v) >> 1)
             else:
                 base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1 + v)
             for j in range(nch):
@@ -155,7 +170,7 @@ def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
                 a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
                 a = np.where(cols[None, :] < src.channels, a, 0)
                 r0 = (t * nch + j) * src.bk
-                if k == 0:
+                if src.mode == "quadup":
                     acc += a @ uw[0, r0:r0 + src.bk]
                     if uw.shape[0] > 1:
                         acch += a @ uw[1, r0:r0 + src.bk]
@@ -239,6 +254,13 @@ def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
 
 def _head(head: HeadStage, y: np.ndarray) -> np.ndarray:
     n, h, w, c = y.shape
+    if head.quad:   # per quad: its 4 pixels' channels (sub-pixel major) @ block-diagonal rows
+        quads = y.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+        acc = (quads.reshape(-1, 4 * c) - head.xor) @ head.weight.astype(np.int64) \
+            + np.tile(head.bias.astype(np.int64), 4)
+        _check32(acc, "head")
+        out = apply_requant(acc, head.requant).reshape(n, h // 2, w // 2, 2, 2, -1)
+        return out[..., :head.classes].transpose(0, 5, 1, 3, 2, 4).reshape(n, -1, h, w)
     a = np.zeros((n * h * w, c * head.spread), dtype=np.int64)
     a[:, ::head.spread] = y.reshape(-1, c) - head.xor
     acc = a @ head.weight.astype(np.int64) + head.bias.astype(np.int64)

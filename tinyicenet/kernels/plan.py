@@ -70,7 +70,7 @@ MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
-DESIGNS = ("gen1", "gen2", "gen3", "gen4")
+DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size
@@ -91,6 +91,17 @@ IM2COL_MAX_K = 128
 WINDOW_MAX = 32
 #: kernel rows (dy + 1) that each low-resolution row r of parity p sums (see pack_parity)
 PARITY_TAPS = {(0, 0): (0,), (0, 1): (1, 2), (1, 0): (0, 1), (1, 1): (2,)}
+#: gen5's quad upsampled source when its summed weights leave int8: "quadsplit" (each
+#: low-resolution tap gathered once, times its unsummed weight blocks) or "quadtap" (the
+#: upsampled 4 x 4 window, every tap gathered)
+QUAD_SPLIT = True
+#: quadsplit's low-resolution taps (ry, rx) and, per tap, the 4 x 4 window positions (u, v)
+#: whose unsummed weight blocks it multiplies: corners (1 block), edges (2), the centre (4)
+SPLIT_TAPS = (tuple(((2 * (t // 2) - 1, 2 * (t % 2) - 1), ((3 * (t // 2), 3 * (t % 2)),))
+                    for t in range(4))
+              + (((-1, 0), ((0, 1), (0, 2))), ((1, 0), ((3, 1), (3, 2))),
+                 ((0, -1), ((1, 0), (2, 0))), ((0, 1), ((1, 3), (2, 3))))
+              + (((0, 0), ((1, 1), (1, 2), (2, 1), (2, 2))),))
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,7 +221,7 @@ class Source:
             return 4
         if self.mode in ("im2col", "window"):
             return 1
-        taps = {"parity": 4, "quadtap": 16}.get(self.mode, 9)
+        taps = {"parity": 4, "quadtap": 16, "quadsplit": 16}.get(self.mode, 9)
         return taps * (-(-self.channels // self.bk))
 
     @property
@@ -232,13 +243,15 @@ class Requant:
 class HeadStage:
     """The 1x1 head fused into the last decoder conv."""
 
-    weight: np.ndarray        # int8 [K, classes_p]: rows interleaved to K >= 32 (see pack_head)
+    weight: np.ndarray        # int8 [K, classes_p]: rows interleaved to K >= 32 (see pack_head);
+    #                           a quad stage's: [4 * C, 4 * classes_p], one block per sub-pixel
     bias: np.ndarray          # int32 [classes_p]
     requant: Requant
     xor: int                  # offset applied to the decoder's activations before the dot
     classes: int
     classes_p: int
     spread: int               # 32 // C when the activation has fewer than 32 channels, else 1
+    quad: bool = False        # applied per quad (the quad stage's accumulator layout)
 
 
 @dataclass(frozen=True)
@@ -478,6 +491,11 @@ def split_planes(rows: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate([lo, hi], axis=axis)
 
 
+def summed_fits_int8(weight: np.ndarray, src: Source, cout_p: int) -> bool:
+    """True when a quad program's summed upsampled weights (``quadup``) fit one int8 plane."""
+    return bool(np.abs(pack_quad(weight, src, cout_p)).max(initial=0) <= 127)
+
+
 def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
     """Rows ``[rows, 4 * cout_p]`` of a quad program's source (column block s = 2 i + j is
     output pixel (2 Yq + i, 2 Xq + j) of quad (Yq, Xq)).
@@ -485,9 +503,11 @@ def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
     ``quadup`` (upsampled source, low-resolution taps (Yq + ry, Xq + rx), ry, rx in -1..1):
     for tap t = 3 (ry + 1) + (rx + 1), chunk, kk; the weight is the parity sum of
     :func:`pack_parity` where the tap is one of subpixel (i, j)'s 2 x 2 taps, else 0.
-    ``quadrun`` / ``quadtap`` (full-resolution source, pixels (2 Yq - 1 + u, 2 Xq - 1 + v),
-    u, v in 0..3): per row u a run of 4 pixels v, or per tap t = 4 u + v, chunk, kk; the
-    weight is w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window.
+    ``quadrun`` / ``quadtap`` (full-resolution pixels (2 Yq - 1 + u, 2 Xq - 1 + v), u, v in
+    0..3): per row u a run of 4 pixels v, or per tap t = 4 u + v, chunk, kk; the weight is
+    w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window. An upsampled
+    ``quadtap`` source (gen5) is read at those pixels of the upsampled tensor, i.e. at
+    ``((2 Yq - 1 + u) >> 1, (2 Xq - 1 + v) >> 1)`` of the low-resolution one.
     Split into int8 planes by the caller (:func:`split_planes`).
     """
     cout = weight.shape[0]
@@ -516,6 +536,19 @@ def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
                         blk = w[:, :, dy + 1, dx + 1]
                     rows[u, v, :C, s, :cout] = blk.T
     return rows.reshape(-1, 4 * cout_p)
+
+
+def pack_quad_split(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
+    """Rows ``[16 * chunks * bk, 4 * cout_p]`` of a ``quadsplit`` source (gen5): the upsampled
+    source's unsummed 4 x 4 window blocks (:func:`pack_quad`'s ``quadtap`` rows) grouped by the
+    low-resolution tap that each reads, in :data:`SPLIT_TAPS` order: for tap, for chunk, for
+    block, for kk < bk. A tap is gathered once and multiplied by each of its blocks."""
+    nch = -(-src.channels // src.bk)
+    full = pack_quad(weight, Source(src.buffer, src.channels, src.real, src.cin0, True,
+                                    "quadtap", src.bk), cout_p)
+    full = full.reshape(4, 4, nch, src.bk, 4 * cout_p)
+    rows = [full[u, v, j] for _, blocks in SPLIT_TAPS for j in range(nch) for u, v in blocks]
+    return np.concatenate(rows, axis=0)
 
 
 def pack_im2col(weight: np.ndarray, src: Source) -> np.ndarray:
@@ -686,8 +719,11 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     def quad_stage(name: str, level: int, conv: IntConv, sources: list[Source],
                    out: str | None, head: HeadStage | None, xor: int, out_xor: int,
                    rqc: Requant, coutp: int) -> ConvStage:
-        up = split_planes(pack_quad(conv.weight, sources[0], coutp), 0)[None]
-        other = [pack_quad(conv.weight, s, coutp) for s in sources[1:]]
+        summed = sources[0].mode == "quadup"
+        up = (split_planes(pack_quad(conv.weight, sources[0], coutp), 0)[None] if summed
+              else np.zeros((1, 1, 0, 4 * coutp), dtype=np.int64))
+        other = [pack_quad_split(conv.weight, s, coutp) if s.mode == "quadsplit"
+                 else pack_quad(conv.weight, s, coutp) for s in sources[int(summed):]]
         wp = np.concatenate(other, axis=0) if other else np.zeros((0, 4 * coutp), np.int64)
         corr = xor * conv.weight.astype(np.int64).reshape(conv.cout, -1).sum(axis=1)
         b = _pad_vec(safe_bias(conv.bias.astype(np.int64) + corr,
@@ -703,7 +739,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         return ConvStage(name=name, level=level, sources=tuple(sources),
                          weight=wp.astype(np.int8), bias=b, requant=rqc, xor=xor,
                          out_xor=out_xor, cout=conv.cout, cout_p=coutp, out=out, pool=None,
-                         head=head, up_weight=up.astype(np.int8))
+                         head=head, up_weight=up.astype(np.int8) if summed else None)
 
     # -- encoder levels -------------------------------------------------------------------------
     prev, prev_c, prev_real = "input", cin_buf, net.in_channels
@@ -734,6 +770,9 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         if gen2:
             up = Source(up.buffer, up.channels, up.real, 0, True,
                         "quadup" if quad else "parity", up.bk)
+        if quad and gen >= 5 and not summed_fits_int8(conv.weight, up, pad_channels(conv.cout)):
+            up = Source(up.buffer, up.channels, up.real, 0, True,
+                        "quadsplit" if QUAD_SPLIT else "quadtap", up.bk)
         sources = [up]
         if net.skips:
             skip = choose_source(f"skip{i}", buffers[f"skip{i}"][1], net.encoder[i].cout,
@@ -744,7 +783,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
                         Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
                                "quadtap", skip.bk))
             sources.append(skip)
-        head = _head_stage(net, pad_channels(conv.cout)) if i == 0 else None
+        head = _head_stage(net, pad_channels(conv.cout), quad) if i == 0 else None
         out = None if i == 0 else f"decoder{i}"
         stages.append(conv_stage(f"decoder{i}", i, conv, sources, out, None, head))
         prev, prev_c, prev_real = out or "", pad_channels(conv.cout), conv.cout
@@ -754,15 +793,18 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
                 skips=net.skips, name=net.name, design=design)
 
 
-def _head_stage(net: IntNet, channels: int) -> HeadStage:
+def _head_stage(net: IntNet, channels: int, quad: bool) -> HeadStage:
     head = net.head
     _check_conv("head", head, net.decoder[0].cout, 1)
     xor = xor_for(head.in_lo, head.in_hi)
     rq = requant_of(head)
     w, spread = pack_head(head, channels)
     classes_p = pad_channels(head.cout)
+    w = _pad_cols(w, classes_p)
+    if quad:   # one dot per quad (no reshape to pixel rows): block s is sub-pixel s
+        w, spread = np.kron(np.eye(4, dtype=np.int64), w[::spread]), 1
     corr = xor * head.weight.astype(np.int64).reshape(head.cout, -1).sum(axis=1)
     b = safe_bias(head.bias.astype(np.int64) + corr,
                   accumulator_bound(head.weight, head.in_lo, head.in_hi, xor), rq, "head")
-    return HeadStage(weight=_pad_cols(w, classes_p).astype(np.int8), bias=_pad_vec(b, classes_p),
-                     requant=rq, xor=xor, classes=head.cout, classes_p=classes_p, spread=spread)
+    return HeadStage(weight=w.astype(np.int8), bias=_pad_vec(b, classes_p), requant=rq, xor=xor,
+                     classes=head.cout, classes_p=classes_p, spread=spread, quad=quad)

@@ -299,12 +299,12 @@ class IntTinyIceNetGPU:
                 bufs[stage.pool] if stage.pool else dummy,
                 tensors[2] if hd else dummy, tensors[3] if hd else dummy,
                 state.out if hd else dummy,
-                tensors[4] if (par or quad) else dummy, q.input_scale,
+                dummy if tensors[4] is None else tensors[4], q.input_scale,
                 hl, wl, tiles_x, tiles)
             kw = dict(
                 CA=a.channels, A_UP=a.up, A_RUNPX=a.run_px, A_BK=a.bk,
                 CB=b.channels if b else 0, B_RUNPX=b.run_px if b else 0,
-                B_BK=b.bk if b else 32, B_ROW0=0 if (par or quad) else a.rows,
+                B_BK=b.bk if b else 32, B_ROW0=0 if a.mode in ("parity", "quadup") else a.rows,
                 KTOT=stage.weight.shape[0],
                 COUT=stage.cout_p, RSHIFT=stage.requant.rshift, LO=stage.requant.lo,
                 HI=stage.requant.hi, OUT_XOR=stage.out_xor, WRITE_OUT=stage.out is not None,
@@ -315,7 +315,8 @@ class IntTinyIceNetGPU:
                 H_XOR=hd.xor if hd else 0, TH=th, TW=tw, NS=ns, VEC=vec, PAR=par,
                 PLANES=max(stage.up_planes, 1), IM2COL=a.mode == "im2col", QLO=q.lo,
                 QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, QUAD=quad,
-                WIN=a.channels if a.mode == "window" else 0, num_warps=warps)
+                WIN=a.channels if a.mode == "window" else 0,
+                QUAD_UP={"quadtap": 4, "quadsplit": 5}.get(a.mode, 3), num_warps=warps)
             if self.pdl:
                 kw["launch_pdl"] = True
             g = (n * tiles * (4 if par else 1),)

@@ -31,7 +31,7 @@ def _source_bytes_per_pixel(src: Any) -> tuple[int, int]:
     if src.mode in ("quadrun", "window"):  # 4 rows: of a 4-pixel run per quad / of a window
         return src.bk, compulsory
     nch = -(-src.channels // src.bk)
-    taps = {"parity": 4, "quadup": 9 / 4, "quadtap": 4}.get(src.mode, 9)
+    taps = {"parity": 4, "quadup": 9 / 4, "quadsplit": 9 / 4, "quadtap": 4}.get(src.mode, 9)
     return taps * nch * src.bk, compulsory
 
 
@@ -73,7 +73,7 @@ def _stage(stage: ConvStage, px: int) -> dict[str, float]:
         written += stage.cout_p / 4
     if stage.head is not None:
         macs += stage.head.classes * stage.cout
-        mma += stage.head.weight.shape[0] * stage.head.classes_p
+        mma += stage.head.weight.size // (4 if stage.head.quad else 1)   # per pixel
         written += stage.head.classes
     return {"pixels": px, "macs": macs * px, "mma_macs": mma * px,
             "gathered_bytes": (gathered + written) * px,

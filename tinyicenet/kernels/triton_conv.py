@@ -66,8 +66,8 @@ def _tile(pid, TILES_X, TILES_PER_IMG, TH: tl.constexpr, TW: tl.constexpr,
     tx = t - ty * TILES_X
     par = 0
     if POOL_ORDER:
-        q = m % 4
-        win = m // 4
+        q = m // (TH * TW // 4)
+        win = m - q * (TH * TW // 4)
         y = ty * TH + (win // (TW // 2)) * 2 + q // 2
         x = tx * TW + (win % (TW // 2)) * 2 + q % 2
     else:
@@ -253,6 +253,55 @@ def _acc_parity(acc, acch, src, wu_ptr, n, yl, xl, H, W, valid, par, C: tl.const
 
 
 @triton.jit
+def _lowres_tile(src, n, yq, xq, ry, rx, cc, H, W, valid, C: tl.constexpr, BK: tl.constexpr,
+                 VEC: tl.constexpr):
+    """Channels ``cc`` of low-resolution pixel (yq + ry, xq + rx) of a bordered source, per
+    quad of the tile."""
+    base = ((n * (H // 2 + 2) + yq + ry + 1) * (W // 2 + 2) + xq + rx + 1) * C
+    base = tl.multiple_of(base, min(C, VEC))
+    if C % BK == 0:
+        return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
+    return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None] & (cc < C)[None, :],
+                   other=0)
+
+
+@triton.jit
+def _acc_quad_split(acc, src, w_ptr, KTOT: tl.constexpr, n, yq, xq, H, W, valid,
+                    C: tl.constexpr, BK: tl.constexpr, N: tl.constexpr, NS: tl.constexpr,
+                    VEC: tl.constexpr):
+    """acc += a quad program's upsampled source with unsummed weights (plan.pack_quad_split):
+    each low-resolution tap is gathered once and multiplied by its 1 (corner), 2 (edge) or 4
+    (centre) weight blocks, all into the one accumulator (no second weight plane)."""
+    cols = tl.arange(0, N)
+    kk = tl.arange(0, BK)
+    NCH: tl.constexpr = (C + BK - 1) // BK
+    for i in tl.range(0, 4 * NCH, num_stages=NS):          # corners (+-1, +-1)
+        t = i // NCH
+        a = _lowres_tile(src, n, yq, xq, (t // 2) * 2 - 1, (t % 2) * 2 - 1,
+                         (i - t * NCH) * BK + kk, H, W, valid, C, BK, VEC)
+        wt = tl.load(w_ptr + (i * BK + kk)[:, None] + cols[None, :] * KTOT)
+        acc = tl.dot(a, wt, acc, out_dtype=tl.int32)
+    E0: tl.constexpr = 4 * NCH * BK
+    for i in tl.range(0, 4 * NCH, num_stages=NS):          # edges (-1, 0), (1, 0), (0, -1), (0, 1)
+        t = i // NCH
+        ry = tl.where(t < 2, 2 * t - 1, 0)
+        rx = tl.where(t < 2, 0, 2 * t - 5)
+        a = _lowres_tile(src, n, yq, xq, ry, rx, (i - t * NCH) * BK + kk, H, W, valid, C, BK,
+                         VEC)
+        w0 = tl.load(w_ptr + (E0 + 2 * i * BK + kk)[:, None] + cols[None, :] * KTOT)
+        w1 = tl.load(w_ptr + (E0 + (2 * i + 1) * BK + kk)[:, None] + cols[None, :] * KTOT)
+        acc = tl.dot(a, w0, acc, out_dtype=tl.int32)
+        acc = tl.dot(a, w1, acc, out_dtype=tl.int32)
+    C0: tl.constexpr = E0 + 8 * NCH * BK
+    for j in tl.range(0, NCH, num_stages=NS):              # the centre
+        a = _lowres_tile(src, n, yq, xq, 0, 0, j * BK + kk, H, W, valid, C, BK, VEC)
+        for b in tl.static_range(4):
+            wb = tl.load(w_ptr + (C0 + (4 * j + b) * BK + kk)[:, None] + cols[None, :] * KTOT)
+            acc = tl.dot(a, wb, acc, out_dtype=tl.int32)
+    return acc
+
+
+@triton.jit
 def _acc_im2col(acc, x_ptr, w_ptr, KTOT: tl.constexpr, n, y, x, H, W, valid, qscale,
                 CIN: tl.constexpr, K: tl.constexpr, COUT: tl.constexpr, QLO: tl.constexpr,
                 QHI: tl.constexpr, RINT: tl.constexpr):
@@ -277,6 +326,38 @@ def _acc_im2col(acc, x_ptr, w_ptr, KTOT: tl.constexpr, n, y, x, H, W, valid, qsc
 
 
 @triton.jit
+def _quad_epilogue(acc4, bias_ptr, out_ptr, hw_ptr, hb_ptr, head_ptr, n, yh, xh, H, W, validq,
+                   COUT: tl.constexpr, RSHIFT: tl.constexpr, LO: tl.constexpr,
+                   HI: tl.constexpr, OUT_XOR: tl.constexpr, WRITE_OUT: tl.constexpr,
+                   HEAD: tl.constexpr, NCLS: tl.constexpr, NCLS_P: tl.constexpr,
+                   H_RSHIFT: tl.constexpr, H_LO: tl.constexpr, H_HI: tl.constexpr,
+                   H_XOR: tl.constexpr):
+    """A quad program's bias, requantisation and stores in the accumulator's own layout
+    (column s * COUT + c: sub-pixel s, channel c); the head is one dot with block-diagonal
+    weights (plan.pack_quad_head): no reshape of the tile to pixel rows."""
+    c4 = tl.arange(0, 4 * COUT)
+    ch = c4 % COUT
+    sub = c4 // COUT
+    yq = _requant(acc4 + tl.load(bias_ptr + ch)[None, :], RSHIFT, LO, HI)
+    if WRITE_OUT:
+        yy = 2 * yh[:, None] + (sub // 2)[None, :]
+        xx = 2 * xh[:, None] + (sub % 2)[None, :]
+        tl.store(out_ptr + ((n * (H + 2) + yy + 1) * (W + 2) + xx + 1) * COUT + ch[None, :],
+                 (yq - OUT_XOR).to(tl.int8), mask=validq[:, None])
+    if HEAD:
+        j = tl.arange(0, 4 * NCLS_P)
+        cls = j % NCLS_P
+        sj = j // NCLS_P
+        hw = tl.load(hw_ptr + c4[:, None] + j[None, :] * (4 * COUT))   # [4 COUT, 4 NCLS_P]
+        hacc = tl.dot((yq - H_XOR).to(tl.int8), hw, out_dtype=tl.int32)
+        hq = _requant(hacc + tl.load(hb_ptr + cls)[None, :], H_RSHIFT, H_LO, H_HI)
+        yy = 2 * yh[:, None] + (sj // 2)[None, :]
+        xx = 2 * xh[:, None] + (sj % 2)[None, :]
+        tl.store(head_ptr + ((n * NCLS + cls[None, :]) * H + yy) * W + xx, hq.to(tl.int8),
+                 mask=validq[:, None] & (cls < NCLS)[None, :])
+
+
+@triton.jit
 def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_ptr, head_ptr,
                    wu_ptr, qscale, H, W, TILES_X, TILES_PER_IMG,
                    CA: tl.constexpr, A_UP: tl.constexpr, A_RUNPX: tl.constexpr,
@@ -292,7 +373,8 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
                    PLANES: tl.constexpr = 1, IM2COL: tl.constexpr = False,
                    QLO: tl.constexpr = -128, QHI: tl.constexpr = 127,
                    RINT: tl.constexpr = True, GDC: tl.constexpr = False,
-                   QUAD: tl.constexpr = False, WIN: tl.constexpr = 0):
+                   QUAD: tl.constexpr = False, WIN: tl.constexpr = 0,
+                   QUAD_UP: tl.constexpr = 3):
     if GDC:
         # everything this kernel reads or overwrites was produced or read by its predecessors
         tl.extra.cuda.gdc_wait()
@@ -303,24 +385,28 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         n, ty, tx, yh, xh, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, False)
         validq = (yh < H // 2) & (xh < W // 2)
         acc4 = tl.zeros([TH * TW, 4 * COUT], dtype=tl.int32)
-        acch = tl.zeros([TH * TW, 4 * COUT], dtype=tl.int32)
-        acc4, acch = _acc_parity(acc4, acch, a_ptr, wu_ptr, n, yh, xh, H, W, validq, 0, CA,
-                                 A_BK, 4 * COUT, PLANES, NS, VEC, 3)
+        if QUAD_UP == 4:
+            # gen5: the upsampled tensor's 4 x 4 window with the original weights (one plane)
+            acc4 = _acc_source(acc4, a_ptr, w_ptr, 0, KTOT, n, 2 * yh, 2 * xh, H, W, validq, CA,
+                               True, 0, A_BK, 4 * COUT, NS, VEC, 4)
+        elif QUAD_UP == 5:
+            # gen5: each low-resolution tap once, times its unsummed weight blocks (one plane)
+            acc4 = _acc_quad_split(acc4, a_ptr, w_ptr, KTOT, n, yh, xh, H, W, validq, CA, A_BK,
+                                   4 * COUT, NS, VEC)
+        else:
+            acch = tl.zeros([TH * TW, 4 * COUT], dtype=tl.int32)
+            acc4, acch = _acc_parity(acc4, acch, a_ptr, wu_ptr, n, yh, xh, H, W, validq, 0, CA,
+                                     A_BK, 4 * COUT, PLANES, NS, VEC, 3)
         if CB > 0:
-            acc4 = _acc_source(acc4, b_ptr, w_ptr, 0, KTOT, n, 2 * yh, 2 * xh, H, W, validq, CB,
-                               False, B_RUNPX, B_BK, 4 * COUT, NS, VEC, 4)
-        if PLANES > 1:
+            acc4 = _acc_source(acc4, b_ptr, w_ptr, B_ROW0, KTOT, n, 2 * yh, 2 * xh, H, W, validq,
+                               CB, False, B_RUNPX, B_BK, 4 * COUT, NS, VEC, 4)
+        if QUAD_UP == 3 and PLANES > 1:
             acc4 = acc4 + (acch << 7)
         if GDC:
             tl.extra.cuda.gdc_launch_dependents()
-        acc = tl.reshape(acc4, [4 * TH * TW, COUT])
-        m4 = tl.arange(0, 4 * TH * TW)
-        q = m4 // 4
-        sub = m4 - q * 4
-        y = 2 * (ty * TH + q // TW) + sub // 2
-        x = 2 * (tx * TW + q % TW) + sub % 2
-        valid = (y < H) & (x < W)
-        MR: tl.constexpr = 4 * TH * TW
+        _quad_epilogue(acc4, bias_ptr, out_ptr, hw_ptr, hb_ptr, head_ptr, n, yh, xh, H, W,
+                       validq, COUT, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, HEAD, NCLS, NCLS_P,
+                       H_RSHIFT, H_LO, H_HI, H_XOR)
     else:
         n, ty, tx, y, x, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, WRITE_POOL, PAR)
         valid = (y < H) & (x < W)
@@ -347,33 +433,32 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         if GDC:
             # after the main loop: dependents launched earlier would hold SM slots idle
             tl.extra.cuda.gdc_launch_dependents()
-        MR: tl.constexpr = TH * TW
-    cols = tl.arange(0, COUT)
-    acc = acc + tl.load(bias_ptr + cols)[None, :]
-    yq = _requant(acc, RSHIFT, LO, HI)
-    if WRITE_OUT:
-        obase = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
-        tl.store(out_ptr + obase[:, None] + cols[None, :], (yq - OUT_XOR).to(tl.int8),
-                 mask=valid[:, None])
-    if WRITE_POOL:
-        pooled = tl.max(tl.reshape(yq, [TH * TW // 4, 4, COUT]), axis=1)
-        pm = tl.arange(0, TH * TW // 4)
-        py = ty * (TH // 2) + pm // (TW // 2)
-        px = tx * (TW // 2) + pm % (TW // 2)
-        pv = (py < H // 2) & (px < W // 2)
-        pbase = ((n * (H // 2 + 2) + py + 1) * (W // 2 + 2) + px + 1) * COUT
-        tl.store(pool_ptr + pbase[:, None] + cols[None, :], (pooled - OUT_XOR).to(tl.int8),
-                 mask=pv[:, None])
-    if HEAD:
-        h8 = (yq - H_XOR).to(tl.int8)
-        if H_SPREAD >= 2:
-            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [MR, COUT * 2])
-        if H_SPREAD >= 4:
-            h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [MR, COUT * 4])
-        kh = tl.arange(0, COUT * H_SPREAD)
-        jc = tl.arange(0, NCLS_P)
-        hw = tl.load(hw_ptr + kh[:, None] + jc[None, :] * (COUT * H_SPREAD))  # [NCLS_P, KH]
-        hacc = tl.dot(h8, hw, out_dtype=tl.int32) + tl.load(hb_ptr + jc)[None, :]
-        hq = _requant(hacc, H_RSHIFT, H_LO, H_HI)
-        optr = head_ptr + ((n * NCLS + jc[None, :]) * H + y[:, None]) * W + x[:, None]
-        tl.store(optr, hq.to(tl.int8), mask=valid[:, None] & (jc < NCLS)[None, :])
+        cols = tl.arange(0, COUT)
+        acc = acc + tl.load(bias_ptr + cols)[None, :]
+        yq = _requant(acc, RSHIFT, LO, HI)
+        if WRITE_OUT:
+            obase = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
+            tl.store(out_ptr + obase[:, None] + cols[None, :], (yq - OUT_XOR).to(tl.int8),
+                     mask=valid[:, None])
+        if WRITE_POOL:
+            pooled = tl.max(tl.reshape(yq, [4, TH * TW // 4, COUT]), axis=0)
+            pm = tl.arange(0, TH * TW // 4)
+            py = ty * (TH // 2) + pm // (TW // 2)
+            px = tx * (TW // 2) + pm % (TW // 2)
+            pv = (py < H // 2) & (px < W // 2)
+            pbase = ((n * (H // 2 + 2) + py + 1) * (W // 2 + 2) + px + 1) * COUT
+            tl.store(pool_ptr + pbase[:, None] + cols[None, :], (pooled - OUT_XOR).to(tl.int8),
+                     mask=pv[:, None])
+        if HEAD:
+            h8 = (yq - H_XOR).to(tl.int8)
+            if H_SPREAD >= 2:
+                h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [TH * TW, COUT * 2])
+            if H_SPREAD >= 4:
+                h8 = tl.reshape(tl.join(h8, tl.zeros_like(h8)), [TH * TW, COUT * 4])
+            kh = tl.arange(0, COUT * H_SPREAD)
+            jc = tl.arange(0, NCLS_P)
+            hw = tl.load(hw_ptr + kh[:, None] + jc[None, :] * (COUT * H_SPREAD))  # [NCLS_P, KH]
+            hacc = tl.dot(h8, hw, out_dtype=tl.int32) + tl.load(hb_ptr + jc)[None, :]
+            hq = _requant(hacc, H_RSHIFT, H_LO, H_HI)
+            optr = head_ptr + ((n * NCLS + jc[None, :]) * H + y[:, None]) * W + x[:, None]
+            tl.store(optr, hq.to(tl.int8), mask=valid[:, None] & (jc < NCLS)[None, :])
