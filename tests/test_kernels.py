@@ -61,6 +61,12 @@ def test_designs_lower_to_their_stages():
     assert modes["gen4"][0] == ["window"] and modes["gen4"][-2:] == modes["gen3"][-2:]
     g4 = P.lower(net, "gen4")
     assert g4.quant.window and g4.buffers["input"] == (0, 8, 0) and not g4.quant_fused
+    # gen5: gen4 with a one-plane quad decoder where w8 sums leave int8; w4 lowers as gen4
+    assert modes["gen5"][:-1] == modes["gen4"][:-1]
+    assert modes["gen5"][-1] == ["quadsplit", "quadrun"]
+    assert P.lower(net, "gen5").stages[-1].up_weight is None
+    net4 = from_intref(random_intmodel(weight_bits=4, act_bits=4, seed=6))
+    assert [s.mode for s in P.lower(net4, "gen5").stages[-1].sources] == ["quadup", "quadrun"]
     with pytest.raises(ExportError, match="unknown kernel design"):
         P.lower(net, "gen9")
 
@@ -107,6 +113,40 @@ def test_parity_and_quad_packing_equal_the_upsampled_conv():
     np.testing.assert_array_equal(got, want)
 
 
+def test_quad_split_packing_equals_the_upsampled_conv_with_one_plane():
+    rng = np.random.default_rng(33)
+    w = rng.integers(-127, 128, size=(3, 5, 3, 3))
+    low = rng.integers(-9, 10, size=(5, 4, 6))
+    want = _upsampled_conv(w, low)
+    rows = P.pack_quad_split(w, P.Source("b", 5, 5, 0, True, "quadsplit", 32), 16)
+    assert rows.shape == (16 * 32, 64) and np.abs(rows).max() <= 127   # unsummed: int8
+    lowp = np.pad(low, ((0, 0), (1, 1), (1, 1)))
+    got = np.zeros_like(want)
+    for yq in range(4):
+        for xq in range(6):
+            acc, r = np.zeros(64, dtype=np.int64), 0
+            for (ry, rx), blocks in P.SPLIT_TAPS:     # each tap gathered once
+                a = np.pad(lowp[:, yq + 1 + ry, xq + 1 + rx], (0, 27))
+                for _ in blocks:
+                    acc += a @ rows[r:r + 32]
+                    r += 32
+            for s in range(4):
+                got[:, 2 * yq + s // 2, 2 * xq + s % 2] = acc.reshape(4, 16)[s, :3]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_quad_head_is_block_diagonal_per_sub_pixel():
+    net = from_intref(random_intmodel(seed=8))
+    head = P.lower(net, "gen5").stages[-1].head
+    plain = P.lower(net, "gen2").stages[-1].head          # a pixel program's head
+    assert head.quad and not plain.quad and head.weight.shape == (4 * 16, 4 * 16)
+    blocks = head.weight.astype(np.int64).reshape(4, 16, 4, 16)
+    for s in range(4):
+        for t in range(4):
+            want = plain.weight[::plain.spread] if s == t else 0
+            np.testing.assert_array_equal(blocks[s, :, t, :], want)
+
+
 def test_quad_run_packing_is_the_3x3_window_of_each_quad_pixel():
     rng = np.random.default_rng(32)
     w = rng.integers(-7, 8, size=(2, 16, 3, 3))
@@ -132,7 +172,7 @@ def test_im2col_rows_follow_tap_major_order():
 
 def test_auto_design_switches_at_its_pixel_count():
     assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen3"
-    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen4"
+    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen5"
     assert P.resolve_design("gen1", 10 ** 9) == "gen1"
 
 
@@ -309,6 +349,12 @@ def test_traffic_counts_the_network_work_for_every_design():
     # 9/4 x 32 + 4 x 64 / 4 + 6
     assert g1["gathered_bytes"] / g1["pixels"] == 9 * 32 + 3 * 64 + 6
     assert g3["gathered_bytes"] / g3["pixels"] == 72 + 64 + 6
+    # gen5 (w8): the same gathers, 16 unsummed blocks of 32 rows instead of 9 x 2 planes; both
+    # apply the head per quad (block-diagonal, 64 x 64)
+    g5 = stage_traffic(P.lower(net, "gen5"), 1, 64, 64)["decoder0"]
+    assert g5["gathered_bytes"] == g3["gathered_bytes"]
+    assert g3["mma_macs"] / g3["pixels"] == (256 + 2 * 9 * 32) * 16 + 64 * 64 / 4
+    assert g5["mma_macs"] / g5["pixels"] == (256 + 16 * 32) * 16 + 64 * 64 / 4
 
 
 def test_float_twin_and_op_count():

@@ -6,7 +6,7 @@ Public API::
                      design=None, pdl=None)
         .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
     lower(from_intref(intmodel), design=None) -> Plan        # plan.py / adapt.py (numpy);
-                                                             # designs gen1 .. gen4; the
+                                                             # designs gen1 .. gen5; the
                                                              # runner's "auto": resolve_design
     stage_traffic(plan, n, h, w)                             # traffic.py: work, bytes per stage
     run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin

@@ -161,8 +161,6 @@ def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
             u, v = divmod(t, side)
             if src.mode == "quadup":
                 base = buf.offsets(qn, qy + u - 1, qx + v - 1)
-            elif src.up:   # the upsampled tensor's pixel, read from the low-resolution one
-                base = buf.offsets(qn, (2 * qy - 1 + u) >> 1, (2 * qx - 1 + v) >> 1)
             else:
                 base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1 + v)
             for j in range(nch):

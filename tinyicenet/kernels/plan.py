@@ -49,6 +49,13 @@ measurements behind each:
   bytes), and the first conv gathers 4 such rows per pixel (the fourth re-reads the first,
   with zero weights) as one K slice of 8-byte loads (:func:`pack_window`). One launch more.
 
+* ``"gen5"``: gen4 with a **one-plane quad decoder** where the summed upsampled weights leave
+  int8 (w8): the two planes doubled the MMA of that source and their two accumulators set the
+  stage's registers (167 per thread, 3 programs per SM). Here each of the 9 low-resolution taps
+  is still gathered once but multiplied by its 1 (corner), 2 (edge) or 4 (centre) *unsummed*
+  weight blocks into one accumulator (:func:`pack_quad_split`): 16 K blocks instead of 18,
+  118 registers. w4 models (sums fit int8) lower as in gen4.
+
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
 kernels' exact order.
@@ -74,10 +81,10 @@ DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size
-#: (bench/gpu_kernels_notes.md, run 10): gen3 below AUTO_PIXELS full-resolution pixels per
-#: call (the fused quantiser saves a launch, which is what counts at batch 1), gen4 from there
+#: (bench/gpu_kernels_notes.md, runs 10 and 13): gen3 below AUTO_PIXELS full-resolution pixels
+#: per call (the fused quantiser saves a launch, which is what counts at batch 1), gen5 from there
 AUTO = "auto"
-AUTO_DESIGNS = ("gen3", "gen4")
+AUTO_DESIGNS = ("gen3", "gen5")
 AUTO_PIXELS = 2 ** 22
 #: gen3 uses a quad program for a decoder when its accumulator is at most this wide
 #: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
@@ -91,10 +98,6 @@ IM2COL_MAX_K = 128
 WINDOW_MAX = 32
 #: kernel rows (dy + 1) that each low-resolution row r of parity p sums (see pack_parity)
 PARITY_TAPS = {(0, 0): (0,), (0, 1): (1, 2), (1, 0): (0, 1), (1, 1): (2,)}
-#: gen5's quad upsampled source when its summed weights leave int8: "quadsplit" (each
-#: low-resolution tap gathered once, times its unsummed weight blocks) or "quadtap" (the
-#: upsampled 4 x 4 window, every tap gathered)
-QUAD_SPLIT = True
 #: quadsplit's low-resolution taps (ry, rx) and, per tap, the 4 x 4 window positions (u, v)
 #: whose unsummed weight blocks it multiplies: corners (1 block), edges (2), the centre (4)
 SPLIT_TAPS = (tuple(((2 * (t // 2) - 1, 2 * (t % 2) - 1), ((3 * (t // 2), 3 * (t % 2)),))
@@ -194,9 +197,10 @@ class Source:
     ``bk = run_px * channels`` bytes), ``"parity"`` (an upsampled source read as a 2x2 conv per
     output parity on the low-resolution tensor, ``bk`` channels per dot; its weights live in
     ``ConvStage.up_weight``), ``"quadup"`` / ``"quadrun"`` / ``"quadtap"`` (a quad program's
-    sources, :func:`pack_quad`), ``"window"`` (the windowed input of gen4: ``channels`` bytes
-    per pixel hold its quantised 3-pixel row window, one slice of ``bk = 4 * channels``,
-    :func:`pack_window`) or ``"im2col"`` (the float network input, quantised in the
+    sources, :func:`pack_quad`), ``"quadsplit"`` (a quad program's upsampled source with
+    unsummed weights, :func:`pack_quad_split`), ``"window"`` (the windowed input of gen4:
+    ``channels`` bytes per pixel hold its quantised 3-pixel row window, one slice of
+    ``bk = 4 * channels``, :func:`pack_window`) or ``"im2col"`` (the float network input, quantised in the
     kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row
     ``t * channels + c`` for tap t).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
@@ -505,9 +509,8 @@ def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
     :func:`pack_parity` where the tap is one of subpixel (i, j)'s 2 x 2 taps, else 0.
     ``quadrun`` / ``quadtap`` (full-resolution pixels (2 Yq - 1 + u, 2 Xq - 1 + v), u, v in
     0..3): per row u a run of 4 pixels v, or per tap t = 4 u + v, chunk, kk; the weight is
-    w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window. An upsampled
-    ``quadtap`` source (gen5) is read at those pixels of the upsampled tensor, i.e. at
-    ``((2 Yq - 1 + u) >> 1, (2 Xq - 1 + v) >> 1)`` of the low-resolution one.
+    w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window (for an upsampled
+    source, :func:`pack_quad_split`, the window of the upsampled tensor).
     Split into int8 planes by the caller (:func:`split_planes`).
     """
     cout = weight.shape[0]
@@ -771,8 +774,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
             up = Source(up.buffer, up.channels, up.real, 0, True,
                         "quadup" if quad else "parity", up.bk)
         if quad and gen >= 5 and not summed_fits_int8(conv.weight, up, pad_channels(conv.cout)):
-            up = Source(up.buffer, up.channels, up.real, 0, True,
-                        "quadsplit" if QUAD_SPLIT else "quadtap", up.bk)
+            up = Source(up.buffer, up.channels, up.real, 0, True, "quadsplit", up.bk)
         sources = [up]
         if net.skips:
             skip = choose_source(f"skip{i}", buffers[f"skip{i}"][1], net.encoder[i].cout,

@@ -74,7 +74,7 @@ class IntTinyIceNetGPU:
                    "decoder0": (8, 32, 4, 3)}
     #: full-resolution pixels per call from which LARGE_TILES apply (256² x 64 = 4.2 M)
     LARGE_PIXELS = 2 ** 22
-    #: gen2-gen4 shapes for large inputs (parity decoders: TH x TW pixels of one parity
+    #: gen2-gen5 shapes for large inputs (parity decoders: TH x TW pixels of one parity
     #: class): the fastest per stage over 1024² x 16 and 256² x 64 in run 10 (bench notes)
     LARGE_TILES_GEN2 = {"encoder0": (8, 32, 4, 3), "encoder1": (8, 32, 4, 3),
                         "bottleneck": (8, 16, 8, 4), "decoder1": (8, 16, 4, 3),
@@ -82,6 +82,9 @@ class IntTinyIceNetGPU:
     #: gen3 quad decoders, any size: TH x TW quads (4 x the pixels, N = 4 x channels), 4
     #: pipeline stages (fastest at 1024² x 16 and at 256² x 1 in run 7)
     QUAD_TILE = (8, 16, 4, 4)
+    #: quad decoders for large inputs: 4 x 32 quads (fastest at 1024² x 16 and 256² x 64 in
+    #: run 13)
+    LARGE_QUAD_TILE = (4, 32, 4, 4)
     #: software-pipelining depth of the K loops
     STAGES = 3
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
@@ -249,7 +252,7 @@ class IntTinyIceNetGPU:
         low = self._lower(resolve_design(self.design, pixels))
         large = self.LARGE_TILES if low.design == "gen1" else self.LARGE_TILES_GEN2
         if name in low.quad_stages:
-            return (*self.QUAD_TILE, 16)
+            return (*(self.LARGE_QUAD_TILE if pixels >= self.LARGE_PIXELS else self.QUAD_TILE), 16)
         if pixels >= self.LARGE_PIXELS and name in large:
             return (*large[name], 16)
         return (*self.TILE, self.num_stages, 16)
@@ -316,7 +319,7 @@ class IntTinyIceNetGPU:
                 PLANES=max(stage.up_planes, 1), IM2COL=a.mode == "im2col", QLO=q.lo,
                 QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, QUAD=quad,
                 WIN=a.channels if a.mode == "window" else 0,
-                QUAD_UP={"quadtap": 4, "quadsplit": 5}.get(a.mode, 3), num_warps=warps)
+                SPLIT=a.mode == "quadsplit", num_warps=warps)
             if self.pdl:
                 kw["launch_pdl"] = True
             g = (n * tiles * (4 if par else 1),)

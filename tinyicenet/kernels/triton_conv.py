@@ -374,7 +374,7 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
                    QLO: tl.constexpr = -128, QHI: tl.constexpr = 127,
                    RINT: tl.constexpr = True, GDC: tl.constexpr = False,
                    QUAD: tl.constexpr = False, WIN: tl.constexpr = 0,
-                   QUAD_UP: tl.constexpr = 3):
+                   SPLIT: tl.constexpr = False):
     if GDC:
         # everything this kernel reads or overwrites was produced or read by its predecessors
         tl.extra.cuda.gdc_wait()
@@ -385,11 +385,7 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         n, ty, tx, yh, xh, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, False)
         validq = (yh < H // 2) & (xh < W // 2)
         acc4 = tl.zeros([TH * TW, 4 * COUT], dtype=tl.int32)
-        if QUAD_UP == 4:
-            # gen5: the upsampled tensor's 4 x 4 window with the original weights (one plane)
-            acc4 = _acc_source(acc4, a_ptr, w_ptr, 0, KTOT, n, 2 * yh, 2 * xh, H, W, validq, CA,
-                               True, 0, A_BK, 4 * COUT, NS, VEC, 4)
-        elif QUAD_UP == 5:
+        if SPLIT:
             # gen5: each low-resolution tap once, times its unsummed weight blocks (one plane)
             acc4 = _acc_quad_split(acc4, a_ptr, w_ptr, KTOT, n, yh, xh, H, W, validq, CA, A_BK,
                                    4 * COUT, NS, VEC)
@@ -400,7 +396,7 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         if CB > 0:
             acc4 = _acc_source(acc4, b_ptr, w_ptr, B_ROW0, KTOT, n, 2 * yh, 2 * xh, H, W, validq,
                                CB, False, B_RUNPX, B_BK, 4 * COUT, NS, VEC, 4)
-        if QUAD_UP == 3 and PLANES > 1:
+        if not SPLIT and PLANES > 1:
             acc4 = acc4 + (acch << 7)
         if GDC:
             tl.extra.cuda.gdc_launch_dependents()
@@ -437,8 +433,18 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         acc = acc + tl.load(bias_ptr + cols)[None, :]
         yq = _requant(acc, RSHIFT, LO, HI)
         if WRITE_OUT:
+            yo = yq
+            if WRITE_POOL:
+                # pooling order -> raster order (neighbouring rows store neighbouring pixels):
+                # row (2 qy + qx) * TH * TW / 4 + wy * TW / 2 + wx is pixel (2 wy + qy, 2 wx + qx)
+                yo = tl.reshape(tl.permute(tl.reshape(yq, [2, 2, TH // 2, TW // 2, COUT]),
+                                           (2, 0, 3, 1, 4)), [TH * TW, COUT])
+                r = tl.arange(0, TH * TW)
+                y = ty * TH + r // TW
+                x = tx * TW + r % TW
+                valid = (y < H) & (x < W)
             obase = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
-            tl.store(out_ptr + obase[:, None] + cols[None, :], (yq - OUT_XOR).to(tl.int8),
+            tl.store(out_ptr + obase[:, None] + cols[None, :], (yo - OUT_XOR).to(tl.int8),
                      mask=valid[:, None])
         if WRITE_POOL:
             pooled = tl.max(tl.reshape(yq, [4, TH * TW // 4, COUT]), axis=0)
