@@ -172,7 +172,7 @@ def test_im2col_rows_follow_tap_major_order():
 
 def test_auto_design_switches_at_its_pixel_count():
     assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen3"
-    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen5"
+    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen4"
     assert P.resolve_design("gen1", 10 ** 9) == "gen1"
 
 

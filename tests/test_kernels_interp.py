@@ -63,11 +63,11 @@ SCRIPT = textwrap.dedent("""
         got = IntTinyIceNetGPU(m, device="cpu", design=design).forward_int(
             torch.from_numpy(x)).numpy()
         bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
-    # the default ("auto"): gen3 below plan.AUTO_PIXELS pixels per call, gen5 from there
+    # the default ("auto"): gen3 below plan.AUTO_PIXELS pixels per call, gen4 from there
     import tinyicenet.kernels.plan as P
     P.AUTO_PIXELS = 1000
     auto = IntTinyIceNetGPU(m, device="cpu")
-    for n, want in ((1, "gen3"), (2, "gen5")):     # 640 and 1280 pixels
+    for n, want in ((1, "gen3"), (2, "gen4")):     # 640 and 1280 pixels
         xn = (rng.standard_normal((n, 2, 16, 40)) * 3).astype(np.float32)
         got = auto.forward_int(torch.from_numpy(xn)).numpy()
         bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(xn))).sum())

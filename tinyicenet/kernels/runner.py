@@ -83,7 +83,7 @@ class IntTinyIceNetGPU:
     #: pipeline stages (fastest at 1024² x 16 and at 256² x 1 in run 7)
     QUAD_TILE = (8, 16, 4, 4)
     #: quad decoders for large inputs: 4 x 32 quads (fastest at 1024² x 16 and 256² x 64 in
-    #: run 13)
+    #: run 13; the same as 8 x 16 at batch 1 in run 14)
     LARGE_QUAD_TILE = (4, 32, 4, 4)
     #: software-pipelining depth of the K loops
     STAGES = 3
