@@ -14,10 +14,11 @@ Second-generation options of the same kernel (``plan`` design ``gen2``): ``PAR``
 first source as a parity 2x2 conv on the low-resolution tensor (a program computes one output
 parity class of a tile; up to two weight planes, two accumulators), ``IM2COL`` reads the float
 network input itself and quantises the 3x3 window in registers (no quantise kernel), ``WIN``
-(gen4) reads the quantise kernel's row windows as one K = 4 x ``WIN`` slice, and ``GDC``
-makes the kernel a programmatic dependent launch (Hopper): it waits for its predecessor's
-completion with ``griddepcontrol.wait`` before touching memory, so its launch overlaps the
-predecessor's tail.
+(gen4) reads the quantise kernel's row windows as one K = 4 x ``WIN`` slice, ``SPLIT`` (gen5)
+reads a quad program's upsampled source with unsummed weights (:func:`_acc_quad_split`), and
+``GDC`` makes the kernel a programmatic dependent launch (Hopper): it waits for its
+predecessor's completion with ``griddepcontrol.wait`` before touching memory, so its launch
+overlaps the predecessor's tail.
 
 The K loop of each source is a ``tl.range`` loop that Triton software-pipelines (``NS``
 stages): the gathered A slices and the weight slices stream into shared memory while earlier
@@ -25,8 +26,11 @@ slices are multiplied. Activations are stored with their offset already applied 
 8-bit as ``a - 128``), so every load feeds the MMA untouched.
 
 A program computes a tile of TH x TW output pixels. With pooling, pixel ``m`` of the tile is
-ordered window-major (``m // 4`` = pooling window, ``m % 4`` = position in it) so that the pool
-is a max over a reshaped axis; otherwise row-major, so that NCHW head stores are contiguous.
+ordered position-major (``m // (TH * TW / 4)`` = position in its 2x2 window, the rest = the
+window): in the MMA accumulator's layout the four positions of a window then sit in one
+thread's registers, so the pool is a register max; the full-resolution store is permuted back
+to raster order. Otherwise row-major, so that NCHW head stores are contiguous. A quad program
+(``QUAD``) keeps its tile in the accumulator's layout to the end (:func:`_quad_epilogue`).
 """
 
 from __future__ import annotations
