@@ -51,10 +51,11 @@ measurements behind each:
 
 * ``"gen5"``: gen4 with a **one-plane quad decoder** where the summed upsampled weights leave
   int8 (w8): the two planes doubled the MMA of that source and their two accumulators set the
-  stage's registers (167 per thread, 3 programs per SM). Here each of the 9 low-resolution taps
-  is still gathered once but multiplied by its 1 (corner), 2 (edge) or 4 (centre) *unsummed*
-  weight blocks into one accumulator (:func:`pack_quad_split`): 16 K blocks instead of 18,
-  118 registers. w4 models (sums fit int8) lower as in gen4.
+  stage's registers (167 per thread, 3 programs per SM: ``bench/kernel_resources.py``). Here
+  each of the 9 low-resolution taps is still gathered once but multiplied by its 1 (corner),
+  2 (edge) or 4 (centre) *unsummed* weight blocks into one accumulator
+  (:func:`pack_quad_split`): 16 K blocks instead of 18, 118 registers. w4 models (sums fit
+  int8) lower as in gen4. Measured as fast as gen4, not faster (run 14), so not the default.
 
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the

@@ -268,20 +268,27 @@ class IntTinyIceNetGPU:
 
     def launches(self, state: _State, x: Any) -> list[tuple[str, Any]]:
         """The kernel launches of one forward pass, as (stage name, no-argument callable)."""
+        return [(name, lambda k=kernel, g=grid, a=args, kw=kwargs: k[g](*a, **kw))
+                for name, kernel, grid, args, kwargs in self.launch_specs(state, x)]
+
+    def launch_specs(self, state: _State, x: Any) -> list[tuple[str, Any, tuple[int],
+                                                              tuple, dict[str, Any]]]:
+        """One forward pass as (stage name, Triton kernel, grid, arguments, keyword arguments):
+        what :meth:`launches` calls, and what ``bench/kernel_resources.py`` compiles."""
         from tinyicenet.kernels.triton_conv import INTERPRETED, conv3x3_kernel, quantize_kernel
 
         n, h, w = state.n, state.h, state.w
         bufs, dummy = state.buffers, self._dummy
         plan = state.low.plan
         q = plan.quant
-        out: list[tuple[str, Any]] = []
+        out: list[tuple[str, Any, tuple[int], tuple, dict[str, Any]]] = []
         if not plan.quant_fused:
             blocks = -(-(h * w) // self.QUANT_BLOCK)
             qargs = (x, bufs["input"], h, w, blocks, q.input_scale)
             qkw = dict(CIN=q.in_channels, CP=q.channels, QLO=q.lo, QHI=q.hi,
                        BLOCK=self.QUANT_BLOCK, RINT=not INTERPRETED, WIN=q.window,
                        num_warps=4)
-            out.append(("quantize", lambda: quantize_kernel[(n * blocks,)](*qargs, **qkw)))
+            out.append(("quantize", quantize_kernel, (n * blocks,), qargs, qkw))
         for stage, tensors in zip(plan.stages, state.low.tensors):
             hl, wl = h >> stage.level, w >> stage.level
             th, tw, warps, ns, vec = self._tile(stage.name, n * h * w)
@@ -322,9 +329,7 @@ class IntTinyIceNetGPU:
                 SPLIT=a.mode == "quadsplit", num_warps=warps)
             if self.pdl:
                 kw["launch_pdl"] = True
-            g = (n * tiles * (4 if par else 1),)
-            out.append((stage.name,
-                        lambda g=g, args=args, kw=kw: conv3x3_kernel[g](*args, **kw)))
+            out.append((stage.name, conv3x3_kernel, (n * tiles * (4 if par else 1),), args, kw))
         return out
 
     def _capture(self, state: _State, x: Any) -> Any:

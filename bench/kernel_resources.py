@@ -1,0 +1,151 @@
+"""Registers, spills and shared memory of every GPU kernel of a design, without the GPU.
+
+Compiles each kernel of one forward pass (``IntTinyIceNetGPU.launch_specs``: the stages, their
+launch shapes and constants for the given input shape) ahead of time for an NVIDIA
+architecture with Triton, and reads the resources from the cubin with the ``cuobjdump`` that
+Triton bundles. The compile gets the specialisation the JIT would give (pointers and integer
+arguments divisible by 16 marked so): without it no load vectorises, nothing is pipelined and
+the figures say nothing about the kernels that run. On the H200 these matched Nsight Compute
+and the device's ``n_regs`` (``bench/gpu_kernels_notes.md``, runs 9 and 13).
+
+Usage (repository root; needs Triton and the CPU build of PyTorch, no GPU)::
+
+    python bench/kernel_resources.py --design gen5 --shape 16x1024x1024 [--model w8a8 | M.npz]
+        [--arch 90] [--json out.json]
+
+Prints one line per kernel: stage, grid, launch shape (TH x TW, or the quantise kernel's
+block), registers per thread, stack bytes (spills), shared memory bytes, and how many programs
+per SM those allow on Hopper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: per SM on Hopper (compute capability 9.0): 64 K 32-bit registers, 64 warps, 32 blocks
+#: (CUDA C++ Programming Guide, "Compute Capabilities" table); 228 KB of shared memory, of which
+#: 1 KB is reserved per block (NVIDIA Hopper Tuning Guide, docs.nvidia.com/cuda/
+#: hopper-tuning-guide, "Increased Memory Capacity and High Bandwidth Memory")
+REGISTERS_PER_SM = 65536
+WARPS_PER_SM = 64
+BLOCKS_PER_SM = 32
+SHARED_PER_SM = 228 * 1024
+SHARED_RESERVED_PER_BLOCK = 1024
+
+
+def _signature(value: Any) -> str:
+    import torch
+    if isinstance(value, torch.Tensor):
+        return "*" + {torch.int8: "i8", torch.int32: "i32", torch.float32: "fp32"}[value.dtype]
+    return "fp32" if isinstance(value, float) else "i32"
+
+
+def _model(spec: str) -> Any:
+    if spec.endswith(".npz"):
+        from tinyicenet.export.intref import load_intref
+        return load_intref(spec)
+    from tinyicenet.kernels.synthetic import random_intmodel
+    m = re.fullmatch(r"w(\d)a(\d)", spec)
+    if not m:
+        raise SystemExit(f"error: model {spec!r} is neither an .npz file nor w<W>a<A>")
+    return random_intmodel(weight_bits=int(m[1]), act_bits=int(m[2]), seed=0)
+
+
+def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
+                     arch: int = 90) -> list[dict[str, Any]]:
+    """One row per kernel of a forward pass of ``model`` on ``[n, C, h, w]`` inputs."""
+    import torch
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+    runner = IntTinyIceNetGPU(model, device="cpu", graphs=False, design=design)
+    x = torch.zeros(n, runner.plan.in_channels, h, w)
+    rows = []
+    for name, kernel, grid, args, kwargs in runner.launch_specs(runner.state(n, h, w), x):
+        kwargs = dict(kwargs)
+        warps = kwargs.pop("num_warps")
+        names = kernel.arg_names
+        signature = {names[i]: _signature(a) for i, a in enumerate(args)}
+        signature.update({k: "constexpr" for k in kwargs})
+        attrs = {(i,): [["tt.divisibility", 16]] for i, a in enumerate(args)
+                 if isinstance(a, torch.Tensor) or (isinstance(a, int) and a % 16 == 0)}
+        src = ASTSource(fn=kernel, signature=signature, attrs=attrs,
+                        constexprs={(names.index(k),): v for k, v in kwargs.items()})
+        stages = kwargs.get("NS", 1)
+        compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                                  options={"num_warps": warps, "num_stages": stages})
+        with tempfile.TemporaryDirectory() as tmp:
+            cubin = Path(tmp) / "k.cubin"
+            cubin.write_bytes(compiled.asm["cubin"])
+            usage = subprocess.run([str(cuobjdump), "--dump-resource-usage", str(cubin)],
+                                   capture_output=True, text=True, check=True).stdout
+        regs = int(re.search(r"REG:(\d+)", usage)[1])
+        stack = int(re.search(r"STACK:(\d+)", usage)[1])
+        shared = int(compiled.metadata.shared)
+        # resident programs per SM by registers, shared memory and warps (an estimate: the
+        # allocation granularities are ignored)
+        fit = min(REGISTERS_PER_SM // max(regs * 32 * warps, 1),
+                  SHARED_PER_SM // (shared + SHARED_RESERVED_PER_BLOCK),
+                  WARPS_PER_SM // warps, BLOCKS_PER_SM)
+        tile = [kwargs["TH"], kwargs["TW"]] if "TH" in kwargs else [kwargs["BLOCK"], 1]
+        rows.append({"stage": name, "grid": int(grid[0]), "warps": warps, "stages": stages,
+                     "tile": tile, "registers": regs,
+                     "stack_bytes": stack, "shared_bytes": shared, "programs_per_sm": fit})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--design", default="auto")
+    p.add_argument("--shape", default="16x1024x1024", help="N x H x W of the input")
+    p.add_argument("--model", default="w8a8", help="w<W>a<A> (synthetic) or an intref .npz")
+    p.add_argument("--arch", type=int, default=90, help="compute capability, e.g. 90")
+    p.add_argument("--json", default=None, help="also write the rows here")
+    a = p.parse_args(argv)
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        print("error: Triton is not installed (pip install triton)", file=sys.stderr)
+        return 2
+    try:
+        n, h, w = (int(v) for v in a.shape.lower().split("x"))
+    except ValueError:
+        print(f"error: --shape {a.shape!r} is not N x H x W", file=sys.stderr)
+        return 2
+    from tinyicenet.errors import TinyIceNetError
+    os.environ.pop("TRITON_INTERPRET", None)
+    try:
+        rows = kernel_resources(_model(a.model), a.design, n, h, w, a.arch)
+    except TinyIceNetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(f"{r['stage']:11s} grid {r['grid']:7d}  tile {r['tile'][0]}x{r['tile'][1]} "
+              f"w{r['warps']} s{r['stages']}  {r['registers']:3d} registers  "
+              f"{r['stack_bytes']:4d} B stack  {r['shared_bytes']:6d} B shared  "
+              f"{r['programs_per_sm']} per SM")
+    if a.json:
+        tmp = Path(a.json).with_suffix(".tmp")
+        tmp.write_text(json.dumps({"design": a.design, "shape": [n, h, w], "arch": a.arch,
+                                   "model": a.model, "kernels": rows}, indent=1) + "\n")
+        tmp.replace(a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
