@@ -225,6 +225,16 @@ def test_plan_equals_intref_with_wider_net_and_saturation():
     assert int((emulate(model, x) != vals["head"]).sum()) == 0
 
 
+def test_quad_split_with_several_channel_chunks():
+    # decoder0 reads a 128-channel tensor: quadsplit slices of 64 channels, two chunks per tap
+    model = random_intmodel(widths=(16, 128, 64), weight_bits=8, act_bits=8, seed=9)
+    stage = P.lower(from_intref(model), "gen5").stages[-1]
+    up = stage.sources[0]
+    assert up.mode == "quadsplit" and up.channels // up.bk == 2
+    x = np.random.default_rng(91).standard_normal((1, 2, 16, 24)).astype(np.float32) * 3
+    assert int((emulate(model, x, "gen5") != reference(model, x)).sum()) == 0
+
+
 def test_plan_equals_intref_on_a_brevitas_model():
     torch = pytest.importorskip("torch")
     pytest.importorskip("brevitas")

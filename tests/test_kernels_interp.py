@@ -56,6 +56,11 @@ SCRIPT = textwrap.dedent("""
             torch.from_numpy(x)).numpy()
         bad += int((got.astype(np.int64) != ref).sum())
         assert len(np.unique(ref)) > 4
+    # gen5 with two 64-channel chunks per low-resolution tap (decoder0 reads 128 channels)
+    m = random_intmodel(widths=(16, 128, 64), seed=int(rng.integers(1 << 30)))
+    x = (rng.standard_normal((1, 2, 8, 12)) * 3).astype(np.float32)
+    got = IntTinyIceNetGPU(m, device="cpu", design="gen5").forward_int(torch.from_numpy(x))
+    bad += int((got.numpy().astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
     IntTinyIceNetGPU.LARGE_PIXELS = 0  # the per-stage shapes used for large inputs
     m = random_intmodel(seed=int(rng.integers(1 << 30)))
     x = (rng.standard_normal((1, 2, 16, 40)) * 3).astype(np.float32)

@@ -124,8 +124,8 @@ def _parity(stage: ConvStage, src, buf: "_Buffer", pn: np.ndarray, py: np.ndarra
 
 def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
                w: int) -> np.ndarray:
-    """A quad stage (plan.pack_quad): accumulators ``[quads, 4 * cout_p]`` in kernel order,
-    then each quad's four pixels; returns ``[n, h, w, cout_p]`` with the bias."""
+    """A quad stage (plan.pack_quad, plan.pack_quad_split): accumulators ``[quads, 4 * cout_p]``
+    in kernel order, then each quad's four pixels; returns ``[n, h, w, cout_p]`` with the bias."""
     qn, qy, qx = _pixels(n, h // 2, w // 2)
     cp = stage.cout_p
     uw = (None if stage.up_weight is None      # [planes, rows, 4 * cout_p]

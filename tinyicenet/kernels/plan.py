@@ -102,11 +102,11 @@ WINDOW_MAX = 32
 PARITY_TAPS = {(0, 0): (0,), (0, 1): (1, 2), (1, 0): (0, 1), (1, 1): (2,)}
 #: quadsplit's low-resolution taps (ry, rx) and, per tap, the 4 x 4 window positions (u, v)
 #: whose unsummed weight blocks it multiplies: corners (1 block), edges (2), the centre (4)
-SPLIT_TAPS = (tuple(((2 * (t // 2) - 1, 2 * (t % 2) - 1), ((3 * (t // 2), 3 * (t % 2)),))
-                    for t in range(4))
-              + (((-1, 0), ((0, 1), (0, 2))), ((1, 0), ((3, 1), (3, 2))),
-                 ((0, -1), ((1, 0), (2, 0))), ((0, 1), ((1, 3), (2, 3))))
-              + (((0, 0), ((1, 1), (1, 2), (2, 1), (2, 2))),))
+SPLIT_TAPS = (((-1, -1), ((0, 0),)), ((-1, 1), ((0, 3),)), ((1, -1), ((3, 0),)),
+              ((1, 1), ((3, 3),)),
+              ((-1, 0), ((0, 1), (0, 2))), ((1, 0), ((3, 1), (3, 2))),
+              ((0, -1), ((1, 0), (2, 0))), ((0, 1), ((1, 3), (2, 3))),
+              ((0, 0), ((1, 1), (1, 2), (2, 1), (2, 2))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,9 +202,9 @@ class Source:
     sources, :func:`pack_quad`), ``"quadsplit"`` (a quad program's upsampled source with
     unsummed weights, :func:`pack_quad_split`), ``"window"`` (the windowed input of gen4:
     ``channels`` bytes per pixel hold its quantised 3-pixel row window, one slice of
-    ``bk = 4 * channels``, :func:`pack_window`) or ``"im2col"`` (the float network input, quantised in the
-    kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two >= 32, row
-    ``t * channels + c`` for tap t).
+    ``bk = 4 * channels``, :func:`pack_window`) or ``"im2col"`` (the float network input,
+    quantised in the kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two
+    >= 32, row ``t * channels + c`` for tap t).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
     real (the rest of ``channels`` is zero padding).
     """
@@ -257,6 +257,7 @@ class HeadStage:
     classes: int
     classes_p: int
     spread: int               # 32 // C when the activation has fewer than 32 channels, else 1
+    #                           (1 for a quad head)
     quad: bool = False        # applied per quad (the quad stage's accumulator layout)
 
 
@@ -511,8 +512,7 @@ def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
     :func:`pack_parity` where the tap is one of subpixel (i, j)'s 2 x 2 taps, else 0.
     ``quadrun`` / ``quadtap`` (full-resolution pixels (2 Yq - 1 + u, 2 Xq - 1 + v), u, v in
     0..3): per row u a run of 4 pixels v, or per tap t = 4 u + v, chunk, kk; the weight is
-    w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window (for an upsampled
-    source, :func:`pack_quad_split`, the window of the upsampled tensor).
+    w[dy = u - 1 - i, dx = v - 1 - j] where that lies in the 3 x 3 window.
     Split into int8 planes by the caller (:func:`split_planes`).
     """
     cout = weight.shape[0]
@@ -544,10 +544,11 @@ def pack_quad(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
 
 
 def pack_quad_split(weight: np.ndarray, src: Source, cout_p: int) -> np.ndarray:
-    """Rows ``[16 * chunks * bk, 4 * cout_p]`` of a ``quadsplit`` source (gen5): the upsampled
-    source's unsummed 4 x 4 window blocks (:func:`pack_quad`'s ``quadtap`` rows) grouped by the
-    low-resolution tap that each reads, in :data:`SPLIT_TAPS` order: for tap, for chunk, for
-    block, for kk < bk. A tap is gathered once and multiplied by each of its blocks."""
+    """Rows ``[src.rows, 4 * cout_p]`` (16 blocks of ``ceil(C / bk) * bk``) of a ``quadsplit``
+    source (gen5): the unsummed weights of the upsampled tensor's 4 x 4 window (:func:`pack_quad`'s
+    ``quadtap`` rows, as if the upsampled tensor were stored) grouped by the low-resolution tap
+    that each window position reads, in :data:`SPLIT_TAPS` order: for tap, for chunk, for block,
+    for kk < bk. A tap is gathered once and multiplied by each of its blocks."""
     nch = -(-src.channels // src.bk)
     full = pack_quad(weight, Source(src.buffer, src.channels, src.real, src.cin0, True,
                                     "quadtap", src.bk), cout_p)

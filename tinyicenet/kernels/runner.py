@@ -79,11 +79,11 @@ class IntTinyIceNetGPU:
     LARGE_TILES_GEN2 = {"encoder0": (8, 32, 4, 3), "encoder1": (8, 32, 4, 3),
                         "bottleneck": (8, 16, 8, 4), "decoder1": (8, 16, 4, 3),
                         "decoder0": (8, 32, 4, 3)}
-    #: gen3 quad decoders, any size: TH x TW quads (4 x the pixels, N = 4 x channels), 4
-    #: pipeline stages (fastest at 1024² x 16 and at 256² x 1 in run 7)
+    #: quad decoders (gen3-gen5) of small calls: TH x TW quads (4 x the pixels, N = 4 x
+    #: channels), 4 pipeline stages (fastest at 1024² x 16 and at 256² x 1 in run 7)
     QUAD_TILE = (8, 16, 4, 4)
-    #: quad decoders for large inputs: 4 x 32 quads (fastest at 1024² x 16 and 256² x 64 in
-    #: run 13; the same as 8 x 16 at batch 1 in run 14)
+    #: quad decoders of large calls: 4 x 32 quads (fastest at 1024² x 16 and 256² x 64 in
+    #: run 13)
     LARGE_QUAD_TILE = (4, 32, 4, 4)
     #: software-pipelining depth of the K loops
     STAGES = 3
@@ -326,7 +326,10 @@ class IntTinyIceNetGPU:
                 PLANES=max(stage.up_planes, 1), IM2COL=a.mode == "im2col", QLO=q.lo,
                 QHI=q.hi, RINT=not INTERPRETED, GDC=self.pdl, QUAD=quad,
                 WIN=a.channels if a.mode == "window" else 0,
-                SPLIT=a.mode == "quadsplit", num_warps=warps)
+                SPLIT=a.mode == "quadsplit",
+                # position-major pooling only where it keeps a window in one thread (kernel doc)
+                QMAJOR=stage.pool is not None and (th * tw // 4) % (16 * warps) == 0,
+                num_warps=warps)
             if self.pdl:
                 kw["launch_pdl"] = True
             out.append((stage.name, conv3x3_kernel, (n * tiles * (4 if par else 1),), args, kw))

@@ -26,10 +26,12 @@ slices are multiplied. Activations are stored with their offset already applied 
 8-bit as ``a - 128``), so every load feeds the MMA untouched.
 
 A program computes a tile of TH x TW output pixels. With pooling, pixel ``m`` of the tile is
-ordered position-major (``m // (TH * TW / 4)`` = position in its 2x2 window, the rest = the
-window): in the MMA accumulator's layout the four positions of a window then sit in one
-thread's registers, so the pool is a register max; the full-resolution store is permuted back
-to raster order. Otherwise row-major, so that NCHW head stores are contiguous. A quad program
+ordered window-major (``m // 4`` = pooling window, ``m % 4`` = position in it) so that the pool
+is a max over a reshaped axis, or with ``QMAJOR`` position-major (``m // (TH * TW / 4)`` =
+position, the rest = window): where a quarter of the tile is a multiple of the accumulator's
+row block (16 rows per warp), the four positions of a window then sit in one thread's
+registers and the pool is a register max; the full-resolution store is permuted back to raster
+order. Otherwise row-major, so that NCHW head stores are contiguous. A quad program
 (``QUAD``) keeps its tile in the accumulator's layout to the end (:func:`_quad_epilogue`).
 """
 
@@ -69,9 +71,13 @@ def _tile(pid, TILES_X, TILES_PER_IMG, TH: tl.constexpr, TW: tl.constexpr,
     ty = t // TILES_X
     tx = t - ty * TILES_X
     par = 0
-    if POOL_ORDER:
-        q = m // (TH * TW // 4)
-        win = m - q * (TH * TW // 4)
+    if POOL_ORDER > 0:
+        if POOL_ORDER == 2:   # position-major
+            q = m // (TH * TW // 4)
+            win = m - q * (TH * TW // 4)
+        else:                 # window-major
+            q = m % 4
+            win = m // 4
         y = ty * TH + (win // (TW // 2)) * 2 + q // 2
         x = tx * TW + (win % (TW // 2)) * 2 + q % 2
     else:
@@ -378,7 +384,7 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
                    QLO: tl.constexpr = -128, QHI: tl.constexpr = 127,
                    RINT: tl.constexpr = True, GDC: tl.constexpr = False,
                    QUAD: tl.constexpr = False, WIN: tl.constexpr = 0,
-                   SPLIT: tl.constexpr = False):
+                   SPLIT: tl.constexpr = False, QMAJOR: tl.constexpr = False):
     if GDC:
         # everything this kernel reads or overwrites was produced or read by its predecessors
         tl.extra.cuda.gdc_wait()
@@ -408,7 +414,8 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
                        validq, COUT, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, HEAD, NCLS, NCLS_P,
                        H_RSHIFT, H_LO, H_HI, H_XOR)
     else:
-        n, ty, tx, y, x, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW, WRITE_POOL, PAR)
+        n, ty, tx, y, x, par = _tile(pid, TILES_X, TILES_PER_IMG, TH, TW,
+                                     (2 if QMAJOR else 1) if WRITE_POOL else 0, PAR)
         valid = (y < H) & (x < W)
         acc = tl.zeros([TH * TW, COUT], dtype=tl.int32)
         if PAR:
@@ -437,21 +444,25 @@ def conv3x3_kernel(a_ptr, b_ptr, w_ptr, bias_ptr, out_ptr, pool_ptr, hw_ptr, hb_
         acc = acc + tl.load(bias_ptr + cols)[None, :]
         yq = _requant(acc, RSHIFT, LO, HI)
         if WRITE_OUT:
-            yo = yq
-            if WRITE_POOL:
-                # pooling order -> raster order (neighbouring rows store neighbouring pixels):
+            if WRITE_POOL and QMAJOR:
+                # position-major -> raster order (neighbouring rows store neighbouring pixels):
                 # row (2 qy + qx) * TH * TW / 4 + wy * TW / 2 + wx is pixel (2 wy + qy, 2 wx + qx)
                 yo = tl.reshape(tl.permute(tl.reshape(yq, [2, 2, TH // 2, TW // 2, COUT]),
                                            (2, 0, 3, 1, 4)), [TH * TW, COUT])
                 r = tl.arange(0, TH * TW)
-                y = ty * TH + r // TW
-                x = tx * TW + r % TW
-                valid = (y < H) & (x < W)
-            obase = ((n * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
+                ys = ty * TH + r // TW
+                xs = tx * TW + r % TW
+                vs = (ys < H) & (xs < W)
+            else:
+                yo, ys, xs, vs = yq, y, x, valid
+            obase = ((n * (H + 2) + ys + 1) * (W + 2) + xs + 1) * COUT
             tl.store(out_ptr + obase[:, None] + cols[None, :], (yo - OUT_XOR).to(tl.int8),
-                     mask=valid[:, None])
+                     mask=vs[:, None])
         if WRITE_POOL:
-            pooled = tl.max(tl.reshape(yq, [4, TH * TW // 4, COUT]), axis=0)
+            if QMAJOR:
+                pooled = tl.max(tl.reshape(yq, [4, TH * TW // 4, COUT]), axis=0)
+            else:
+                pooled = tl.max(tl.reshape(yq, [TH * TW // 4, 4, COUT]), axis=1)
             pm = tl.arange(0, TH * TW // 4)
             py = ty * (TH // 2) + pm // (TW // 2)
             px = tx * (TW // 2) + pm % (TW // 2)
