@@ -53,13 +53,14 @@ def _signature(value: Any) -> str:
 
 
 def _model(spec: str) -> Any:
+    from tinyicenet.errors import ConfigError
     if spec.endswith(".npz"):
         from tinyicenet.export.intref import load_intref
         return load_intref(spec)
     from tinyicenet.kernels.synthetic import random_intmodel
     m = re.fullmatch(r"w(\d)a(\d)", spec)
     if not m:
-        raise SystemExit(f"error: model {spec!r} is neither an .npz file nor w<W>a<A>")
+        raise ConfigError(f"model {spec!r} is neither an .npz file nor w<W>a<A>")
     return random_intmodel(weight_bits=int(m[1]), act_bits=int(m[2]), seed=0)
 
 
@@ -71,10 +72,18 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
+    from tinyicenet.errors import ConfigError, ToolNotFoundError, VerificationError
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
-    runner = IntTinyIceNetGPU(model, device="cpu", graphs=False, design=design)
-    x = torch.zeros(n, runner.plan.in_channels, h, w)
+    if not cuobjdump.is_file():
+        raise ToolNotFoundError(f"cuobjdump is not in Triton's NVIDIA backend ({cuobjdump})")
+    # meta tensors: the arguments' types and shapes without allocating the buffers
+    runner = IntTinyIceNetGPU(model, device="meta", graphs=False, design=design)
+    s = runner.plan.stride
+    if min(n, h, w) < 1 or h % s or w % s:
+        raise ConfigError(f"input {n} x {h} x {w} is not positive with sides a multiple of the "
+                          f"model stride {s}")
+    x = torch.empty(n, runner.plan.in_channels, h, w, device="meta")
     rows = []
     for name, kernel, grid, args, kwargs in runner.launch_specs(runner.state(n, h, w), x):
         kwargs = dict(kwargs)
@@ -87,15 +96,23 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
         src = ASTSource(fn=kernel, signature=signature, attrs=attrs,
                         constexprs={(names.index(k),): v for k, v in kwargs.items()})
         stages = kwargs.get("NS", 1)
-        compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32),
-                                  options={"num_warps": warps, "num_stages": stages})
+        try:
+            compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32),
+                                      options={"num_warps": warps, "num_stages": stages})
+        except Exception as exc:  # noqa: BLE001 - Triton raises many kinds; report the first line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise VerificationError(f"{name}: Triton did not compile it for sm_{arch}: "
+                                    f"{first}") from None
         with tempfile.TemporaryDirectory() as tmp:
             cubin = Path(tmp) / "k.cubin"
             cubin.write_bytes(compiled.asm["cubin"])
-            usage = subprocess.run([str(cuobjdump), "--dump-resource-usage", str(cubin)],
-                                   capture_output=True, text=True, check=True).stdout
-        regs = int(re.search(r"REG:(\d+)", usage)[1])
-        stack = int(re.search(r"STACK:(\d+)", usage)[1])
+            proc = subprocess.run([str(cuobjdump), "--dump-resource-usage", str(cubin)],
+                                  capture_output=True, text=True)
+        found = [re.search(rf"{key}:(\d+)", proc.stdout) for key in ("REG", "STACK")]
+        if proc.returncode or not all(found):
+            raise VerificationError(f"{name}: cuobjdump gave no resource usage "
+                                    f"(exit {proc.returncode})")
+        regs, stack = (int(f[1]) for f in found)
         shared = int(compiled.metadata.shared)
         # resident programs per SM by registers, shared memory and warps (an estimate: the
         # allocation granularities are ignored)
@@ -128,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --shape {a.shape!r} is not N x H x W", file=sys.stderr)
         return 2
     from tinyicenet.errors import TinyIceNetError
-    os.environ.pop("TRITON_INTERPRET", None)
+    os.environ.pop("TRITON_INTERPRET", None)   # before triton_conv is imported: compile, not run
     try:
         rows = kernel_resources(_model(a.model), a.design, n, h, w, a.arch)
     except TinyIceNetError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     for r in rows:
         print(f"{r['stage']:11s} grid {r['grid']:7d}  tile {r['tile'][0]}x{r['tile'][1]} "
               f"w{r['warps']} s{r['stages']}  {r['registers']:3d} registers  "

@@ -37,6 +37,8 @@ def test_every_kernel_of_a_design_is_compiled_and_measured(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [(["--shape", "64x64"], "is not N x H x W"),
+                                           (["--shape", "1x62x64"], "multiple of the model"),
+                                           (["--model", "w9"], "neither an .npz"),
                                            (["--design", "gen9"], "unknown kernel design")])
 def test_bad_arguments_give_one_error_line(args, message, capsys):
     assert _script().main([*args]) == 2
