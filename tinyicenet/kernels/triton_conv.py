@@ -226,6 +226,19 @@ def _acc_window(acc, src, w_ptr, KTOT: tl.constexpr, n, y, x, H, W, valid, WB: t
 
 
 @triton.jit
+def _lowres_tile(src, n, yq, xq, ry, rx, cc, H, W, valid, C: tl.constexpr, BK: tl.constexpr,
+                 VEC: tl.constexpr):
+    """Channels ``cc`` of low-resolution pixel (yq + ry, xq + rx) (image coordinates) of a
+    bordered source, for each row of the tile."""
+    base = ((n * (H // 2 + 2) + yq + ry + 1) * (W // 2 + 2) + xq + rx + 1) * C
+    base = tl.multiple_of(base, min(C, VEC))
+    if C % BK == 0:
+        return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
+    return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None] & (cc < C)[None, :],
+                   other=0)
+
+
+@triton.jit
 def _acc_parity(acc, acch, src, wu_ptr, n, yl, xl, H, W, valid, par, C: tl.constexpr,
                 BK: tl.constexpr, COUT: tl.constexpr, PLANES: tl.constexpr, NS: tl.constexpr,
                 VEC: tl.constexpr, KW: tl.constexpr = 2):
@@ -245,34 +258,15 @@ def _acc_parity(acc, acch, src, wu_ptr, n, yl, xl, H, W, valid, par, C: tl.const
         r = i // NCH
         ry = r // KW
         rx = r - ry * KW
-        cc = (i - r * NCH) * BK + kk
-        # parity: low-resolution pixel (y//2 + py - 1 + ry, x//2 + px - 1 + rx), +1 border
-        base = ((n * (H // 2 + 2) + yl + ry) * (W // 2 + 2) + xl + rx) * C
-        base = tl.multiple_of(base, min(C, VEC))
-        if C % BK == 0:
-            a = tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
-        else:
-            a = tl.load(src + base[:, None] + cc[None, :],
-                        mask=valid[:, None] & (cc < C)[None, :], other=0)
+        # parity: low-resolution pixel (y//2 + py - 1 + ry, x//2 + px - 1 + rx)
+        a = _lowres_tile(src, n, yl - 1, xl - 1, ry, rx, (i - r * NCH) * BK + kk, H, W, valid,
+                         C, BK, VEC)
         wl = tl.load(w0 + (i * BK + kk)[:, None] + cols[None, :] * KU)
         acc = tl.dot(a, wl, acc, out_dtype=tl.int32)
         if PLANES > 1:
             wh = tl.load(w0 + COUT * KU + (i * BK + kk)[:, None] + cols[None, :] * KU)
             acch = tl.dot(a, wh, acch, out_dtype=tl.int32)
     return acc, acch
-
-
-@triton.jit
-def _lowres_tile(src, n, yq, xq, ry, rx, cc, H, W, valid, C: tl.constexpr, BK: tl.constexpr,
-                 VEC: tl.constexpr):
-    """Channels ``cc`` of low-resolution pixel (yq + ry, xq + rx) of a bordered source, per
-    quad of the tile."""
-    base = ((n * (H // 2 + 2) + yq + ry + 1) * (W // 2 + 2) + xq + rx + 1) * C
-    base = tl.multiple_of(base, min(C, VEC))
-    if C % BK == 0:
-        return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
-    return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None] & (cc < C)[None, :],
-                   other=0)
 
 
 @triton.jit
@@ -344,7 +338,7 @@ def _quad_epilogue(acc4, bias_ptr, out_ptr, hw_ptr, hb_ptr, head_ptr, n, yh, xh,
                    H_XOR: tl.constexpr):
     """A quad program's bias, requantisation and stores in the accumulator's own layout
     (column s * COUT + c: sub-pixel s, channel c); the head is one dot with block-diagonal
-    weights (plan.pack_quad_head): no reshape of the tile to pixel rows."""
+    weights (``plan.HeadStage.quad``): no reshape of the tile to pixel rows."""
     c4 = tl.arange(0, 4 * COUT)
     ch = c4 % COUT
     sub = c4 // COUT
