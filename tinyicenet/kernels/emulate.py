@@ -83,6 +83,14 @@ def _gather(flat: np.ndarray, base: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return flat[base[:, None] + cols[None, :]]
 
 
+def _chunk(buf: "_Buffer", base: np.ndarray, src, j: int) -> np.ndarray:
+    """Channels ``j * bk .. (j + 1) * bk`` of ``src`` at pixel offsets ``base``: the kernels'
+    masked load (lanes past the stored channels load 0)."""
+    cols = j * src.bk + np.arange(src.bk)
+    a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
+    return np.where(cols[None, :] < src.channels, a, 0)
+
+
 def _im2col(q: np.ndarray, cin: int, k: int) -> np.ndarray:
     """``[n*h*w, k]`` operand of the fused first conv: column t * cin + c = tap t, channel c of
     the quantised input (zero outside the image and past 9 * cin)."""
@@ -108,9 +116,7 @@ def _parity(stage: ConvStage, src, buf: "_Buffer", pn: np.ndarray, py: np.ndarra
         ry, rx = divmod(r, 2)
         base = buf.offsets(pn, (py >> 1) + (py & 1) - 1 + ry, (px >> 1) + (px & 1) - 1 + rx)
         for j in range(nch):
-            cols = j * src.bk + np.arange(src.bk)
-            a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
-            a = np.where(cols[None, :] < src.channels, a, 0)
+            a = _chunk(buf, base, src, j)
             rows = slice((r * nch + j) * src.bk, (r * nch + j + 1) * src.bk)
             for p in range(4):
                 sel = par == p
@@ -148,9 +154,7 @@ def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
             for (ry, rx), blocks in SPLIT_TAPS:
                 base = buf.offsets(qn, qy + ry, qx + rx)
                 for j in range(nch):
-                    cols = j * src.bk + np.arange(src.bk)
-                    a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
-                    a = np.where(cols[None, :] < src.channels, a, 0)
+                    a = _chunk(buf, base, src, j)
                     for _ in blocks:
                         acc += a @ wt[row:row + src.bk]
                         _check32(acc, stage.name)
@@ -164,9 +168,7 @@ def _conv_quad(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int,
             else:
                 base = buf.offsets(qn, 2 * qy - 1 + u, 2 * qx - 1 + v)
             for j in range(nch):
-                cols = j * src.bk + np.arange(src.bk)
-                a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
-                a = np.where(cols[None, :] < src.channels, a, 0)
+                a = _chunk(buf, base, src, j)
                 r0 = (t * nch + j) * src.bk
                 if src.mode == "quadup":
                     acc += a @ uw[0, r0:r0 + src.bk]
@@ -234,9 +236,7 @@ def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
             else:
                 base = buf.offsets(pn, py + dy, px + dx)
             for j in range(nch):
-                cols = j * src.bk + np.arange(src.bk)
-                a = _gather(buf.flat, base, np.minimum(cols, src.channels - 1))
-                a = np.where(cols[None, :] < src.channels, a, 0)   # masked lanes load 0
+                a = _chunk(buf, base, src, j)
                 acc += a @ wt[row:row + src.bk]
                 _check32(acc, stage.name)
                 row += src.bk

@@ -157,6 +157,17 @@ def quantize_kernel(x_ptr, q_ptr, H, W, BLOCKS_PER_IMG, scale, CIN: tl.constexpr
 
 
 @triton.jit
+def _load_channels(src, base, cc, valid, C: tl.constexpr, BK: tl.constexpr, VEC: tl.constexpr):
+    """Channels ``cc`` at byte offsets ``base`` (one pixel per row of the tile), 0 where the
+    row is outside the image or the channel past ``C``."""
+    base = tl.multiple_of(base, min(C, VEC))  # true alignment: C bytes
+    if C % BK == 0:
+        return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
+    return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None] & (cc < C)[None, :],
+                   other=0)
+
+
+@triton.jit
 def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x, H, W, valid,
                 C: tl.constexpr, UP: tl.constexpr, RUNPX: tl.constexpr, BK: tl.constexpr,
                 COUT: tl.constexpr, NS: tl.constexpr, VEC: tl.constexpr, KW: tl.constexpr = 3):
@@ -197,12 +208,7 @@ def _acc_source(acc, src, w_ptr, ROW0: tl.constexpr, KTOT: tl.constexpr, n, y, x
                         + ((x + dx) >> 1) + 1) * C
             else:
                 base = center + (dy * (W + 2) + dx) * C
-            base = tl.multiple_of(base, min(C, VEC))  # true alignment: C bytes
-            if C % BK == 0:
-                a = tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
-            else:
-                a = tl.load(src + base[:, None] + cc[None, :],
-                            mask=valid[:, None] & (cc < C)[None, :], other=0)
+            a = _load_channels(src, base, cc, valid, C, BK, VEC)
             wt = tl.load(w_ptr + (ROW0 + i * BK + kk)[:, None] + cols[None, :] * KTOT)
             acc = tl.dot(a, wt, acc, out_dtype=tl.int32)
     return acc
@@ -231,11 +237,7 @@ def _lowres_tile(src, n, yq, xq, ry, rx, cc, H, W, valid, C: tl.constexpr, BK: t
     """Channels ``cc`` of low-resolution pixel (yq + ry, xq + rx) (image coordinates) of a
     bordered source, for each row of the tile."""
     base = ((n * (H // 2 + 2) + yq + ry + 1) * (W // 2 + 2) + xq + rx + 1) * C
-    base = tl.multiple_of(base, min(C, VEC))
-    if C % BK == 0:
-        return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None], other=0)
-    return tl.load(src + base[:, None] + cc[None, :], mask=valid[:, None] & (cc < C)[None, :],
-                   other=0)
+    return _load_channels(src, base, cc, valid, C, BK, VEC)
 
 
 @triton.jit
