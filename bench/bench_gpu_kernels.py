@@ -261,8 +261,7 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,
                                   tiles={k: tuple(v) for k, v in (tiles or {}).items()},
                                   **kernel_options(variant))
-        from tinyicenet.kernels.plan import resolve_design
-        design = resolve_design(runner.design, x32.numel() // x32.shape[1])
+        design = runner.resolve(x32.numel() // x32.shape[1])
         return ((lambda: runner.forward_int(x32, copy=False)),
                 f"int (custom kernels, {design}{', PDL' if runner.pdl else ''})")
     model = float_twin(net).to(x32.device)

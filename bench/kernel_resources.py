@@ -2,7 +2,8 @@
 
 Compiles each kernel of one forward pass (``IntTinyIceNetGPU.launch_specs``: the stages, their
 launch shapes and constants for the given input shape) ahead of time for an NVIDIA
-architecture with Triton, and reads the resources from the cubin with the ``cuobjdump`` that
+architecture with Triton (the CUDA C++ halo decoders of gen6 with ``nvcc``, same options as
+the run-time NVRTC compile), and reads the resources from the cubin with the ``cuobjdump`` that
 Triton bundles. The compile gets the specialisation the JIT would give (pointers and integer
 arguments divisible by 16 marked so): without it no load vectorises, nothing is pipelined and
 the figures say nothing about the kernels that run. On the H200 these matched Nsight Compute
@@ -34,17 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-#: per SM on Hopper (compute capability 9.0): 64 K 32-bit registers, 64 warps, 32 blocks
-#: (CUDA C++ Programming Guide, "Compute Capabilities" table); 228 KB of shared memory, of which
-#: 1 KB is reserved per block (NVIDIA Hopper Tuning Guide, docs.nvidia.com/cuda/
-#: hopper-tuning-guide, "Increased Memory Capacity and High Bandwidth Memory")
-REGISTERS_PER_SM = 65536
-WARPS_PER_SM = 64
-BLOCKS_PER_SM = 32
-SHARED_PER_SM = 228 * 1024
-SHARED_RESERVED_PER_BLOCK = 1024
-
-
 def _signature(value: Any) -> str:
     import torch
     if isinstance(value, torch.Tensor):
@@ -73,6 +63,8 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     from triton.compiler import ASTSource
 
     from tinyicenet.errors import ConfigError, ToolNotFoundError, VerificationError
+    from tinyicenet.kernels.cuda_halo import HaloKernel
+    from tinyicenet.kernels.occupancy import programs_per_sm
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
     if not cuobjdump.is_file():
@@ -86,6 +78,9 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     x = torch.empty(n, runner.plan.in_channels, h, w, device="meta")
     rows = []
     for name, kernel, grid, args, kwargs in runner.launch_specs(runner.state(n, h, w), x):
+        if isinstance(kernel, HaloKernel):
+            rows.append(_halo_row(kernel, int(grid[0]), arch, cuobjdump))
+            continue
         kwargs = dict(kwargs)
         warps = kwargs.pop("num_warps")
         names = kernel.arg_names
@@ -103,27 +98,56 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise VerificationError(f"{name}: Triton did not compile it for sm_{arch}: "
                                     f"{first}") from None
-        with tempfile.TemporaryDirectory() as tmp:
-            cubin = Path(tmp) / "k.cubin"
-            cubin.write_bytes(compiled.asm["cubin"])
-            proc = subprocess.run([str(cuobjdump), "--dump-resource-usage", str(cubin)],
-                                  capture_output=True, text=True)
-        found = [re.search(rf"{key}:(\d+)", proc.stdout) for key in ("REG", "STACK")]
-        if proc.returncode or not all(found):
-            raise VerificationError(f"{name}: cuobjdump gave no resource usage "
-                                    f"(exit {proc.returncode})")
-        regs, stack = (int(f[1]) for f in found)
+        regs, stack = _cubin_usage(name, compiled.asm["cubin"], cuobjdump)
         shared = int(compiled.metadata.shared)
-        # resident programs per SM by registers, shared memory and warps (an estimate: the
-        # allocation granularities are ignored)
-        fit = min(REGISTERS_PER_SM // max(regs * 32 * warps, 1),
-                  SHARED_PER_SM // (shared + SHARED_RESERVED_PER_BLOCK),
-                  WARPS_PER_SM // warps, BLOCKS_PER_SM)
         tile = [kwargs["TH"], kwargs["TW"]] if "TH" in kwargs else [kwargs["BLOCK"], 1]
         rows.append({"stage": name, "grid": int(grid[0]), "warps": warps, "stages": stages,
                      "tile": tile, "registers": regs,
-                     "stack_bytes": stack, "shared_bytes": shared, "programs_per_sm": fit})
+                     "stack_bytes": stack, "shared_bytes": shared,
+                     "programs_per_sm": programs_per_sm(regs, warps, shared)})
     return rows
+
+
+def _cubin_usage(name: str, cubin_bytes: bytes, cuobjdump: Path) -> tuple[int, int]:
+    """(registers per thread, stack bytes) of a cubin, read with cuobjdump."""
+    from tinyicenet.errors import VerificationError
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = Path(tmp) / "k.cubin"
+        cubin.write_bytes(cubin_bytes)
+        proc = subprocess.run([str(cuobjdump), "--dump-resource-usage", str(cubin)],
+                              capture_output=True, text=True)
+    found = [re.search(rf"{key}:(\d+)", proc.stdout) for key in ("REG", "STACK")]
+    if proc.returncode or not all(found):
+        raise VerificationError(f"{name}: cuobjdump gave no resource usage "
+                                f"(exit {proc.returncode})")
+    return int(found[0][1]), int(found[1][1])
+
+
+def _halo_row(kernel: Any, grid: int, arch: int, cuobjdump: Path) -> dict[str, Any]:
+    """A gen6 halo decoder compiled with nvcc (the options of its NVRTC compile)."""
+    import shutil
+
+    from tinyicenet.errors import ToolNotFoundError, VerificationError
+    from tinyicenet.kernels.fragments import source
+    from tinyicenet.kernels.occupancy import programs_per_sm
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        raise ToolNotFoundError(f"{kernel.name}: the CUDA C++ halo decoder needs nvcc on PATH "
+                                "to be compiled here")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, cubin = Path(tmp) / "halo.cu", Path(tmp) / "halo.cubin"
+        src.write_text(source())
+        proc = subprocess.run([nvcc, "-cubin", f"-arch=sm_{arch}", *kernel.options, "-o",
+                               str(cubin), str(src)], capture_output=True, text=True)
+        if proc.returncode:
+            first = (proc.stderr.strip().splitlines() or ["no message"])[0]
+            raise VerificationError(f"{kernel.name}: nvcc did not compile it: {first}")
+        regs, stack = _cubin_usage(kernel.name, cubin.read_bytes(), cuobjdump)
+    warps = kernel.tile[2]
+    return {"stage": kernel.name, "grid": grid, "warps": warps, "stages": 2,
+            "tile": list(kernel.tile[:2]), "registers": regs, "stack_bytes": stack,
+            "shared_bytes": kernel.shared,
+            "programs_per_sm": programs_per_sm(regs, warps, kernel.shared)}
 
 
 def main(argv: list[str] | None = None) -> int:

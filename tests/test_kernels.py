@@ -61,6 +61,9 @@ def test_designs_lower_to_their_stages():
     assert modes["gen4"][0] == ["window"] and modes["gen4"][-2:] == modes["gen3"][-2:]
     g4 = P.lower(net, "gen4")
     assert g4.quant.window and g4.buffers["input"] == (0, 8, 0) and not g4.quant_fused
+    # gen6: gen4's input and first conv, every other conv a halo conv (CUDA C++)
+    assert modes["gen6"][0] == modes["gen4"][0]
+    assert modes["gen6"][1:] == [["halo"], ["halo"], ["halo", "halo"], ["halo", "halo"]]
     # gen5: gen4 with a one-plane quad decoder where w8 sums leave int8; w4 lowers as gen4
     assert modes["gen5"][:-1] == modes["gen4"][:-1]
     assert modes["gen5"][-1] == ["quadsplit", "quadrun"]
@@ -170,10 +173,13 @@ def test_im2col_rows_follow_tap_major_order():
     np.testing.assert_array_equal(rows[5 * 2 + 1], w[:, 1, 1, 2])   # tap 5 = (dy 0, dx +1)
 
 
-def test_auto_design_switches_at_its_pixel_count():
-    assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen3"
-    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen4"
+def test_auto_design_switches_at_its_pixel_count_and_falls_back_without_cuda_cpp():
+    assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen6"
+    assert P.resolve_design(None, P.AUTO_PIXELS) == "gen6"
+    assert P.resolve_design(None, P.AUTO_PIXELS - 1, cuda_cpp=False) == "gen3"
+    assert P.resolve_design("auto", P.AUTO_PIXELS, cuda_cpp=False) == "gen4"
     assert P.resolve_design("gen1", 10 ** 9) == "gen1"
+    assert P.resolve_design("gen6", 0, cuda_cpp=False) == "gen6"   # asked for: no fallback
 
 
 @pytest.mark.parametrize("cin", [1, 3, 7, 10, 12])

@@ -80,6 +80,9 @@ def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
                                    {"decoder0": (4, 16, 4, 4), "encoder0": (8, 32, 4, 3, 8)}])
 def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
     monkeypatch.setattr(IntTinyIceNetGPU, "LARGE_PIXELS", 0)  # tiles=None: the large shapes
+    if design == "gen6" and tiles and "decoder0" in tiles:
+        # (4, 16) does not suit a halo conv (tests/test_kernels_halo.py): its own shapes
+        tiles = {"decoder0": (16, 32, 4), "encoder1": (8, 16, 2), "encoder0": tiles["encoder0"]}
     model = random_intmodel(seed=17)
     x = np.random.default_rng(67).standard_normal((2, 2, 96, 160)).astype(np.float32) * 3
     got = IntTinyIceNetGPU(model, tiles=tiles, design=design).forward_int(

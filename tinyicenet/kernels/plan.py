@@ -78,15 +78,17 @@ MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
-DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5")
+DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
-#: the runner's default, per call: the fastest exact design measured for its size
-#: (bench/gpu_kernels_notes.md, runs 10 and 14): gen3 below AUTO_PIXELS full-resolution pixels
-#: per call (the fused quantiser saves a launch, which is what counts at batch 1), gen4 from there
-#: (gen5 measured the same as gen4 within 1 % in run 14: not worth being the default)
+#: the runner's default, per call: the fastest exact design measured for its size (below /
+#: from AUTO_PIXELS full-resolution pixels per call; bench/gpu_kernels_notes.md): gen6 at every
+#: size (runs 17-19), where its CUDA C++ convs can run (CUDA and CuPy); else AUTO_FALLBACK,
+#: the fastest Triton-only designs (runs 10 and 14): gen3 for small calls (its fused quantiser
+#: saves a launch, which counts at batch 1), gen4 for large ones (gen5 measured as gen4)
 AUTO = "auto"
-AUTO_DESIGNS = ("gen3", "gen4")
+AUTO_DESIGNS = ("gen6", "gen6")
+AUTO_FALLBACK = ("gen3", "gen4")
 AUTO_PIXELS = 2 ** 22
 #: gen3 uses a quad program for a decoder when its accumulator is at most this wide
 #: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
@@ -202,7 +204,8 @@ class Source:
     sources, :func:`pack_quad`), ``"quadsplit"`` (a quad program's upsampled source with
     unsummed weights, :func:`pack_quad_split`), ``"window"`` (the windowed input of gen4:
     ``channels`` bytes per pixel hold its quantised 3-pixel row window, one slice of
-    ``bk = 4 * channels``, :func:`pack_window`) or ``"im2col"`` (the float network input,
+    ``bk = 4 * channels``, :func:`pack_window`), ``"halo"`` (gen6: tap order with
+    ``bk = channels``, read by the CUDA halo decoder) or ``"im2col"`` (the float network input,
     quantised in the kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two
     >= 32, row ``t * channels + c`` for tap t).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
@@ -334,11 +337,12 @@ class Plan:
 # --------------------------------------------------------------------------------------------
 # Helpers (each tested on the CPU)
 # --------------------------------------------------------------------------------------------
-def resolve_design(design: str | None, pixels: int) -> str:
+def resolve_design(design: str | None, pixels: int, cuda_cpp: bool = True) -> str:
     """The design a call of ``pixels`` full-resolution pixels runs: ``design`` itself, or for
-    None / :data:`AUTO` the size's choice in :data:`AUTO_DESIGNS`."""
+    None / :data:`AUTO` the size's choice in :data:`AUTO_DESIGNS` (:data:`AUTO_FALLBACK`
+    where the CUDA C++ kernels cannot run: ``cuda_cpp=False``)."""
     if design in (None, AUTO):
-        return AUTO_DESIGNS[pixels >= AUTO_PIXELS]
+        return (AUTO_DESIGNS if cuda_cpp else AUTO_FALLBACK)[pixels >= AUTO_PIXELS]
     return design
 
 
@@ -756,6 +760,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
             src = Source("x", net.in_channels, net.in_channels, 0, False, "im2col", im2col_k)
         elif i == 0 and window:
             src = Source("input", cin_buf, net.in_channels, 0, False, "window", 4 * cin_buf)
+        elif gen >= 6:
+            src = Source(prev, prev_c, prev_real, 0, False, "halo", prev_c)
         else:
             src = choose_source(prev, prev_c, prev_real, 0, up=False)
         stages.append(conv_stage(f"encoder{i}", i, conv, [src], out, f"pool{i}", None))
@@ -763,17 +769,20 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
 
     # -- bottleneck --------------------------------------------------------------------------
     conv = net.bottleneck
-    stages.append(conv_stage("bottleneck", L, conv,
-                             [choose_source(prev, prev_c, prev_real, 0, up=False)],
-                             "bottleneck", None, None))
+    src = (Source(prev, prev_c, prev_real, 0, False, "halo", prev_c) if gen >= 6
+           else choose_source(prev, prev_c, prev_real, 0, up=False))
+    stages.append(conv_stage("bottleneck", L, conv, [src], "bottleneck", None, None))
     prev, prev_c, prev_real = "bottleneck", pad_channels(conv.cout), conv.cout
 
     # -- decoder levels L-1..0 (level 0 carries the head) -------------------------------------
     for i in reversed(range(L)):
         conv = net.decoder[i]
-        quad = gen >= 3 and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
+        halo = gen >= 6
+        quad = 3 <= gen < 6 and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
         up = choose_source(prev, prev_c, prev_real, 0, up=True)
-        if gen2:
+        if halo:
+            up = Source(up.buffer, up.channels, up.real, 0, True, "halo", up.channels)
+        elif gen2:
             up = Source(up.buffer, up.channels, up.real, 0, True,
                         "quadup" if quad else "parity", up.bk)
         if quad and gen >= 5 and not summed_fits_int8(conv.weight, up, pad_channels(conv.cout)):
@@ -782,7 +791,10 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         if net.skips:
             skip = choose_source(f"skip{i}", buffers[f"skip{i}"][1], net.encoder[i].cout,
                                  prev_real, up=False)
-            if quad:   # a run of 4 pixels covers the quad's 4 columns exactly
+            if halo:
+                skip = Source(skip.buffer, skip.channels, skip.real, skip.cin0, False, "halo",
+                              skip.channels)
+            elif quad:   # a run of 4 pixels covers the quad's 4 columns exactly
                 skip = (Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
                                "quadrun", 4 * skip.channels, 4) if skip.mode == "run" else
                         Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,

@@ -1,4 +1,7 @@
-"""``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the Triton kernels.
+"""``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the custom kernels.
+
+Triton kernels for every stage; the gen6 design's 3x3 convs after the first are CUDA C++
+(``cuda_halo``).
 
 Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
 int8 output equals the reference's value for value. Per input shape it keeps the bordered
@@ -8,6 +11,8 @@ network is a handful of short kernels: at batch 1 launch gaps would dominate).
 
 from __future__ import annotations
 
+import importlib.util
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +20,11 @@ from typing import Any
 import numpy as np
 
 from tinyicenet.errors import ConfigError
+from tinyicenet.kernels import fragments
+from tinyicenet.kernels.cuda_halo import HaloKernel, check_tile, sources
 from tinyicenet.kernels.emulate import SLACK
-from tinyicenet.kernels.plan import AUTO, DESIGNS, IntNet, Plan, lower, resolve_design
+from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, IntNet, Plan, lower,
+                                     resolve_design)
 
 INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
 #: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
@@ -33,6 +41,7 @@ class _Lowered:
     plan: Plan
     tensors: list[list[Any]]
     quad_stages: set[str]
+    halo_stages: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -90,6 +99,14 @@ class IntTinyIceNetGPU:
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
     PDL = False
     QUANT_BLOCK = 256
+    #: halo convs (gen6, CUDA C++): TH x TW output pixels per program, warps; per stage for
+    #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20
+    #: (bench notes)
+    HALO_TILE = fragments.TILE
+    HALO_TILES = ({"encoder1": (8, 16, 4), "bottleneck": (8, 16, 4), "decoder1": (8, 16, 4),
+                   "decoder0": (16, 16, 4)},
+                  {"encoder1": (8, 16, 2), "bottleneck": (8, 16, 2), "decoder1": (8, 16, 2),
+                   "decoder0": (8, 16, 1)})
 
     def __init__(self, model: Any, device: Any = "cuda", *, graphs: bool = True,
                  tiles: dict[str, tuple[int, ...]] | None = None,
@@ -124,15 +141,24 @@ class IntTinyIceNetGPU:
             raise ConfigError(f"unknown kernel design {self.design!r}; choose auto or one of "
                               f"{', '.join(DESIGNS)}")
         self.device = torch.device(device)
+        #: the CUDA C++ kernels (gen6) need a CUDA device and CuPy; "auto" falls back without
+        self.cuda_cpp = self.device.type == "cuda" and importlib.util.find_spec("cupy") is not None
+        if self.design == AUTO and self.device.type == "cuda" and not self.cuda_cpp:
+            warnings.warn("CuPy is not installed: the kernels run the Triton-only designs "
+                          f"{' / '.join(AUTO_FALLBACK)} instead of gen6 (pip install "
+                          "cupy-cuda13x, or cupy-cuda12x for CUDA 12)", stacklevel=2)
         self._lowered: dict[str, _Lowered] = {}
         #: the plan of small calls; shape-independent facts (classes, stride) are any plan's
-        self.plan: Plan = self._lower(resolve_design(self.design, 0)).plan
+        self.plan: Plan = self._lower(self.resolve(0)).plan
         self.pdl = (self.PDL if pdl is None else bool(pdl)) and self.device.type == "cuda" \
             and not triton_conv.INTERPRETED
         self.graphs = bool(graphs) and self.device.type == "cuda"
         self.output_scale = float(2.0 ** self.plan.output_exp)
 
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
+        self._halo_kernels: dict[tuple, HaloKernel] = {}
+        self._sms = (torch.cuda.get_device_properties(self.device).multi_processor_count
+                     if self.device.type == "cuda" else 132)
         self._states: dict[tuple[int, int, int], _State] = {}
         #: (tensor, address, shape, graph, output) of the last in-place graph call
         self._fast: tuple | None = None
@@ -177,6 +203,10 @@ class IntTinyIceNetGPU:
                 self._fast = (x, x.data_ptr(), x.shape, graph, state.out)
         return state.out.clone() if copy else state.out
 
+    def resolve(self, pixels: int) -> str:
+        """The design a call of ``pixels`` full-resolution pixels runs (``plan.resolve_design``)."""
+        return resolve_design(self.design, pixels, self.cuda_cpp)
+
     def state(self, n: int, h: int, w: int) -> _State:
         """Buffers (and graphs, once captured) for input shape ``[n, C, h, w]``."""
         return self._state(n, h, w)
@@ -194,15 +224,21 @@ class IntTinyIceNetGPU:
 
         plan = lower(self.net, design)
         tensors = []
+        halo = {s.name for s in plan.stages if s.sources[0].mode == "halo"}
         for s in plan.stages:
-            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand
-            t = [dev(s.weight.T, torch.int8), dev(s.bias, torch.int32), None, None, None]
+            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand; the
+            # halo decoder's weights and head as mma.sync B fragments
+            w = fragments.pack_conv(s) if s.name in halo else s.weight.T
+            t = [dev(w, torch.int8), dev(s.bias, torch.int32), None, None, None]
             if s.head is not None:
-                t[2:4] = [dev(s.head.weight.T, torch.int8), dev(s.head.bias, torch.int32)]
+                hw = (fragments.pack_head(s.head, s.cout_p).view(np.int32) if s.name in halo
+                      else s.head.weight.T)
+                t[2:4] = [dev(hw, torch.int32 if s.name in halo else torch.int8),
+                          dev(s.head.bias, torch.int32)]
             if s.up_weight is not None:   # [4, planes, rows, cout] -> [4, planes, cout, rows]
                 t[4] = dev(s.up_weight.transpose(0, 1, 3, 2), torch.int8)
             tensors.append(t)
-        low = _Lowered(design, plan, tensors, {s.name for s in plan.stages if s.quad})
+        low = _Lowered(design, plan, tensors, {s.name for s in plan.stages if s.quad}, halo)
         self._lowered[design] = low
         return low
 
@@ -224,7 +260,7 @@ class IntTinyIceNetGPU:
     def _max_batch(self, h: int, w: int) -> int:
         per_image = [self.plan.in_channels * h * w, self.plan.classes * h * w]
         for pixels in (0, INDEX_LIMIT):   # the designs of small and of large calls
-            plan = self._lower(resolve_design(self.design, pixels)).plan
+            plan = self._lower(self.resolve(pixels)).plan
             for level, ch, _ in plan.buffers.values():
                 per_image.append(((h >> level) + 2) * ((w >> level) + 2) * ch)
         return max(1, INDEX_LIMIT // max(per_image))
@@ -235,7 +271,7 @@ class IntTinyIceNetGPU:
         key = (n, h, w)
         state = self._states.get(key)
         if state is None:
-            low = self._lower(resolve_design(self.design, n * h * w))
+            low = self._lower(self.resolve(n * h * w))
             bufs = {}
             for name, (level, ch, offset) in low.plan.buffers.items():
                 size = n * ((h >> level) + 2) * ((w >> level) + 2) * ch + SLACK
@@ -249,13 +285,31 @@ class IntTinyIceNetGPU:
     def _tile(self, name: str, pixels: int = 0) -> tuple[int, int, int, int, int]:
         if name in self.tiles or "*" in self.tiles:
             return self.tiles.get(name, self.tiles.get("*"))
-        low = self._lower(resolve_design(self.design, pixels))
+        low = self._lower(self.resolve(pixels))
         large = self.LARGE_TILES if low.design == "gen1" else self.LARGE_TILES_GEN2
         if name in low.quad_stages:
             return (*(self.LARGE_QUAD_TILE if pixels >= self.LARGE_PIXELS else self.QUAD_TILE), 16)
         if pixels >= self.LARGE_PIXELS and name in large:
             return (*large[name], 16)
         return (*self.TILE, self.num_stages, 16)
+
+    def _halo_kernel(self, low: _Lowered, stage: Any, pixels: int) -> HaloKernel:
+        """The compiled halo conv of ``stage``: its own tile override, else ``"*"`` where that
+        suits the kernel, else the size's default (:attr:`HALO_TILES`)."""
+        tile = self.HALO_TILES[pixels >= self.LARGE_PIXELS].get(stage.name, self.HALO_TILE)
+        if stage.name in self.tiles:
+            tile = self.tiles[stage.name][:3]
+            if not check_tile(tile):
+                raise ConfigError(f"launch tile {tile} for {stage.name} (a halo conv): give "
+                                  "even TH, TW a multiple of 16 and whole pairs of tile rows "
+                                  "per warp")
+        elif "*" in self.tiles and check_tile(self.tiles["*"][:3]):
+            tile = self.tiles["*"][:3]
+        key = (low.design, stage.name, tile)
+        kernel = self._halo_kernels.get(key)
+        if kernel is None:
+            kernel = self._halo_kernels[key] = HaloKernel(stage, tile)
+        return kernel
 
     @staticmethod
     def _grid(h: int, w: int, th: int, tw: int) -> tuple[int, int]:
@@ -291,6 +345,9 @@ class IntTinyIceNetGPU:
             out.append(("quantize", quantize_kernel, (n * blocks,), qargs, qkw))
         for stage, tensors in zip(plan.stages, state.low.tensors):
             hl, wl = h >> stage.level, w >> stage.level
+            if stage.name in state.low.halo_stages:
+                out.append(self._halo_spec(state, stage, tensors))
+                continue
             th, tw, warps, ns, vec = self._tile(stage.name, n * h * w)
             a = stage.sources[0]
             b = stage.sources[1] if len(stage.sources) > 1 else None
@@ -334,6 +391,25 @@ class IntTinyIceNetGPU:
                 kw["launch_pdl"] = True
             out.append((stage.name, conv3x3_kernel, (n * tiles * (4 if par else 1),), args, kw))
         return out
+
+    def _halo_spec(self, state: _State, stage: Any, tensors: list[Any]) -> tuple:
+        """The launch of a halo conv (gen6): persistent programs over TH x TW tiles."""
+        kernel = self._halo_kernel(state.low, stage, state.n * state.h * state.w)
+        th, tw, _ = kernel.tile
+        hl, wl = state.h >> stage.level, state.w >> stage.level
+        tiles_x = -(-wl // tw)
+        tiles_img = -(-hl // th) * tiles_x
+        tiles = state.n * tiles_img
+        bufs, dummy = state.buffers, self._dummy
+        up, same = sources(stage)
+        hd = stage.head is not None
+        args = (bufs[up.buffer] if up else dummy, bufs[same.buffer] if same else dummy,
+                tensors[0], tensors[1], bufs[stage.out] if stage.out else dummy,
+                bufs[stage.pool] if stage.pool else dummy, tensors[2] if hd else dummy,
+                tensors[3] if hd else dummy, state.out if hd else dummy, hl, wl, tiles_x,
+                tiles_img, tiles)
+        grid = (kernel.programs(tiles, self._sms) if self.device.type == "cuda" else tiles,)
+        return stage.name, kernel, grid, args, {}
 
     def _capture(self, state: _State, x: Any) -> Any:
         import torch

@@ -1,0 +1,148 @@
+"""The halo conv (gen6, ``halo_conv.cu``) on the CPU: fragment packing and the kernel model.
+
+The CUDA kernel itself needs a GPU (test_kernels_gpu.py). Here: its B fragments against the
+PTX ISA's layout written out lane by lane, and ``fragments.model_stage`` / ``model_head`` (the
+kernel's tiles, halo copies, ldmatrix addresses, K steps and head permutation in numpy) against
+the plan emulator, which the other CPU tests hold to the integer reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyicenet.kernels import emulate as E
+from tinyicenet.kernels import fragments as F
+from tinyicenet.kernels import plan as P
+from tinyicenet.kernels.adapt import from_intref
+from tinyicenet.kernels.synthetic import random_intmodel
+from helpers import fresh_rng
+
+
+def _b_layout(kw: int) -> dict[tuple[int, int, int], tuple[int, int]]:
+    """PTX ISA, mma.m16n8k32 / k16 with .s8 B: (lane, register, byte) -> (k, n)."""
+    out = {}
+    for lane in range(32):
+        group, thread = lane // 4, lane % 4
+        for reg in range(kw // 16):
+            for byte in range(4):
+                out[lane, reg, byte] = (thread * 4 + byte + 16 * reg, group)
+    return out
+
+
+@pytest.mark.parametrize("kw", [32, 16])
+def test_weight_fragments_follow_the_ptx_b_layout(kw):
+    rng = np.random.default_rng(1)
+    block = rng.integers(-128, 128, size=(kw, 16))
+    frag = F._lane_bytes(block, kw // 16)            # [n_tiles, lane, regs * 4]
+    for (lane, reg, byte), (k, n) in _b_layout(kw).items():
+        for j in range(2):
+            assert frag[j, lane, 4 * reg + byte] == block[k, 8 * j + n]
+
+
+def test_head_channels_are_the_accumulator_layout_as_an_a_fragment():
+    # accumulator (PTX C layout) of n-tile j: lane thread t holds columns 2t, 2t + 1; the
+    # head's A (k16) wants lane t's bytes at K = 4t .. 4t + 3 of one row
+    ch = F.head_channels(32)
+    for p in range(2):
+        for t in range(4):
+            held = [16 * p + 2 * t, 16 * p + 2 * t + 1, 16 * p + 8 + 2 * t, 16 * p + 9 + 2 * t]
+            assert list(ch[p, t]) == held
+    assert sorted(ch.ravel()) == list(range(32))
+
+
+def test_ksteps_cover_every_tap_and_channel_once():
+    for c in (16, 32, 48, 64, 96, 128):
+        for up in (False, True):
+            steps = F.ksteps(c, up)
+            covered = [(t, ch + k) for step in steps for t, ch in step for k in range(16)]
+            assert sorted(covered) == [(t, ch) for t in range(9) for ch in range(c)]
+            # the second slice of a K = 32 step sits one fixed step from the first
+            moves = {(b[0] - a[0], b[1] - a[1]) for a, b in (s for s in steps if len(s) == 2)}
+            assert len(moves) <= 1
+    # 16 channels: taps (0, dx) + (1, dx) per K = 32 step, the (2, dx) taps alone (K = 16)
+    assert F.ksteps(16, False) == [((0, 0), (3, 0)), ((1, 0), (4, 0)), ((2, 0), (5, 0)),
+                                   ((6, 0),), ((7, 0),), ((8, 0),)]
+    assert F.ksteps(16, True) == [((t, 0),) for t in range(9)]
+
+
+def _stage_outputs(plan: P.Plan, x: np.ndarray):
+    """Run the emulator stage by stage; yield (stage, buffers, level size, conv output)."""
+    n, _, h, w = x.shape
+    bufs = {name: E._Buffer(n, h >> lv, w >> lv, ch, off)
+            for name, (lv, ch, off) in plan.buffers.items()}
+    qin = E._quantized(plan.quant, x)
+    if "input" in bufs:
+        E._quantize(plan.quant, x, bufs["input"])
+    for stage in plan.stages:
+        hl, wl = h >> stage.level, w >> stage.level
+        y = P.apply_requant(E._conv(stage, bufs, n, hl, wl, qin), stage.requant)
+        yield stage, bufs, (n, hl, wl), y
+        E._store(y, stage.out_xor, stage.out, stage.pool, bufs)
+
+
+@pytest.mark.parametrize("wb,ab,skips", [(8, 8, True), (4, 4, True), (8, 8, False),
+                                         (4, 4, False)])
+def test_kernel_model_equals_the_emulator(wb, ab, skips):
+    rng = fresh_rng("halo model")
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                            seed=int(rng.integers(1 << 30)))
+    plan = P.lower(from_intref(model), "gen6")
+    # 24 x 40: partial tiles in both directions at both decoder levels; one saturating image
+    x = (rng.standard_normal((2, 2, 24, 40)) * rng.uniform(0.5, 4)).astype(np.float32)
+    x[1, :, :6] = 60.0
+    checked = []
+    for stage, bufs, (n, h, w), y in _stage_outputs(plan, x):
+        if stage.name in ("encoder0",):   # the first conv stays a Triton kernel (gen4's)
+            assert [s.mode for s in stage.sources] == ["window"]
+            continue
+        up = next((bufs[s.buffer].flat for s in stage.sources if s.up), None)
+        same = next((bufs[s.buffer].flat for s in stage.sources if not s.up), None)
+        assert [s.mode for s in stage.sources] == ["halo"] * (1 + (skips and up is not None))
+        for tile in ((8, 32, 4), (4, 16, 2), (16, 16, 4)):
+            got = F.model_stage(stage, up, same, n, h, w, tile)
+            assert int((got != y).sum()) == 0, (stage.name, tile)
+        if stage.head is not None:
+            assert int((F.model_head(stage.head, y) != E._head(stage.head, y)).sum()) == 0
+        checked.append(stage.name)
+    assert checked == ["encoder1", "bottleneck", "decoder1", "decoder0"]
+
+
+def test_smem_bytes_of_the_default_decoders():
+    # decoder0 of the default net: up 32 + skip 16 channels -> 16; decoder1: 64 + 32 -> 32
+    # weights 9 * 48 * 16; halo (4 + 2) x (16 + 2) low-res x 32 + 10 x 34 x 16, to 128 bytes
+    assert F.smem_bytes(32, 16, 16, 8, 32) == 6912 + 2 * 8960
+    assert F.smem_bytes(64, 32, 32, 8, 32) == 27648 + 2 * (6 * 18 * 64 + 10 * 34 * 32)
+
+
+@pytest.mark.parametrize("rshift", [1, 2, 5, 7, 13, 30])
+def test_the_kernels_biased_shift_rounds_half_to_even(rshift):
+    # halo_conv.cu's requant: (acc + half - 1 + ((acc >> s) & 1)) >> s, against plan.round_shift
+    rng = np.random.default_rng(rshift)
+    half = 1 << (rshift - 1)
+    ties = (np.arange(-40, 40) << rshift) + half                 # exact halves, both signs
+    acc = np.concatenate([ties, ties - 1, ties + 1,
+                          rng.integers(-2**31 + 2**rshift, 2**31 - 2**rshift, 4000)])
+    kernel = (acc + (half - 1) + ((acc >> rshift) & 1)) >> rshift
+    assert np.array_equal(kernel, P.round_shift(acc, rshift))
+
+
+def test_halo_tiles_are_checked_before_anything_is_compiled():
+    pytest.importorskip("triton")
+    torch = pytest.importorskip("torch")
+    from tinyicenet.errors import ConfigError
+    from tinyicenet.kernels.cuda_halo import check_tile
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    # whole pairs of tile rows per warp: (8, 16) with 4 warps gives each warp rows 2w, 2w + 1
+    assert check_tile((8, 16, 4)) and check_tile((16, 32, 4)) and check_tile((8, 16, 2))
+    assert not check_tile((4, 16, 4)) and not check_tile((8, 24, 2)) and not check_tile((7, 16, 1))
+    runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False,
+                              design="gen6", tiles={"decoder0": (4, 16, 4)})
+    x = torch.empty(1, 2, 32, 32, device="meta")
+    with pytest.raises(ConfigError, match="decoder0"):
+        runner.launch_specs(runner.state(1, 32, 32), x)
+    # "*" applies to the halo convs only where it suits them; else their own defaults
+    runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False,
+                              design="gen6", tiles={"*": (4, 16, 4)})
+    specs = {name: k for name, k, *_ in runner.launch_specs(runner.state(1, 32, 32), x)}
+    assert specs["decoder0"].tile == IntTinyIceNetGPU.HALO_TILES[0]["decoder0"]

@@ -1,0 +1,262 @@
+"""Operands of the halo conv (``halo_conv.cu``, design "gen6") and a numpy model of it.
+
+The CUDA kernel multiplies with ``mma.sync`` (m16n8k32 / m16n8k16, s8 x s8 -> s32), whose
+operands live in registers spread over the warp's 32 lanes in a fixed layout (PTX ISA,
+"Matrix Fragments for mma.m16n8k32" / "mma.m16n8k16", integer types:
+docs.nvidia.com/cuda/parallel-thread-execution). Lane ``l`` has group ``g = l // 4`` and
+thread-in-group ``t = l % 4``:
+
+* B (K x 8, "col"): byte ``i`` of register ``r`` holds ``B[16 r + 4 t + i, g]``;
+* C/D (16 x 8 int32): element ``e`` holds ``D[g + 8 (e // 2), 2 t + e % 2]``;
+* A (16 x K, "row"): byte ``i`` of register ``r`` holds ``A[g + 8 (r % 2), 16 (r // 2) + 4 t + i]``.
+
+This module packs the plan's weights into B fragments once (the kernel then reads one 8-byte
+word per lane per n-tile), packs the head so that the conv's accumulator layout is the head's A
+operand as it stands, and models the kernel's tiles, halo addresses and K steps in numpy, so the
+CPU tests check everything but the instructions themselves.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+
+from tinyicenet.kernels.plan import ConvStage, HeadStage, apply_requant
+
+#: the kernel's source (package data)
+SOURCE = "halo_conv.cu"
+#: default program tile of the halo decoder: TH x TW output pixels, warps
+TILE = (8, 32, 4)
+
+
+def source() -> str:
+    """The CUDA C++ source of the halo decoder."""
+    return resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()
+
+
+def ksteps(channels: int, up: bool) -> list[tuple[tuple[int, int], ...]]:
+    """The K steps of a ``channels``-wide source, in kernel order: each one or two 16-channel
+    slices (tap, first channel), for K = 16 or K = 32 (rows 0..15, then 16..31).
+
+    A K = 32 step's second slice is the first one moved by a fixed step per source, so that
+    each lane's ldmatrix address is one register plus a constant: the next 16 channels of the
+    tap, or for a 16-channel same-resolution source the tap one row down (taps (0, dx) and
+    (1, dx) per step, then the (2, dx) taps alone). A 16-channel upsampled source (rows
+    shared by output pixel pairs) takes one K = 16 step per tap.
+    """
+    if channels == 16:
+        if up:
+            return [((t, 0),) for t in range(9)]
+        return [((dx, 0), (3 + dx, 0)) for dx in range(3)] + [((6 + dx, 0),) for dx in range(3)]
+    out: list[tuple[tuple[int, int], ...]] = []
+    for t in range(9):
+        out += [((t, c), (t, c + 16)) for c in range(0, channels - 31, 32)]
+        if channels % 32:
+            out.append(((t, channels - 16),))
+    return out
+
+
+def _round128(n: int) -> int:
+    return -(-n // 128) * 128
+
+
+def smem_bytes(cup: int, csk: int, cout: int, th: int, tw: int) -> int:
+    """Dynamic shared memory of one program: the weights and two halo buffers (the kernel's
+    W_BYTES and HALO_BYTES)."""
+    halo = (th // 2 + 2) * (tw // 2 + 2) * cup + (th + 2) * (tw + 2) * csk
+    return _round128(9 * (cup + csk) * cout) + 2 * _round128(halo)
+
+
+def _lane_bytes(block: np.ndarray, regs: int) -> np.ndarray:
+    """``[n_tiles, 32 lanes, regs * 4]`` B-fragment bytes of a ``[K, N]`` block."""
+    k, n = block.shape
+    lane = np.arange(32)
+    g, t = lane // 4, lane % 4
+    r = np.arange(regs)[:, None]
+    i = np.arange(4)[None, :]
+    rows = (16 * r + 4 * t[:, None, None] + i).reshape(32, -1)          # [lane, regs * 4]
+    out = np.empty((n // 8, 32, regs * 4), dtype=np.int64)
+    for j in range(n // 8):
+        out[j] = block[rows, (8 * j + g)[:, None]]
+    return out
+
+
+def pack_conv(stage: ConvStage) -> np.ndarray:
+    """The stage's weights in the kernel's K-step order as B fragments (int8, flat).
+
+    The stage's sources are "halo" sources (tap order, all channels of a tap in one run of
+    rows: ``plan.pack_source`` with ``bk = channels``); the kernel walks the upsampled source
+    first (a decoder's first), then K steps.
+    """
+    w = stage.weight.astype(np.int64)
+    parts, row0 = [], 0
+    ups = [s.up for s in stage.sources]
+    if any(s.mode != "halo" for s in stage.sources) or ups not in ([True], [False], [True, False]):
+        raise ValueError(f"{stage.name}: not a halo stage (halo sources, an upsampled one first)")
+    for src in stage.sources:
+        for step in ksteps(src.channels, src.up):
+            rows = np.concatenate([w[row0 + t * src.channels + c:][:16] for t, c in step])
+            parts.append(_lane_bytes(rows, len(step)).ravel())
+        row0 += 9 * src.channels
+    if row0 != w.shape[0]:
+        raise ValueError(f"{stage.name}: {w.shape[0]} weight rows, the halo sources use {row0}")
+    return np.concatenate(parts).astype(np.int8)
+
+
+def head_channels(cout_p: int) -> np.ndarray:
+    """``[pairs, 4 t, 4 i]``: the conv channel whose value lane t's byte i of the head's A
+    fragment holds (n-tiles 2p and 2p + 1 of the accumulator: channels 2t, 2t + 1, 8 + 2t,
+    9 + 2t of the pair)."""
+    p = np.arange(cout_p // 16)[:, None, None]
+    t = np.arange(4)[None, :, None]
+    return 16 * p + 2 * t + np.array([0, 1, 8, 9])[None, None, :]
+
+
+def head_weight(head: HeadStage, cout_p: int) -> np.ndarray:
+    """``[cout_p, classes_p]`` head weights, one row per conv channel."""
+    return head.weight.astype(np.int64)[::head.spread][:cout_p]
+
+
+def class_tiles(head: HeadStage) -> int:
+    return -(-head.classes // 8)
+
+
+def pack_head(head: HeadStage, cout_p: int) -> np.ndarray:
+    """Head B fragments ``uint32 [pairs * class_tiles * 32]`` (m16n8k16, rows permuted as
+    :func:`head_channels`)."""
+    wh = head_weight(head, cout_p)
+    ch = head_channels(cout_p)                      # [pairs, t, i]
+    ct = class_tiles(head)
+    lane = np.arange(32)
+    g, t = lane // 4, lane % 4
+    out = np.empty((ch.shape[0], ct, 32, 4), dtype=np.int64)
+    for p in range(ch.shape[0]):
+        for c in range(ct):
+            out[p, c] = wh[ch[p, t], (8 * c + g)[:, None]]
+    return out.astype(np.int8).view(np.uint32).ravel()
+
+
+# --------------------------------------------------------------------------------------------
+# numpy model of one kernel launch (CPU tests)
+# --------------------------------------------------------------------------------------------
+def _halo(flat: np.ndarray, hp: int, wp: int, c: int, y0: int, x0: int, rows: int,
+          cols: int) -> np.ndarray:
+    """The kernel's load_halo for one source of one image (``flat`` starts at the image):
+    padded rows y0.., columns x0.., zero past the bordered buffer."""
+    body = flat[:hp * wp * c].reshape(hp, wp, c)
+    out = np.zeros((rows, cols, c), dtype=np.int64)
+    ry, rx = min(rows, hp - y0), min(cols, wp - x0)
+    out[:ry, :rx] = body[y0:y0 + ry, x0:x0 + rx]
+    return out
+
+
+def _unpack(frag: np.ndarray, kw: int, cout: int) -> np.ndarray:
+    """Inverse of :func:`_lane_bytes` read through the B layout: ``[kw, cout]``."""
+    f = frag.reshape(cout // 8, 32, kw // 16, 4)
+    block = np.zeros((kw, cout), dtype=np.int64)
+    for j in range(cout // 8):
+        for lane in range(32):
+            g, t = divmod(lane, 4)
+            for r in range(kw // 16):
+                for i in range(4):
+                    block[16 * r + 4 * t + i, 8 * j + g] = f[j, lane, r, i]
+    return block
+
+
+def lane_addresses(up: bool, channels: int, tile: tuple[int, int, int],
+                   step: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's ldmatrix row addresses of one K step, as ``lane_bases`` plus ``kstep``
+    compute them: (tile pixel index ``[P]``, byte address in the source's halo ``[P, halves]``)
+    for every pixel row P a warp's m-tiles give (the K = 32 step's second half comes from the
+    lane base, not from ``step``: the test that the two agree is the model's)."""
+    th, tw, warps = tile
+    per = tw // 16
+    mt = th * tw // 16 // warps
+    c = channels
+    uw, sw = tw // 2 + 2, tw + 2
+    pair = sw * c if c == 16 else 16
+    warp, t, m = np.meshgrid(np.arange(warps), np.arange(mt), np.arange(16), indexing="ij")
+    warp, t, m = warp.ravel(), t.ravel(), m.ravel()
+    row0 = warp * mt // per
+    rt, cb = t // per, (t % per) * 16
+    tap, ch = step[0]
+    dy, dx = divmod(tap, 3)
+    pixel = (row0 + rt) * tw + cb + m
+    cols = []
+    for h in range(len(step)):
+        if up:
+            base = ((row0 // 2) * uw + ((m + dx - 1) >> 1) + 1) * c + 16 * h
+            off = ((((rt + dy - 1) >> 1) + 1) * uw + cb // 2) * c + ch
+        else:
+            base = (row0 * sw + m) * c + pair * h
+            off = ((rt + dy) * sw + cb + dx) * c + ch
+        cols.append(base + off)
+    return pixel, np.stack(cols, axis=1)
+
+
+def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarray | None,
+                n: int, h: int, w: int, tile: tuple[int, int, int] = TILE) -> np.ndarray:
+    """What the kernel computes for stage ``stage`` at level size ``h x w``: the requantised
+    conv output ``[n, h, w, cout_p]`` (before any head or pool), from the stored source
+    buffers (``up_flat`` of the upsampled source, ``sk_flat`` of the same-resolution one).
+
+    Walks the kernel's tiles, copies each halo as ``load_halo`` does (zero fill past the
+    bordered buffer), and accumulates each K step from the bytes at the kernel's ldmatrix
+    addresses (:func:`lane_addresses`), with weights read back through the B-fragment layout.
+    """
+    th, tw, _ = tile
+    cout = stage.cout_p
+    frags = pack_conv(stage).astype(np.int64)
+    up = next((s for s in stage.sources if s.up), None)
+    sk = next((s for s in stage.sources if not s.up), None)
+    hl, wl = h // 2, w // 2
+    out = np.zeros((n, h, w, cout), dtype=np.int64)
+    for b in range(n):
+        upb = None if up is None else up_flat[b * (hl + 2) * (wl + 2) * up.channels:]
+        skb = None if sk is None else sk_flat[b * (h + 2) * (w + 2) * sk.channels:]
+        for y0 in range(0, h, th):
+            for x0 in range(0, w, tw):
+                hu = None if up is None else _halo(upb, hl + 2, wl + 2, up.channels, y0 // 2,
+                                                   x0 // 2, th // 2 + 2, tw // 2 + 2)
+                hs = None if sk is None else _halo(skb, h + 2, w + 2, sk.channels, y0, x0,
+                                                   th + 2, tw + 2)
+                acc = np.zeros((th * tw, cout), dtype=np.int64)
+                pos = 0
+                for src, halo in ((up, hu), (sk, hs)):
+                    if src is None:
+                        continue
+                    flat = halo.ravel()
+                    for step in ksteps(src.channels, src.up):
+                        pixel, addr = lane_addresses(src.up, src.channels, tile, step)
+                        a = flat[addr[:, :, None] + np.arange(16)].reshape(len(pixel), -1)
+                        kw = 16 * len(step)
+                        size = cout * kw
+                        wk = _unpack(frags[pos:pos + size], kw, cout)
+                        pos += size
+                        acc[pixel] += a @ wk
+                acc += stage.bias.astype(np.int64)
+                y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
+                yh, xw = min(th, h - y0), min(tw, w - x0)
+                out[b, y0:y0 + yh, x0:x0 + xw] = y[:yh, :xw]
+    return out
+
+
+def model_head(head: HeadStage, y: np.ndarray) -> np.ndarray:
+    """The kernel's head: int8 logits ``[n, classes, h, w]`` of requantised conv outputs ``y``
+    ``[n, h, w, cout_p]``, through the accumulator-to-A-fragment permutation."""
+    n, h, w, cout = y.shape
+    ch = head_channels(cout).reshape(-1)             # K order of the head's MMAs
+    frag = pack_head(head, cout).view(np.int8).astype(np.int64)
+    ct = class_tiles(head)
+    f = frag.reshape(cout // 16, ct, 32, 4)
+    wk = np.zeros((cout, 8 * ct), dtype=np.int64)    # B read back per lane: [K, classes]
+    for p in range(cout // 16):
+        for c in range(ct):
+            for lane in range(32):
+                g, t = divmod(lane, 4)
+                wk[16 * p + 4 * t:16 * p + 4 * t + 4, 8 * c + g] = f[p, c, lane]
+    a = y.reshape(-1, cout)[:, ch] - head.xor
+    acc = a @ wk + np.pad(head.bias.astype(np.int64), (0, max(0, 8 * ct - head.bias.size)))[:8 * ct]
+    out = apply_requant(acc, head.requant)[:, :head.classes]
+    return out.reshape(n, h, w, head.classes).transpose(0, 3, 1, 2)

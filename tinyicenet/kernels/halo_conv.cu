@@ -1,0 +1,403 @@
+// A 3x3 conv of the integer TinyIceNet from a shared-memory halo tile (design "gen6").
+//
+// One program computes TH x TW output pixels of a 3x3 conv whose input is the nearest-2x
+// upsampled low-resolution tensor UP (CUP channels, 0 = none) concatenated with the tensor SK
+// at the output's resolution (CSK channels, 0 = none): a decoder conv reads both, an encoder
+// conv or the bottleneck SK alone. Then bias, requantisation and the stored output (WRITE_OUT),
+// its 2x2 max-pool (POOL), or the fused 1x1 head (HEAD, int8 logits NCHW). The halo of the
+// sources is copied into shared memory once
+// (cp.async, 16 bytes), and every 3x3 tap reads its A operand from there with ldmatrix:
+// each byte leaves L2 once per tile instead of once per tap. The upsampled source is never
+// formed: output pixel (y, x), tap (dy, dx) reads low-resolution pixel ((y+dy)>>1, (x+dx)>>1).
+// Programs are persistent (grid-stride over tiles) and prefetch the next tile's halo while
+// they compute the current one; the packed weights stay in shared memory for all tiles.
+//
+// MMA: mma.sync m16n8k32 / m16n8k16 s8.s8.s32 (PTX ISA, "Matrix Fragments for mma.m16n8k32"
+// and "for mma.m16n8k16" with integer types: docs.nvidia.com/cuda/parallel-thread-execution).
+// M = 16 output pixels of one tile row, N = 8 output channels, K = 32 (or 16) input channels
+// of one tap. Weights arrive pre-packed in B-fragment order (tinyicenet.kernels.fragments).
+// Every buffer is NHWC int8 with a one-pixel border holding the stored form of zero; all
+// arithmetic is the integer reference's (tinyicenet.kernels.plan: offsets, safe bias, round
+// half to even), so the output equals it value for value.
+//
+// Compile-time parameters (-D): CUP, CSK, COUT (padded, multiple of 16), TH (even), TW
+// (multiple of 16), WARPS, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, POOL, HEAD (0/1) and with HEAD:
+// NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR.
+
+#ifndef HEAD
+#define HEAD 0
+#endif
+#ifndef POOL
+#define POOL 0
+#endif
+#ifndef WRITE_OUT
+#define WRITE_OUT (!HEAD)
+#endif
+#ifndef NCLS
+#define NCLS 1
+#define NCLS_T 1
+#define H_RSHIFT 0
+#define H_LO 0
+#define H_HI 0
+#define H_XOR 0
+#endif
+
+typedef signed char i8;
+typedef unsigned int u32;
+
+#define NT (COUT / 8)                               // n-tiles of the conv
+#define MT_PER_WARP ((TH * TW / 16) / WARPS)        // 16-pixel m-tiles per warp
+#define UH (TH / 2 + 2)                             // low-resolution halo rows
+#define UW (TW / 2 + 2)
+#define SH (TH + 2)                                 // skip halo rows
+#define SW (TW + 2)
+#define UP_BYTES (UH * UW * CUP)
+#define SK_BYTES (SH * SW * CSK)
+#define HALO_BYTES (((UP_BYTES + SK_BYTES) + 127) / 128 * 128)
+#define W_BYTES (9 * (CUP + CSK) * COUT)
+
+static_assert(CUP % 16 == 0 && CSK % 16 == 0 && COUT % 16 == 0, "channels: multiples of 16");
+static_assert(TH % 2 == 0 && TW % 16 == 0, "tile: even rows, 16-pixel columns");
+static_assert((TH * TW / 16) % WARPS == 0, "m-tiles must split evenly over the warps");
+static_assert(MT_PER_WARP % (2 * (TW / 16)) == 0,
+              "each warp holds whole pairs of tile rows (pooling, upsampled rows)");
+static_assert(CUP + CSK > 0, "at least one source");
+
+__device__ __forceinline__ u32 smem_u32(const void* p) {
+    return static_cast<u32>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void cp_async16(u32 dst, const void* src, bool valid) {
+    // src-size 0 fills the 16 bytes with zeros (outside the bordered buffer)
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                 :: "r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n"); }
+template <int N> __device__ __forceinline__ void cp_wait() {
+    asm volatile("cp.async.wait_group %0;\n" :: "n"(N));
+}
+
+__device__ __forceinline__ void ldsm_x4(u32 addr, u32& a0, u32& a1, u32& a2, u32& a3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(a0), "=r"(a1), "=r"(a2), "=r"(a3) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x2(u32 addr, u32& a0, u32& a1) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(a0), "=r"(a1) : "r"(addr));
+}
+
+__device__ __forceinline__ void mma_k32(int* d, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0,
+                                        u32 b1) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void mma_k16(int* d, u32 a0, u32 a1, u32 b0) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
+                 "{%4,%5}, {%6}, {%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a0), "r"(a1), "r"(b0));
+}
+
+// round half to even of acc * 2**-rshift, clamped (plan.apply_requant), in one biased shift:
+// with q0 = acc >> RS, (acc + half - 1 + (q0 & 1)) >> RS adds 1 exactly when the remainder is
+// above half, or equal to it with q0 odd. plan.safe_bias keeps acc + half inside int32.
+template <int RS, int QLO, int QHI>
+__device__ __forceinline__ int requant(int acc) {
+    int q;
+    if constexpr (RS > 0) {
+        q = (acc + ((1 << (RS - 1)) - 1) + ((acc >> RS) & 1)) >> RS;
+    } else {
+        acc = min(max(acc, QLO - 1), QHI + 1);
+        q = acc << (-RS);
+    }
+    return min(max(q, QLO), QHI);
+}
+
+// Copy one source's halo, rows x cols pixels of C channels from padded pixel (py0, px0) of
+// image n of a [N, hp, wp, C] buffer, into dst (zeros past the buffer's last row / column).
+template <int C, int ROWS, int COLS>
+__device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, int n, int py0,
+                                          int px0, int hp, int wp) {
+    constexpr int CH = C / 16, ROW = COLS * CH, TOTAL = ROWS * ROW;
+    const i8* base = src + ((long(n) * hp + py0) * wp + px0) * C;
+    const int rows_left = hp - py0, cols_left = wp - px0;
+#pragma unroll
+    for (int k = 0; k < (TOTAL + WARPS * 32 - 1) / (WARPS * 32); ++k) {
+        const int i = threadIdx.x + k * WARPS * 32;
+        if (TOTAL % (WARPS * 32) == 0 || i < TOTAL) {
+            const int hy = i / ROW, hx = (i - hy * ROW) / CH;
+            const bool ok = hy < rows_left && hx < cols_left;
+            const i8* p = ok ? base + (hy * wp + hx) * C + (i % CH) * 16 : src;
+            cp_async16(smem_u32(dst + i * 16), p, ok);
+        }
+    }
+}
+
+// Copy tile `tile`'s halo of both sources into `halo` (one cp.async group).
+__device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
+                                          const i8* __restrict__ sk, int tile, int H, int W,
+                                          int tiles_x, int tiles_img) {
+    const int n = tile / tiles_img, r = tile - n * tiles_img;
+    const int y0 = (r / tiles_x) * TH, x0 = (r % tiles_x) * TW;   // unpadded origin
+    // low-resolution rows (y0 - 1) >> 1 .. : padded rows y0 / 2 .., columns x0 / 2 ..
+    if constexpr (CUP > 0)
+        copy_halo<CUP, UH, UW>(halo, up, n, y0 >> 1, x0 >> 1, (H >> 1) + 2, (W >> 1) + 2);
+    if constexpr (CSK > 0)
+        copy_halo<CSK, SH, SW>(halo + UP_BYTES, sk, n, y0, x0, H + 2, W + 2);
+    cp_commit();
+}
+
+// One k-step: the A fragments of every m-tile of this warp times the weight fragments at wsm
+// (NT fragments of KW x 8). K rows 0..15 are channels ch.. of tap `tap`; rows 16..31 (KW = 32)
+// come from the same lane base plus the source's pair step (see lane_bases), so every
+// address is a per-lane register plus a compile-time offset.
+template <bool IS_UP, int C, int KW>
+__device__ __forceinline__ void kstep(int (&acc)[MT_PER_WARP][NT][4], const u32 (&base)[3],
+                                      u32 wsm, int tap, int ch, int lane) {
+    constexpr int WB = KW / 4;                      // weight bytes per lane per n-tile
+    u32 b[NT][2];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        if (KW == 32) {
+            asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
+                         : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * WB));
+        } else {
+            asm volatile("ld.shared.u32 %0, [%1];\n"
+                         : "=r"(b[j][0]) : "r"(wsm + (j * 32 + lane) * WB));
+            b[j][1] = 0;
+        }
+    }
+    const int dy = tap / 3, dx = tap % 3;
+#pragma unroll
+    for (int t = 0; t < MT_PER_WARP; ++t) {
+        const int rt = t / (TW / 16), cb = (t % (TW / 16)) * 16;   // row, column in the warp
+        u32 addr;
+        if (IS_UP) {   // upsampled tap: low-resolution halo row ((ry + dy - 1) >> 1) + 1
+            addr = base[dx] + ((((rt + dy - 1) >> 1) + 1) * UW + cb / 2) * C + ch;
+        } else {
+            addr = base[0] + ((rt + dy) * SW + cb + dx) * C + ch;
+        }
+        u32 a0, a1, a2 = 0, a3 = 0;
+        if (KW == 32) {
+            ldsm_x4(addr, a0, a1, a2, a3);
+        } else {
+            ldsm_x2(addr, a0, a1);
+        }
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+            if (KW == 32) mma_k32(acc[t][j], a0, a1, a2, a3, b[j][0], b[j][1]);
+            else mma_k16(acc[t][j], a0, a1, b[j][0]);
+        }
+    }
+}
+
+// The lane's ldmatrix row addresses in a halo buffer, for its warp's first tile row (the warp's
+// rows start at an even tile row: MT_PER_WARP holds whole row pairs). Lane l gives row
+// m = l % 8 + 8 ((l / 8) % 2) of the 16-pixel m-tile, for K rows 16 (l / 16).. : the next 16
+// channels of the tap, or for a 16-channel same-resolution source the tap one row down (dy + 1).
+// Upsampled sources: one base per dx, low-resolution halo column ((m + dx - 1) >> 1) + 1.
+template <bool IS_UP, int C>
+__device__ __forceinline__ void lane_bases(u32 (&base)[3], u32 src, int warp, int lane) {
+    const int m = (lane & 7) + 8 * ((lane >> 3) & 1), h = lane >> 4;
+    const int row0 = (warp * MT_PER_WARP) / (TW / 16);
+    if (IS_UP) {
+#pragma unroll
+        for (int dx = 0; dx < 3; ++dx)
+            base[dx] = src + ((row0 / 2) * UW + ((m + dx - 1) >> 1) + 1) * C + 16 * h;
+    } else {
+        constexpr int PAIR = C == 16 ? SW * C : 16;
+        base[0] = base[1] = base[2] = src + (row0 * SW + m) * C + PAIR * h;
+    }
+}
+
+// All k-steps of one source, in the order tinyicenet.kernels.fragments.ksteps packs them.
+template <bool IS_UP, int C>
+__device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32 src,
+                                             u32& wsm, int warp, int lane) {
+    if constexpr (C > 0) {
+        u32 base[3];
+        lane_bases<IS_UP, C>(base, src, warp, lane);
+        if constexpr (C == 16 && IS_UP) {          // one tap per K = 16 step
+#pragma unroll
+            for (int tap = 0; tap < 9; ++tap) {
+                kstep<IS_UP, C, 16>(acc, base, wsm, tap, 0, lane);
+                wsm += NT * 32 * 4;
+            }
+        } else if constexpr (C == 16) {            // taps (0, dx) + (1, dx), then (2, dx)
+#pragma unroll
+            for (int dx = 0; dx < 3; ++dx) {
+                kstep<IS_UP, C, 32>(acc, base, wsm, dx, 0, lane);
+                wsm += NT * 32 * 8;
+            }
+#pragma unroll
+            for (int dx = 0; dx < 3; ++dx) {
+                kstep<IS_UP, C, 16>(acc, base, wsm, 6 + dx, 0, lane);
+                wsm += NT * 32 * 4;
+            }
+        } else {                                   // per tap: 32-channel slices, a 16 rest
+#pragma unroll
+            for (int tap = 0; tap < 9; ++tap) {
+#pragma unroll
+                for (int c0 = 0; c0 + 32 <= C; c0 += 32) {
+                    kstep<IS_UP, C, 32>(acc, base, wsm, tap, c0, lane);
+                    wsm += NT * 32 * 8;
+                }
+                if constexpr (C % 32 != 0) {
+                    kstep<IS_UP, C, 16>(acc, base, wsm, tap, C - 16, lane);
+                    wsm += NT * 32 * 4;
+                }
+            }
+        }
+    }
+}
+
+// a 2-byte store of channels (2 tq, 2 tq + 1) of n-tile j, stored with offset OUT_XOR
+__device__ __forceinline__ void store_pair(i8* p, int a, int b) {
+    *reinterpret_cast<unsigned short*>(p) =
+        (unsigned short)(((a - OUT_XOR) & 0xff) | (((b - OUT_XOR) & 0xff) << 8));
+}
+
+extern "C" __global__ void __launch_bounds__(WARPS * 32)
+halo_conv(const i8* __restrict__ up, const i8* __restrict__ sk, const i8* __restrict__ wfrag,
+          const int* __restrict__ bias, i8* __restrict__ out, i8* __restrict__ pool,
+          const u32* __restrict__ hfrag, const int* __restrict__ hbias, i8* __restrict__ logits,
+          int H, int W, int tiles_x, int tiles_img, int tiles) {
+    extern __shared__ __align__(128) i8 smem[];
+    i8* wsh = smem;                                  // packed weights, for every tile
+    i8* halo0 = smem + (W_BYTES + 127) / 128 * 128;  // two halo buffers (prefetch)
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane >> 2, tq = lane & 3;          // mma groupID, thread in group
+
+    for (int i = threadIdx.x; i < W_BYTES / 16; i += WARPS * 32)
+        cp_async16(smem_u32(wsh + i * 16), wfrag + i * 16, true);
+    int tile = blockIdx.x;
+    if (tile < tiles) load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
+    else cp_commit();
+
+    int bias_r[NT][2];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        bias_r[j][0] = bias[j * 8 + 2 * tq];
+        bias_r[j][1] = bias[j * 8 + 2 * tq + 1];
+    }
+
+    for (int it = 0; tile < tiles; ++it, tile += gridDim.x) {
+        const int next = tile + gridDim.x;
+        if (next < tiles) {
+            load_halo(halo0 + ((it + 1) & 1) * HALO_BYTES, up, sk, next, H, W, tiles_x, tiles_img);
+            cp_wait<1>();
+        } else {
+            cp_wait<0>();
+        }
+        __syncthreads();
+
+        int acc[MT_PER_WARP][NT][4];
+#pragma unroll
+        for (int t = 0; t < MT_PER_WARP; ++t)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+                acc[t][j][0] = acc[t][j][1] = acc[t][j][2] = acc[t][j][3] = 0;
+        const u32 hs = smem_u32(halo0 + (it & 1) * HALO_BYTES);
+        u32 wsm = smem_u32(wsh);
+        source_steps<true, CUP>(acc, hs, wsm, warp, lane);
+        source_steps<false, CSK>(acc, hs + UP_BYTES, wsm, warp, lane);
+
+        // epilogue: pixel rows g and g + 8 of each m-tile, channels j * 8 + 2 tq (+1)
+        const int n = tile / tiles_img, r = tile - n * tiles_img;
+        const int y0 = (r / tiles_x) * TH, x0 = (r % tiles_x) * TW;
+#pragma unroll
+        for (int t = 0; t < MT_PER_WARP; ++t)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    acc[t][j][e] = requant<RSHIFT, LO, HI>(acc[t][j][e] + bias_r[j][e & 1]);
+        if constexpr (POOL) {
+            // 2 x 2 max: rows ry, ry + 1 are m-tiles t, t + TW/16 of this warp; pixels x, x + 1
+            // are lanes 4 apart. Even groups store pooled pixel (y / 2, x / 2).
+            const int Hp = H >> 1, Wp = W >> 1;
+#pragma unroll
+            for (int t = 0; t < MT_PER_WARP; ++t) {
+                if ((t / (TW / 16)) % 2) continue;
+                const int mt = warp * MT_PER_WARP + t;
+                const int y = y0 + mt / (TW / 16), xb = x0 + (mt % (TW / 16)) * 16;
+                int m[NT][4];
+#pragma unroll
+                for (int j = 0; j < NT; ++j)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int v = max(acc[t][j][e], acc[t + TW / 16][j][e]);
+                        m[j][e] = max(v, __shfl_xor_sync(0xffffffffu, v, 4));
+                    }
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                    const int x = xb + g + 8 * half;
+                    if ((g & 1) == 0 && y < H && x < W) {
+                        i8* p = pool + ((long(n) * (Hp + 2) + (y >> 1) + 1) * (Wp + 2)
+                                        + (x >> 1) + 1) * COUT + 2 * tq;
+#pragma unroll
+                        for (int j = 0; j < NT; ++j)
+                            store_pair(p + j * 8, m[j][2 * half], m[j][2 * half + 1]);
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < MT_PER_WARP; ++t) {
+            const int mt = warp * MT_PER_WARP + t;
+            const int y = y0 + mt / (TW / 16), xb = x0 + (mt % (TW / 16)) * 16;
+            const int (&v)[NT][4] = acc[t];
+            if constexpr (WRITE_OUT) {
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                    const int x = xb + g + 8 * half;
+                    if (y < H && x < W) {
+                        i8* p = out + ((long(n) * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
+                                + 2 * tq;
+#pragma unroll
+                        for (int j = 0; j < NT; ++j)
+                            store_pair(p + j * 8, v[j][2 * half], v[j][2 * half + 1]);
+                    }
+                }
+            }
+            if constexpr (HEAD) {
+                // the 1x1 head as m16n8k16 MMAs straight from the accumulator layout: for the
+                // n-tile pair (2p, 2p+1), lane (g, tq) holds channels 16p + {2tq, 2tq+1, 8+2tq,
+                // 9+2tq} of pixels g and g+8, which is the A fragment of K = 16 with the head's
+                // rows permuted accordingly (fragments.pack_head)
+                int h[NCLS_T][4];
+#pragma unroll
+                for (int ct = 0; ct < NCLS_T; ++ct) h[ct][0] = h[ct][1] = h[ct][2] = h[ct][3] = 0;
+#pragma unroll
+                for (int p = 0; p < NT / 2; ++p) {
+                    u32 a[2];
+#pragma unroll
+                    for (int half = 0; half < 2; ++half) {
+                        const int e = 2 * half;
+                        a[half] = (u32(v[2 * p][e] - H_XOR) & 0xff)
+                                  | ((u32(v[2 * p][e + 1] - H_XOR) & 0xff) << 8)
+                                  | ((u32(v[2 * p + 1][e] - H_XOR) & 0xff) << 16)
+                                  | ((u32(v[2 * p + 1][e + 1] - H_XOR) & 0xff) << 24);
+                    }
+#pragma unroll
+                    for (int ct = 0; ct < NCLS_T; ++ct)
+                        mma_k16(h[ct], a[0], a[1], hfrag[(p * NCLS_T + ct) * 32 + lane]);
+                }
+#pragma unroll
+                for (int ct = 0; ct < NCLS_T; ++ct) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        const int cls = ct * 8 + 2 * tq + (e & 1), x = xb + g + 8 * (e >> 1);
+                        if (cls < NCLS && y < H && x < W) {
+                            const int o = requant<H_RSHIFT, H_LO, H_HI>(h[ct][e] + hbias[cls]);
+                            logits[((long(n) * NCLS + cls) * H + y) * W + x] = (i8)o;
+                        }
+                    }
+                }
+            }
+        }
+        __syncthreads();   // the buffer just read is the one the next prefetch overwrites
+    }
+}
