@@ -375,8 +375,9 @@ def tune(intmodel: Any, n: int, h: int, w: int, options: dict[str, Any] | None =
     if not shapes:
         from tinyicenet.kernels.runner import IntTinyIceNetGPU
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, **(options or {}))
-        default = {name: list(runner._tile(name, n * h * w))
-                   for name, _ in runner.launches(runner.state(n, h, w), None)}
+        from tinyicenet.kernels.cuda_halo import HaloKernel
+        default = {name: list(k.tile if isinstance(k, HaloKernel) else runner._tile(name, n * h * w))
+                   for name, k, *_ in runner.launch_specs(runner.state(n, h, w), None)}
         del runner
         table["default"] = stage_times(intmodel, n, h, w, None, options)
         return table, default
