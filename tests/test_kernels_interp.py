@@ -68,7 +68,8 @@ SCRIPT = textwrap.dedent("""
         got = IntTinyIceNetGPU(m, device="cpu", design=design).forward_int(
             torch.from_numpy(x)).numpy()
         bad += int((got.astype(np.int64) != m.run_int(m.quantize_input(x))).sum())
-    # the default ("auto"): gen3 below plan.AUTO_PIXELS pixels per call, gen4 from there
+    # the default ("auto") where gen6's CUDA C++ cannot run (here: no CUDA): the Triton-only
+    # fallback, gen3 below plan.AUTO_PIXELS pixels per call, gen4 from there
     import tinyicenet.kernels.plan as P
     P.AUTO_PIXELS = 1000
     auto = IntTinyIceNetGPU(m, device="cpu")

@@ -1,19 +1,22 @@
-"""Custom GPU kernels for the integer TinyIceNet (Triton, Hopper int8 tensor cores).
+"""Custom GPU kernels for the integer TinyIceNet (Triton and CUDA C++, int8 tensor cores).
 
 Public API::
 
-    IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,   # runner.py (needs CUDA + Triton)
+    IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,   # runner.py (CUDA + Triton; CuPy
+                                                             # for gen6's CUDA C++ convs)
                      design=None, pdl=None)
         .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
     lower(from_intref(intmodel), design=None) -> Plan        # plan.py / adapt.py (numpy);
-                                                             # designs gen1 .. gen5; the
+                                                             # designs gen1 .. gen6; the
                                                              # runner's "auto": resolve_design
     stage_traffic(plan, n, h, w)                             # traffic.py: work, bytes per stage
     run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin
     float_twin(net), macs_per_image(net, h, w)               # float_twin.py (bench baselines)
     random_intmodel(...)                                     # synthetic.py (tests, speed runs)
 
-The numpy modules import anywhere; Triton is imported only by ``triton_conv`` / ``runner``.
+The numpy modules import anywhere (``fragments`` packs and models the CUDA C++ halo conv,
+``halo_conv.cu``); Triton is imported only by ``triton_conv`` / ``runner``, CuPy only by
+``cuda_halo`` when a gen6 kernel is first launched.
 Design, measurements and the reasons behind each version: ``bench/gpu_kernels_notes.md``.
 """
 
