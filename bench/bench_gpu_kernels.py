@@ -387,13 +387,19 @@ def tune(intmodel: Any, n: int, h: int, w: int, options: dict[str, Any] | None =
             table[key] = stage_times(intmodel, n, h, w, {"*": t}, options)
         except Exception as exc:  # noqa: BLE001 - a shape the compiler refuses
             table[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    from tinyicenet.kernels.adapt import from_intref
+    from tinyicenet.kernels.cuda_halo import check_tile
+    from tinyicenet.kernels.plan import lower
+    # a shape that does not suit a halo conv left it on its own default: not a candidate there
+    halo = {s.name for s in lower(from_intref(intmodel), (options or {}).get("design")).stages
+            if s.sources[0].mode == "halo"}
     best: dict[str, list[int]] = {}
     stages = next(v for v in table.values() if "error" not in v)
     for stage in stages:
         if stage == "sum":
             continue
         ok = [(v[stage], t) for t, v in zip(shapes, table.values())
-              if "error" not in v and stage in v]
+              if "error" not in v and stage in v and (stage not in halo or check_tile(t[:3]))]
         best[stage] = list(min(ok)[1])
     return table, best
 
@@ -765,10 +771,11 @@ def main(argv: list[str] | None = None) -> int:
         tune_here = args.stages and (args.stage_configs is None or cfg in
                                      args.stage_configs.split(","))
         if tune_here and kernel_variants:
+            from tinyicenet.kernels.cuda_halo import available
             from tinyicenet.kernels.plan import lower, resolve_design
             from tinyicenet.kernels.traffic import stage_traffic
             for design in dict.fromkeys(resolve_design(kernel_options(v).get("design"),
-                                                       batch * h * w)
+                                                       batch * h * w, available())
                                         for v in kernel_variants):
                 t = time.perf_counter()
                 table, best = tune(intmodel, batch, h, w, {"design": design, "pdl": False},
@@ -800,9 +807,10 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{variant}-{h}x{w}x{batch}"
             fn = None
             try:
+                from tinyicenet.kernels.cuda_halo import available
                 from tinyicenet.kernels.plan import resolve_design
                 best = (best_by_design.get(resolve_design(kernel_options(variant).get("design"),
-                                                          batch * h * w))
+                                                          batch * h * w, available()))
                         if is_kernels(variant) else None)
                 fn, prec = make_fn(variant, net, intmodel, x32, best)
                 workload = CallableWorkload(

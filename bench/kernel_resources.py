@@ -2,7 +2,7 @@
 
 Compiles each kernel of one forward pass (``IntTinyIceNetGPU.launch_specs``: the stages, their
 launch shapes and constants for the given input shape) ahead of time for an NVIDIA
-architecture with Triton (the CUDA C++ halo decoders of gen6 with ``nvcc``, same options as
+architecture with Triton (the CUDA C++ halo convs of gen6 with ``nvcc``, same options as
 the run-time NVRTC compile), and reads the resources from the cubin with the ``cuobjdump`` that
 Triton bundles. The compile gets the specialisation the JIT would give (pointers and integer
 arguments divisible by 16 marked so): without it no load vectorises, nothing is pipelined and
@@ -55,8 +55,9 @@ def _model(spec: str) -> Any:
 
 
 def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
-                     arch: int = 90) -> list[dict[str, Any]]:
-    """One row per kernel of a forward pass of ``model`` on ``[n, C, h, w]`` inputs."""
+                     arch: int = 90, sms: int = 132) -> list[dict[str, Any]]:
+    """One row per kernel of a forward pass of ``model`` on ``[n, C, h, w]`` inputs (``sms``:
+    the GPU's SMs, for the persistent grid of a halo conv)."""
     import torch
     import triton
     from triton.backends.compiler import GPUTarget
@@ -79,7 +80,7 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     rows = []
     for name, kernel, grid, args, kwargs in runner.launch_specs(runner.state(n, h, w), x):
         if isinstance(kernel, HaloKernel):
-            rows.append(_halo_row(kernel, int(grid[0]), arch, cuobjdump))
+            rows.append(_halo_row(kernel, int(grid[0]), arch, cuobjdump, sms))
             continue
         kwargs = dict(kwargs)
         warps = kwargs.pop("num_warps")
@@ -123,8 +124,9 @@ def _cubin_usage(name: str, cubin_bytes: bytes, cuobjdump: Path) -> tuple[int, i
     return int(found[0][1]), int(found[1][1])
 
 
-def _halo_row(kernel: Any, grid: int, arch: int, cuobjdump: Path) -> dict[str, Any]:
-    """A gen6 halo decoder compiled with nvcc (the options of its NVRTC compile)."""
+def _halo_row(kernel: Any, tiles: int, arch: int, cuobjdump: Path, sms: int) -> dict[str, Any]:
+    """A gen6 halo conv compiled with nvcc (the options of its NVRTC compile); its grid is the
+    persistent one the runner launches for ``tiles`` tiles on ``sms`` SMs."""
     import shutil
 
     from tinyicenet.errors import ToolNotFoundError, VerificationError
@@ -132,7 +134,7 @@ def _halo_row(kernel: Any, grid: int, arch: int, cuobjdump: Path) -> dict[str, A
     from tinyicenet.kernels.occupancy import programs_per_sm
     nvcc = shutil.which("nvcc")
     if nvcc is None:
-        raise ToolNotFoundError(f"{kernel.name}: the CUDA C++ halo decoder needs nvcc on PATH "
+        raise ToolNotFoundError(f"{kernel.name}: the CUDA C++ halo conv needs nvcc on PATH "
                                 "to be compiled here")
     with tempfile.TemporaryDirectory() as tmp:
         src, cubin = Path(tmp) / "halo.cu", Path(tmp) / "halo.cubin"
@@ -144,9 +146,9 @@ def _halo_row(kernel: Any, grid: int, arch: int, cuobjdump: Path) -> dict[str, A
             raise VerificationError(f"{kernel.name}: nvcc did not compile it: {first}")
         regs, stack = _cubin_usage(kernel.name, cubin.read_bytes(), cuobjdump)
     warps = kernel.tile[2]
-    return {"stage": kernel.name, "grid": grid, "warps": warps, "stages": 2,
-            "tile": list(kernel.tile[:2]), "registers": regs, "stack_bytes": stack,
-            "shared_bytes": kernel.shared,
+    return {"stage": kernel.name, "grid": kernel.programs(tiles, sms, regs), "warps": warps,
+            "stages": 2, "tile": list(kernel.tile[:2]), "registers": regs,
+            "stack_bytes": stack, "shared_bytes": kernel.shared,
             "programs_per_sm": programs_per_sm(regs, warps, kernel.shared)}
 
 
@@ -156,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shape", default="16x1024x1024", help="N x H x W of the input")
     p.add_argument("--model", default="w8a8", help="w<W>a<A> (synthetic) or an intref .npz")
     p.add_argument("--arch", type=int, default=90, help="compute capability, e.g. 90")
+    p.add_argument("--sms", type=int, default=132,
+                   help="the GPU's SMs (132 on an H100 / H200 SXM): a halo conv's grid")
     p.add_argument("--json", default=None, help="also write the rows here")
     a = p.parse_args(argv)
     try:
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinyicenet.errors import TinyIceNetError
     os.environ.pop("TRITON_INTERPRET", None)   # before triton_conv is imported: compile, not run
     try:
-        rows = kernel_resources(_model(a.model), a.design, n, h, w, a.arch)
+        rows = kernel_resources(_model(a.model), a.design, n, h, w, a.arch, a.sms)
     except TinyIceNetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

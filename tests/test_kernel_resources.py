@@ -36,6 +36,22 @@ def test_every_kernel_of_a_design_is_compiled_and_measured(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.slow
+def test_the_cuda_cpp_halo_convs_are_compiled_with_nvcc(tmp_path):
+    import shutil
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc is not on PATH")
+    out = tmp_path / "resources.json"
+    assert _script().main(["--design", "gen6", "--shape", "16x256x256", "--sms", "132",
+                           "--json", str(out)]) == 0
+    kernels = {k["stage"]: k for k in json.loads(out.read_text())["kernels"]}
+    for stage in ("encoder1", "bottleneck", "decoder1", "decoder0"):
+        k = kernels[stage]
+        assert 0 < k["registers"] <= 255 and k["stack_bytes"] == 0 and k["programs_per_sm"] >= 1
+        # persistent: at most what fits on 132 SMs at once
+        assert k["grid"] <= 132 * k["programs_per_sm"]
+
+
 @pytest.mark.parametrize("args, message", [(["--shape", "64x64"], "is not N x H x W"),
                                            (["--shape", "1x62x64"], "multiple of the model"),
                                            (["--model", "w9"], "neither an .npz"),

@@ -1,6 +1,7 @@
-"""The Triton kernels on a CUDA GPU equal the integer reference value for value.
+"""The custom kernels (Triton, and gen6's CUDA C++ halo convs) on a CUDA GPU equal the integer
+reference value for value.
 
-Skipped cleanly without CUDA or Triton (CI). Fresh random inputs every run, several shapes
+Skipped cleanly without CUDA or Triton (CI); gen6 cases without CuPy. Fresh random inputs every run, several shapes
 (tile multiples and not), graphs on and off, a poisoned output buffer, batch splitting, and
 w8a8 / w4a4 models with and without skips, for every kernel design (plan.DESIGNS) and with
 programmatic dependent launches.
@@ -34,6 +35,8 @@ def reference(model, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("wb,ab,skips", MODELS)
 def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips, design):
+    if design == "gen6":
+        pytest.importorskip("cupy")
     rng = fresh_rng("kernels vs intref")  # fresh every run, seed printed
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
                             seed=int(rng.integers(1 << 30)))
@@ -79,6 +82,8 @@ def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
 @pytest.mark.parametrize("tiles", [None, {"*": (16, 16, 8, 2)}, {"*": (8, 16, 4, 3, 8)},
                                    {"decoder0": (4, 16, 4, 4), "encoder0": (8, 32, 4, 3, 8)}])
 def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
+    if design == "gen6":
+        pytest.importorskip("cupy")
     monkeypatch.setattr(IntTinyIceNetGPU, "LARGE_PIXELS", 0)  # tiles=None: the large shapes
     if design == "gen6" and tiles and "decoder0" in tiles:
         # (4, 16) does not suit a halo conv (tests/test_kernels_halo.py): its own shapes

@@ -52,7 +52,9 @@ def test_head_channels_are_the_accumulator_layout_as_an_a_fragment():
 
 
 def test_ksteps_cover_every_tap_and_channel_once():
-    for c in (16, 32, 48, 64, 96, 128):
+    with pytest.raises(ValueError, match="multiple of 32"):
+        F.ksteps(48, False)   # the plan pads widths to powers of two >= 16
+    for c in (16, 32, 64, 128):
         for up in (False, True):
             steps = F.ksteps(c, up)
             covered = [(t, ch + k) for step in steps for t, ch in step for k in range(16)]
@@ -81,12 +83,16 @@ def _stage_outputs(plan: P.Plan, x: np.ndarray):
         E._store(y, stage.out_xor, stage.out, stage.pool, bufs)
 
 
-@pytest.mark.parametrize("wb,ab,skips", [(8, 8, True), (4, 4, True), (8, 8, False),
-                                         (4, 4, False)])
-def test_kernel_model_equals_the_emulator(wb, ab, skips):
+@pytest.mark.parametrize("wb,ab,skips,widths,classes", [
+    (8, 8, True, (16, 32, 64), 6), (4, 4, True, (16, 32, 64), 6), (8, 8, False, (16, 32, 64), 6),
+    (4, 4, False, (16, 32, 64), 6),
+    # a 16-channel upsampled source (K = 16 steps), three class tiles, 48 -> 64 padded widths
+    (8, 8, True, (16, 16, 16), 17), (4, 4, True, (16, 48, 96), 11),
+    (8, 8, False, (32, 64, 128), 6)])
+def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes):
     rng = fresh_rng("halo model")
-    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
-                            seed=int(rng.integers(1 << 30)))
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, widths=widths,
+                            classes=classes, seed=int(rng.integers(1 << 30)))
     plan = P.lower(from_intref(model), "gen6")
     # 24 x 40: partial tiles in both directions at both decoder levels; one saturating image
     x = (rng.standard_normal((2, 2, 24, 40)) * rng.uniform(0.5, 4)).astype(np.float32)
@@ -96,8 +102,7 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips):
         if stage.name in ("encoder0",):   # the first conv stays a Triton kernel (gen4's)
             assert [s.mode for s in stage.sources] == ["window"]
             continue
-        up = next((bufs[s.buffer].flat for s in stage.sources if s.up), None)
-        same = next((bufs[s.buffer].flat for s in stage.sources if not s.up), None)
+        up, same = (None if s is None else bufs[s.buffer].flat for s in F.sources(stage))
         assert [s.mode for s in stage.sources] == ["halo"] * (1 + (skips and up is not None))
         for tile in ((8, 32, 4), (4, 16, 2), (16, 16, 4)):
             got = F.model_stage(stage, up, same, n, h, w, tile)
@@ -108,7 +113,7 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips):
     assert checked == ["encoder1", "bottleneck", "decoder1", "decoder0"]
 
 
-def test_smem_bytes_of_the_default_decoders():
+def test_smem_bytes_of_the_default_decoders_by_hand():
     # decoder0 of the default net: up 32 + skip 16 channels -> 16; decoder1: 64 + 32 -> 32
     # weights 9 * 48 * 16; halo (4 + 2) x (16 + 2) low-res x 32 + 10 x 34 x 16, to 128 bytes
     assert F.smem_bytes(32, 16, 16, 8, 32) == 6912 + 2 * 8960
@@ -116,8 +121,9 @@ def test_smem_bytes_of_the_default_decoders():
 
 
 @pytest.mark.parametrize("rshift", [1, 2, 5, 7, 13, 30])
-def test_the_kernels_biased_shift_rounds_half_to_even(rshift):
-    # halo_conv.cu's requant: (acc + half - 1 + ((acc >> s) & 1)) >> s, against plan.round_shift
+def test_the_biased_shift_formula_rounds_half_to_even(rshift):
+    # the identity halo_conv.cu's requant relies on (the kernel itself runs in the GPU tests):
+    # (acc + half - 1 + ((acc >> s) & 1)) >> s, against plan.round_shift
     rng = np.random.default_rng(rshift)
     half = 1 << (rshift - 1)
     ties = (np.arange(-40, 40) << rshift) + half                 # exact halves, both signs
@@ -141,6 +147,8 @@ def test_halo_tiles_are_checked_before_anything_is_compiled():
     x = torch.empty(1, 2, 32, 32, device="meta")
     with pytest.raises(ConfigError, match="decoder0"):
         runner.launch_specs(runner.state(1, 32, 32), x)
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        IntTinyIceNetGPU(random_intmodel(seed=2), device="cpu", design="gen6")
     # "*" applies to the halo convs only where it suits them; else their own defaults
     runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False,
                               design="gen6", tiles={"*": (4, 16, 4)})

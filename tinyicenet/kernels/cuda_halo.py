@@ -8,15 +8,21 @@ CUDA graphs capture it with the Triton kernels around it.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from tinyicenet.errors import ConfigError, ToolNotFoundError
-from tinyicenet.kernels.fragments import class_tiles, smem_bytes, source
+from tinyicenet.kernels.fragments import class_tiles, smem_bytes, source, sources
 from tinyicenet.kernels.occupancy import programs_per_sm
 from tinyicenet.kernels.plan import ConvStage
 
 #: shared memory a kernel may use without opting in
 DEFAULT_SHARED = 48 * 1024
+
+
+def available() -> bool:
+    """True when CuPy, which compiles and launches the kernel, is installed."""
+    return importlib.util.find_spec("cupy") is not None
 
 
 def check_tile(tile: tuple[int, int, int]) -> bool:
@@ -26,13 +32,6 @@ def check_tile(tile: tuple[int, int, int]) -> bool:
     if th % 2 or tw % 16 or warps <= 0 or (th * tw // 16) % warps:
         return False
     return (th * tw // 16 // warps) % (2 * tw // 16) == 0
-
-
-def sources(stage: ConvStage) -> tuple[Any, Any]:
-    """(upsampled source or None, same-resolution source or None) of a halo stage."""
-    up = next((s for s in stage.sources if s.up), None)
-    same = next((s for s in stage.sources if not s.up), None)
-    return up, same
 
 
 def defines(stage: ConvStage, tile: tuple[int, int, int]) -> dict[str, int]:
@@ -86,12 +85,12 @@ class HaloKernel:
             self._fn = fn
         return self._fn
 
-    def programs(self, tiles: int, sms: int) -> int:
-        """Persistent grid: as many programs as fit on the GPU at once, at most one per tile."""
-        fn = self._function()
-        fit = programs_per_sm(int(fn.num_regs), self.tile[2],
-                              self.shared + int(fn.shared_size_bytes))
-        return max(1, min(tiles, sms * max(fit, 1)))
+    def programs(self, tiles: int, sms: int, registers: int | None = None) -> int:
+        """Persistent grid: as many programs as fit on the GPU at once, at most one per tile
+        (``registers`` per thread: the compiled kernel's unless given). The kernel's shared
+        memory is all dynamic (``self.shared``)."""
+        regs = int(self._function().num_regs) if registers is None else registers
+        return max(1, min(tiles, sms * max(programs_per_sm(regs, self.tile[2], self.shared), 1)))
 
     def __getitem__(self, grid: tuple[int, ...]) -> Any:
         return lambda *args: self.launch(grid, args)

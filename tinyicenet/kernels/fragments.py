@@ -19,6 +19,7 @@ CPU tests check everything but the instructions themselves.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -26,18 +27,20 @@ from tinyicenet.kernels.plan import ConvStage, HeadStage, apply_requant
 
 #: the kernel's source (package data)
 SOURCE = "halo_conv.cu"
-#: default program tile of the halo decoder: TH x TW output pixels, warps
+#: program tile of a halo conv (TH x TW output pixels, warps) where the runner's HALO_TILES
+#: name none, and the tile of the traffic count (kernels/traffic.py)
 TILE = (8, 32, 4)
 
 
 def source() -> str:
-    """The CUDA C++ source of the halo decoder."""
+    """The CUDA C++ source of the halo conv."""
     return resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()
 
 
 def ksteps(channels: int, up: bool) -> list[tuple[tuple[int, int], ...]]:
-    """The K steps of a ``channels``-wide source, in kernel order: each one or two 16-channel
-    slices (tap, first channel), for K = 16 or K = 32 (rows 0..15, then 16..31).
+    """The K steps of a ``channels``-wide source (16, or a multiple of 32: the plan's padded
+    widths), in kernel order: each one or two 16-channel slices (tap, first channel), for
+    K = 16 or K = 32 (rows 0..15, then 16..31).
 
     A K = 32 step's second slice is the first one moved by a fixed step per source, so that
     each lane's ldmatrix address is one register plus a constant: the next 16 channels of the
@@ -49,12 +52,16 @@ def ksteps(channels: int, up: bool) -> list[tuple[tuple[int, int], ...]]:
         if up:
             return [((t, 0),) for t in range(9)]
         return [((dx, 0), (3 + dx, 0)) for dx in range(3)] + [((6 + dx, 0),) for dx in range(3)]
-    out: list[tuple[tuple[int, int], ...]] = []
-    for t in range(9):
-        out += [((t, c), (t, c + 16)) for c in range(0, channels - 31, 32)]
-        if channels % 32:
-            out.append(((t, channels - 16),))
-    return out
+    if channels % 32:
+        raise ValueError(f"a halo conv source has 16 or a multiple of 32 channels, not {channels}")
+    return [((t, c), (t, c + 16)) for t in range(9) for c in range(0, channels, 32)]
+
+
+def sources(stage: ConvStage) -> tuple[Any, Any]:
+    """(upsampled source or None, same-resolution source or None) of a halo stage."""
+    up = next((s for s in stage.sources if s.up), None)
+    same = next((s for s in stage.sources if not s.up), None)
+    return up, same
 
 
 def _round128(n: int) -> int:
@@ -208,8 +215,7 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
     th, tw, _ = tile
     cout = stage.cout_p
     frags = pack_conv(stage).astype(np.int64)
-    up = next((s for s in stage.sources if s.up), None)
-    sk = next((s for s in stage.sources if not s.up), None)
+    up, sk = sources(stage)
     hl, wl = h // 2, w // 2
     out = np.zeros((n, h, w, cout), dtype=np.int64)
     for b in range(n):
@@ -249,13 +255,11 @@ def model_head(head: HeadStage, y: np.ndarray) -> np.ndarray:
     ch = head_channels(cout).reshape(-1)             # K order of the head's MMAs
     frag = pack_head(head, cout).view(np.int8).astype(np.int64)
     ct = class_tiles(head)
-    f = frag.reshape(cout // 16, ct, 32, 4)
+    f = frag.reshape(cout // 16, ct, 32 * 4)
     wk = np.zeros((cout, 8 * ct), dtype=np.int64)    # B read back per lane: [K, classes]
     for p in range(cout // 16):
         for c in range(ct):
-            for lane in range(32):
-                g, t = divmod(lane, 4)
-                wk[16 * p + 4 * t:16 * p + 4 * t + 4, 8 * c + g] = f[p, c, lane]
+            wk[16 * p:16 * p + 16, 8 * c:8 * c + 8] = _unpack(f[p, c], 16, 8)
     a = y.reshape(-1, cout)[:, ch] - head.xor
     acc = a @ wk + np.pad(head.bias.astype(np.int64), (0, max(0, 8 * ct - head.bias.size)))[:8 * ct]
     out = apply_requant(acc, head.requant)[:, :head.classes]

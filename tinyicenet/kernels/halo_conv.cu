@@ -56,7 +56,8 @@ typedef unsigned int u32;
 #define HALO_BYTES (((UP_BYTES + SK_BYTES) + 127) / 128 * 128)
 #define W_BYTES (9 * (CUP + CSK) * COUT)
 
-static_assert(CUP % 16 == 0 && CSK % 16 == 0 && COUT % 16 == 0, "channels: multiples of 16");
+static_assert((CUP == 16 || CUP % 32 == 0) && (CSK == 16 || CSK % 32 == 0) && COUT % 16 == 0,
+              "channels: 16 or multiples of 32 (plan.pad_channels: powers of two >= 16)");
 static_assert(TH % 2 == 0 && TW % 16 == 0, "tile: even rows, 16-pixel columns");
 static_assert((TH * TW / 16) % WARPS == 0, "m-tiles must split evenly over the warps");
 static_assert(MT_PER_WARP % (2 * (TW / 16)) == 0,
@@ -120,6 +121,7 @@ __device__ __forceinline__ int requant(int acc) {
 template <int C, int ROWS, int COLS>
 __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, int n, int py0,
                                           int px0, int hp, int wp) {
+    if constexpr (C > 0) {
     constexpr int CH = C / 16, ROW = COLS * CH, TOTAL = ROWS * ROW;
     const i8* base = src + ((long(n) * hp + py0) * wp + px0) * C;
     const int rows_left = hp - py0, cols_left = wp - px0;
@@ -133,6 +135,7 @@ __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, i
             cp_async16(smem_u32(dst + i * 16), p, ok);
         }
     }
+    }
 }
 
 // Copy tile `tile`'s halo of both sources into `halo` (one cp.async group).
@@ -142,10 +145,8 @@ __device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
     const int n = tile / tiles_img, r = tile - n * tiles_img;
     const int y0 = (r / tiles_x) * TH, x0 = (r % tiles_x) * TW;   // unpadded origin
     // low-resolution rows (y0 - 1) >> 1 .. : padded rows y0 / 2 .., columns x0 / 2 ..
-    if constexpr (CUP > 0)
-        copy_halo<CUP, UH, UW>(halo, up, n, y0 >> 1, x0 >> 1, (H >> 1) + 2, (W >> 1) + 2);
-    if constexpr (CSK > 0)
-        copy_halo<CSK, SH, SW>(halo + UP_BYTES, sk, n, y0, x0, H + 2, W + 2);
+    copy_halo<CUP, UH, UW>(halo, up, n, y0 >> 1, x0 >> 1, (H >> 1) + 2, (W >> 1) + 2);
+    copy_halo<CSK, SH, SW>(halo + UP_BYTES, sk, n, y0, x0, H + 2, W + 2);
     cp_commit();
 }
 
@@ -236,17 +237,13 @@ __device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32
                 kstep<IS_UP, C, 16>(acc, base, wsm, 6 + dx, 0, lane);
                 wsm += NT * 32 * 4;
             }
-        } else {                                   // per tap: 32-channel slices, a 16 rest
+        } else {                                   // per tap: 32-channel slices
 #pragma unroll
             for (int tap = 0; tap < 9; ++tap) {
 #pragma unroll
-                for (int c0 = 0; c0 + 32 <= C; c0 += 32) {
+                for (int c0 = 0; c0 < C; c0 += 32) {
                     kstep<IS_UP, C, 32>(acc, base, wsm, tap, c0, lane);
                     wsm += NT * 32 * 8;
-                }
-                if constexpr (C % 32 != 0) {
-                    kstep<IS_UP, C, 16>(acc, base, wsm, tap, C - 16, lane);
-                    wsm += NT * 32 * 4;
                 }
             }
         }
@@ -272,7 +269,7 @@ halo_conv(const i8* __restrict__ up, const i8* __restrict__ sk, const i8* __rest
 
     for (int i = threadIdx.x; i < W_BYTES / 16; i += WARPS * 32)
         cp_async16(smem_u32(wsh + i * 16), wfrag + i * 16, true);
-    int tile = blockIdx.x;
+    int tile = blockIdx.x;   // cuda_halo.py launches at most one program per tile
     if (tile < tiles) load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
     else cp_commit();
 

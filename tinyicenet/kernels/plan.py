@@ -57,6 +57,16 @@ measurements behind each:
   (:func:`pack_quad_split`): 16 K blocks instead of 18, 118 registers. w4 models (sums fit
   int8) lower as in gen4. Measured as fast as gen4, not faster (run 14), so not the default.
 
+* ``"gen6"``: gen4's quantiser and first conv, every other conv a **halo conv** in CUDA C++
+  (``halo_conv.cu``): a program copies the halo of its tile of each source into shared memory
+  once and feeds every 3x3 tap's operand to ``mma.sync`` from there (ldmatrix), so each byte
+  leaves L2 once per tile instead of once per tap; a decoder's upsampled source is read at
+  ``(y // 2, x // 2)`` inside the tile, with the plain (unsummed) weights; the encoder's pool
+  and the head run in the accumulator layout. Sources use mode ``"halo"``: tap order with all
+  of a tap's channels in one run of rows (``bk = channels``), which the emulator executes as
+  tap mode; :mod:`tinyicenet.kernels.fragments` repacks the rows into MMA fragments and
+  models the kernel. Needs a CUDA device and CuPy (NVRTC).
+
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
 kernels' exact order.
@@ -83,7 +93,7 @@ DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6")
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size (below /
 #: from AUTO_PIXELS full-resolution pixels per call; bench/gpu_kernels_notes.md): gen6 at every
-#: size (runs 17-19), where its CUDA C++ convs can run (CUDA and CuPy); else AUTO_FALLBACK,
+#: size (runs 20-22), where its CUDA C++ convs can run (CUDA and CuPy); else AUTO_FALLBACK,
 #: the fastest Triton-only designs (runs 10 and 14): gen3 for small calls (its fused quantiser
 #: saves a launch, which counts at batch 1), gen4 for large ones (gen5 measured as gen4)
 AUTO = "auto"
@@ -205,7 +215,7 @@ class Source:
     unsummed weights, :func:`pack_quad_split`), ``"window"`` (the windowed input of gen4:
     ``channels`` bytes per pixel hold its quantised 3-pixel row window, one slice of
     ``bk = 4 * channels``, :func:`pack_window`), ``"halo"`` (gen6: tap order with
-    ``bk = channels``, read by the CUDA halo decoder) or ``"im2col"`` (the float network input,
+    ``bk = channels``, read by the CUDA C++ halo conv) or ``"im2col"`` (the float network input,
     quantised in the kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two
     >= 32, row ``t * channels + c`` for tap t).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are

@@ -1,7 +1,7 @@
 """``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the custom kernels.
 
-Triton kernels for every stage; the gen6 design's 3x3 convs after the first are CUDA C++
-(``cuda_halo``).
+Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first, which are
+CUDA C++ (``halo_conv.cu`` through ``cuda_halo``).
 
 Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
 int8 output equals the reference's value for value. Per input shape it keeps the bordered
@@ -11,7 +11,6 @@ network is a handful of short kernels: at batch 1 launch gaps would dominate).
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,7 +20,9 @@ import numpy as np
 
 from tinyicenet.errors import ConfigError
 from tinyicenet.kernels import fragments
-from tinyicenet.kernels.cuda_halo import HaloKernel, check_tile, sources
+from tinyicenet.kernels import cuda_halo
+from tinyicenet.kernels.cuda_halo import HaloKernel, check_tile
+from tinyicenet.kernels.fragments import sources
 from tinyicenet.kernels.emulate import SLACK
 from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, IntNet, Plan, lower,
                                      resolve_design)
@@ -141,8 +142,13 @@ class IntTinyIceNetGPU:
             raise ConfigError(f"unknown kernel design {self.design!r}; choose auto or one of "
                               f"{', '.join(DESIGNS)}")
         self.device = torch.device(device)
-        #: the CUDA C++ kernels (gen6) need a CUDA device and CuPy; "auto" falls back without
-        self.cuda_cpp = self.device.type == "cuda" and importlib.util.find_spec("cupy") is not None
+        #: the CUDA C++ kernels (gen6) need a CUDA device and CuPy ("auto" falls back without);
+        #: on "meta" (kernel_resources.py, which compiles them with nvcc) they count as there
+        self.cuda_cpp = self.device.type == "meta" or (self.device.type == "cuda"
+                                                       and cuda_halo.available())
+        if self.design == "gen6" and self.device.type not in ("cuda", "meta"):
+            raise ConfigError("kernel design gen6 runs CUDA C++ kernels: it needs a CUDA device "
+                              f"(and CuPy), not {self.device.type}")
         if self.design == AUTO and self.device.type == "cuda" and not self.cuda_cpp:
             warnings.warn("CuPy is not installed: the kernels run the Triton-only designs "
                           f"{' / '.join(AUTO_FALLBACK)} instead of gen6 (pip install "
@@ -226,8 +232,8 @@ class IntTinyIceNetGPU:
         tensors = []
         halo = {s.name for s in plan.stages if s.sources[0].mode == "halo"}
         for s in plan.stages:
-            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand; the
-            # halo decoder's weights and head as mma.sync B fragments
+            # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand; a halo
+            # conv's weights and head as mma.sync B fragments
             w = fragments.pack_conv(s) if s.name in halo else s.weight.T
             t = [dev(w, torch.int8), dev(s.bias, torch.int32), None, None, None]
             if s.head is not None:
@@ -327,8 +333,9 @@ class IntTinyIceNetGPU:
 
     def launch_specs(self, state: _State, x: Any) -> list[tuple[str, Any, tuple[int],
                                                               tuple, dict[str, Any]]]:
-        """One forward pass as (stage name, Triton kernel, grid, arguments, keyword arguments):
-        what :meth:`launches` calls, and what ``bench/kernel_resources.py`` compiles."""
+        """One forward pass as (stage name, kernel, grid, arguments, keyword arguments), the
+        kernel a Triton kernel or a :class:`~tinyicenet.kernels.cuda_halo.HaloKernel`: what
+        :meth:`launches` calls, and what ``bench/kernel_resources.py`` compiles."""
         from tinyicenet.kernels.triton_conv import INTERPRETED, conv3x3_kernel, quantize_kernel
 
         n, h, w = state.n, state.h, state.w

@@ -7,7 +7,7 @@ For a stage at its output resolution (``pixels`` output pixels):
   slices' zero pixels, parity taps and planes, im2col padding): ``rows x cout_p`` per pixel;
 * ``gathered_bytes``: bytes the kernel copies from global memory into its operand tiles (every
   tap re-reads its bytes: the im2col traffic that L2 serves; a halo conv copies its tile's
-  halo once, counted at the default tile), plus what it writes;
+  halo once, counted at fragments.TILE), plus what it writes;
 * ``compulsory_bytes``: each input tensor read once, each output written once (the fewest
   bytes any design with these stored tensors moves).
 
@@ -32,7 +32,7 @@ def _source_bytes_per_pixel(src: Any) -> tuple[int, int]:
         return 3 * src.bk, compulsory
     if src.mode in ("quadrun", "window"):  # 4 rows: of a 4-pixel run per quad / of a window
         return src.bk, compulsory
-    if src.mode == "halo":   # the program's halo, copied once (at the default tile)
+    if src.mode == "halo":   # the program's halo, copied once (at fragments.TILE)
         th, tw, _ = TILE
         halo = (th // 2 + 2) * (tw // 2 + 2) if src.up else (th + 2) * (tw + 2)
         return halo * src.channels / (th * tw), compulsory
