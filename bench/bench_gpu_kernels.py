@@ -392,7 +392,7 @@ def tune(intmodel: Any, n: int, h: int, w: int, options: dict[str, Any] | None =
     from tinyicenet.kernels.plan import lower
     # a shape that does not suit a halo conv left it on its own default: not a candidate there
     halo = {s.name for s in lower(from_intref(intmodel), (options or {}).get("design")).stages
-            if s.sources[0].mode == "halo"}
+            if s.halo}
     best: dict[str, list[int]] = {}
     stages = next(v for v in table.values() if "error" not in v)
     for stage in stages:

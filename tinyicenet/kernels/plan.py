@@ -74,7 +74,7 @@ kernels' exact order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -318,6 +318,11 @@ class ConvStage:
         return 0 if self.up_weight is None else int(self.up_weight.shape[1])
 
     @property
+    def halo(self) -> bool:
+        """True when the stage runs as a CUDA C++ halo conv (gen6: its sources are "halo")."""
+        return self.sources[0].mode == "halo"
+
+    @property
     def quad(self) -> bool:
         """True when a program computes 2 x 2 output quads (N = 4 * cout_p columns)."""
         return any(s.mode.startswith("quad") for s in self.sources)
@@ -437,6 +442,11 @@ def choose_source(buffer: str, channels: int, real: int, cin0: int, up: bool) ->
         return Source(buffer, channels, real, cin0, up, "run", run_px * channels, run_px)
     bk = 64 if channels % 64 == 0 else K_GRANULE
     return Source(buffer, channels, real, cin0, up, "tap", bk)
+
+
+def halo_source(src: Source) -> Source:
+    """``src`` read by a halo conv (gen6): tap order, all of a tap's channels in one slice."""
+    return replace(src, mode="halo", bk=src.channels, run_px=0)
 
 
 def input_channels(c: int) -> int:
@@ -770,17 +780,18 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
             src = Source("x", net.in_channels, net.in_channels, 0, False, "im2col", im2col_k)
         elif i == 0 and window:
             src = Source("input", cin_buf, net.in_channels, 0, False, "window", 4 * cin_buf)
-        elif gen >= 6:
-            src = Source(prev, prev_c, prev_real, 0, False, "halo", prev_c)
         else:
             src = choose_source(prev, prev_c, prev_real, 0, up=False)
+            if gen >= 6:
+                src = halo_source(src)
         stages.append(conv_stage(f"encoder{i}", i, conv, [src], out, f"pool{i}", None))
         prev, prev_c, prev_real = f"pool{i}", pad_channels(conv.cout), conv.cout
 
     # -- bottleneck --------------------------------------------------------------------------
     conv = net.bottleneck
-    src = (Source(prev, prev_c, prev_real, 0, False, "halo", prev_c) if gen >= 6
-           else choose_source(prev, prev_c, prev_real, 0, up=False))
+    src = choose_source(prev, prev_c, prev_real, 0, up=False)
+    if gen >= 6:
+        src = halo_source(src)
     stages.append(conv_stage("bottleneck", L, conv, [src], "bottleneck", None, None))
     prev, prev_c, prev_real = "bottleneck", pad_channels(conv.cout), conv.cout
 
@@ -791,7 +802,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         quad = 3 <= gen < 6 and 4 * pad_channels(conv.cout) <= QUAD_MAX_N
         up = choose_source(prev, prev_c, prev_real, 0, up=True)
         if halo:
-            up = Source(up.buffer, up.channels, up.real, 0, True, "halo", up.channels)
+            up = halo_source(up)
         elif gen2:
             up = Source(up.buffer, up.channels, up.real, 0, True,
                         "quadup" if quad else "parity", up.bk)
@@ -802,8 +813,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
             skip = choose_source(f"skip{i}", buffers[f"skip{i}"][1], net.encoder[i].cout,
                                  prev_real, up=False)
             if halo:
-                skip = Source(skip.buffer, skip.channels, skip.real, skip.cin0, False, "halo",
-                              skip.channels)
+                skip = halo_source(skip)
             elif quad:   # a run of 4 pixels covers the quad's 4 columns exactly
                 skip = (Source(skip.buffer, skip.channels, skip.real, skip.cin0, False,
                                "quadrun", 4 * skip.channels, 4) if skip.mode == "run" else

@@ -163,8 +163,9 @@ class IntTinyIceNetGPU:
 
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
         self._halo_kernels: dict[tuple, HaloKernel] = {}
+        #: SMs of the GPU, for the halo convs' persistent grids (None off CUDA)
         self._sms = (torch.cuda.get_device_properties(self.device).multi_processor_count
-                     if self.device.type == "cuda" else 132)
+                     if self.device.type == "cuda" else None)
         self._states: dict[tuple[int, int, int], _State] = {}
         #: (tensor, address, shape, graph, output) of the last in-place graph call
         self._fast: tuple | None = None
@@ -230,7 +231,7 @@ class IntTinyIceNetGPU:
 
         plan = lower(self.net, design)
         tensors = []
-        halo = {s.name for s in plan.stages if s.sources[0].mode == "halo"}
+        halo = {s.name for s in plan.stages if s.halo}
         for s in plan.stages:
             # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand; a halo
             # conv's weights and head as mma.sync B fragments
@@ -415,7 +416,7 @@ class IntTinyIceNetGPU:
                 bufs[stage.pool] if stage.pool else dummy, tensors[2] if hd else dummy,
                 tensors[3] if hd else dummy, state.out if hd else dummy, hl, wl, tiles_x,
                 tiles_img, tiles)
-        grid = (kernel.programs(tiles, self._sms) if self.device.type == "cuda" else tiles,)
+        grid = (tiles if self._sms is None else kernel.programs(tiles, self._sms),)
         return stage.name, kernel, grid, args, {}
 
     def _capture(self, state: _State, x: Any) -> Any:
