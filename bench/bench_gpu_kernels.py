@@ -10,8 +10,8 @@ On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
 * idle power, then per configuration (``--configs``, default 256x256 batch 1, 256x256 batch 64,
   1024x1024 batch 16) and variant (eager fp32, eager fp16, ``torch.compile(mode=
   'max-autotune')`` fp16, the kernels: ``kernels`` is the runner's default, the fastest exact
-  design; ``kernels-gen1`` the first generation; ``kernels-<design>[-pdl|-nopdl]`` any
-  other), measured by ``tinyicenet.bench.harness`` (the one measurement loop of the project):
+  design; ``kernels-gen1`` the first generation; ``kernels-<design>[-pdl|-nopdl]
+  [-fused|-unfused]`` any other), measured by ``tinyicenet.bench.harness`` (the one measurement loop of the project):
   **throughput** and NVML energy from ``--repetitions`` queued windows of ``--window``
   seconds (calls back to back, one device synchronisation per window), **latency**
   p50/p99 from synchronised single calls after each window; achieved TOP/s against the
@@ -101,14 +101,15 @@ def load_model(spec: str) -> tuple[Any, str]:
 # exactness
 # ------------------------------------------------------------------------------------------
 def kernel_options(variant: str) -> dict[str, Any]:
-    """Runner options of a kernel variant name: ``kernels[-<design>][-pdl|-nopdl]``."""
+    """Runner options of a kernel variant name:
+    ``kernels[-<design>][-pdl|-nopdl][-fused|-unfused]``."""
     parts = variant.split("-")[1:]
     opts: dict[str, Any] = {}
     for part in parts:
-        if part == "pdl":
-            opts["pdl"] = True
-        elif part == "nopdl":
-            opts["pdl"] = False
+        if part in ("pdl", "nopdl"):
+            opts["pdl"] = part == "pdl"
+        elif part in ("fused", "unfused"):
+            opts["fused"] = part == "fused"
         else:
             opts["design"] = part
     return opts

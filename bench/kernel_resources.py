@@ -64,7 +64,7 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     from triton.compiler import ASTSource
 
     from tinyicenet.errors import ConfigError, ToolNotFoundError, VerificationError
-    from tinyicenet.kernels.cuda_halo import HaloKernel
+    from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel
     from tinyicenet.kernels.occupancy import programs_per_sm
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
@@ -79,7 +79,7 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     x = torch.empty(n, runner.plan.in_channels, h, w, device="meta")
     rows = []
     for name, kernel, grid, args, kwargs in runner.launch_specs(runner.state(n, h, w), x):
-        if isinstance(kernel, HaloKernel):
+        if isinstance(kernel, (HaloKernel, FusedKernel)):
             rows.append(_halo_row(kernel, int(grid[0]), arch, cuobjdump, sms))
             continue
         kwargs = dict(kwargs)
@@ -125,12 +125,12 @@ def _cubin_usage(name: str, cubin_bytes: bytes, cuobjdump: Path) -> tuple[int, i
 
 
 def _halo_row(kernel: Any, tiles: int, arch: int, cuobjdump: Path, sms: int) -> dict[str, Any]:
-    """A gen6 halo conv compiled with nvcc (the options of its NVRTC compile); its grid is the
-    persistent one the runner launches for ``tiles`` tiles on ``sms`` SMs."""
+    """A halo conv (gen6 / gen7) or a fused network kernel compiled with nvcc (the source and
+    options of its NVRTC compile); its grid is the persistent one the runner launches for
+    ``tiles`` tiles on ``sms`` SMs."""
     import shutil
 
     from tinyicenet.errors import ToolNotFoundError, VerificationError
-    from tinyicenet.kernels.fragments import source
     from tinyicenet.kernels.occupancy import programs_per_sm
     nvcc = shutil.which("nvcc")
     if nvcc is None:
@@ -138,16 +138,18 @@ def _halo_row(kernel: Any, tiles: int, arch: int, cuobjdump: Path, sms: int) -> 
                                 "to be compiled here")
     with tempfile.TemporaryDirectory() as tmp:
         src, cubin = Path(tmp) / "halo.cu", Path(tmp) / "halo.cubin"
-        src.write_text(source())
+        src.write_text(kernel.code)
         proc = subprocess.run([nvcc, "-cubin", f"-arch=sm_{arch}", *kernel.options, "-o",
                                str(cubin), str(src)], capture_output=True, text=True)
         if proc.returncode:
             first = (proc.stderr.strip().splitlines() or ["no message"])[0]
             raise VerificationError(f"{kernel.name}: nvcc did not compile it: {first}")
         regs, stack = _cubin_usage(kernel.name, cubin.read_bytes(), cuobjdump)
-    warps = kernel.tile[2]
+    warps = kernel.threads // 32
+    tile = ([list(t[:2]) for t in kernel.tiles] if hasattr(kernel, "tiles")
+            else list(kernel.tile[:2]))
     return {"stage": kernel.name, "grid": kernel.programs(tiles, sms, regs), "warps": warps,
-            "stages": 2, "tile": list(kernel.tile[:2]), "registers": regs,
+            "stages": 2, "tile": tile, "registers": regs,
             "stack_bytes": stack, "shared_bytes": kernel.shared,
             "programs_per_sm": programs_per_sm(regs, warps, kernel.shared)}
 

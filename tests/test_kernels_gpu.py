@@ -35,7 +35,7 @@ def reference(model, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("wb,ab,skips", MODELS)
 def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips, design):
-    if design == "gen6":
+    if design in ("gen6", "gen7"):
         pytest.importorskip("cupy")
     rng = fresh_rng("kernels vs intref")  # fresh every run, seed printed
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
@@ -82,10 +82,10 @@ def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
 @pytest.mark.parametrize("tiles", [None, {"*": (16, 16, 8, 2)}, {"*": (8, 16, 4, 3, 8)},
                                    {"decoder0": (4, 16, 4, 4), "encoder0": (8, 32, 4, 3, 8)}])
 def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
-    if design == "gen6":
+    if design in ("gen6", "gen7"):
         pytest.importorskip("cupy")
     monkeypatch.setattr(IntTinyIceNetGPU, "LARGE_PIXELS", 0)  # tiles=None: the large shapes
-    if design == "gen6" and tiles and "decoder0" in tiles:
+    if design in ("gen6", "gen7") and tiles and "decoder0" in tiles:
         # (4, 16) does not suit a halo conv (tests/test_kernels_halo.py): its own shapes
         tiles = {"decoder0": (16, 32, 4), "encoder1": (8, 16, 2), "encoder0": tiles["encoder0"]}
     model = random_intmodel(seed=17)
@@ -93,6 +93,27 @@ def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
     got = IntTinyIceNetGPU(model, tiles=tiles, design=design).forward_int(
         torch.from_numpy(x).cuda())
     assert int((got.cpu().numpy().astype(np.int64) != reference(model, x)).sum()) == 0
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("wb,ab,skips", MODELS[:4])
+def test_gen7_fused_and_per_stage_launches_equal_intref(wb, ab, skips, fused):
+    pytest.importorskip("cupy")
+    rng = fresh_rng("gen7 fused")
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
+                            seed=int(rng.integers(1 << 30)))
+    gpu = IntTinyIceNetGPU(model, design="gen7", fused=fused)
+    for shape in [(4, 2, 256, 256), (3, 2, 40, 72), (1, 2, 4, 4)]:
+        x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
+        x[0, :, : shape[2] // 4] *= 30
+        x[-1, 1, -1, :2] = [3e38, -3e38]   # x * scale overflows fp32: clamped all the same
+        ref = reference(model, x)
+        state = gpu.state(*shape[:1], *shape[2:])
+        assert (state.sync is not None) == fused
+        state.out.fill_(127)
+        for _ in range(2):   # the fused kernel's counters are left ready for the next launch
+            got = gpu.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
+            assert int((got.astype(np.int64) != ref).sum()) == 0, shape
 
 
 def test_brevitas_model_if_available():

@@ -113,11 +113,41 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes):
     assert checked == ["encoder1", "bottleneck", "decoder1", "decoder0"]
 
 
-def test_smem_bytes_of_the_default_decoders_by_hand():
+def test_smem_bytes_of_the_default_stages_by_hand():
+    stages = {s.name: s for s in P.lower(from_intref(random_intmodel(seed=3)), "gen7").stages}
     # decoder0 of the default net: up 32 + skip 16 channels -> 16; decoder1: 64 + 32 -> 32
     # weights 9 * 48 * 16; halo (4 + 2) x (16 + 2) low-res x 32 + 10 x 34 x 16, to 128 bytes
-    assert F.smem_bytes(32, 16, 16, 8, 32) == 6912 + 2 * 8960
-    assert F.smem_bytes(64, 32, 32, 8, 32) == 27648 + 2 * (6 * 18 * 64 + 10 * 34 * 32)
+    assert F.smem_bytes(stages["decoder0"], 8, 32) == 6912 + 2 * 8960
+    assert F.smem_bytes(stages["decoder1"], 8, 32) == 27648 + 2 * (6 * 18 * 64 + 10 * 34 * 32)
+    # the stem: 32 x 16 weights; two fp32 halos of 10 x 34 x 2 channels; 10 x 34 pairs
+    assert F.smem_bytes(stages["encoder0"], 8, 32) == 512 + 2 * 2816 + 768
+
+
+@pytest.mark.parametrize("wb,ab,skips,widths", [
+    (8, 8, True, (16, 32, 64)), (4, 4, False, (16, 32, 64)), (8, 8, True, (32, 64, 128))])
+def test_stem_model_equals_the_emulator(wb, ab, skips, widths):
+    # gen7's first conv (quantiser + im2col step from the fp32 halo) against the emulator's
+    # reference quantiser and im2col conv, on partial tiles, saturating pixels, exact halves
+    # of the quantisation step, infinities and NaN (the reference maps NaN to 0)
+    rng = fresh_rng("stem model")
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, widths=widths,
+                            seed=int(rng.integers(1 << 30)))
+    plan = P.lower(from_intref(model), "gen7")
+    assert plan.quant_fused and "input" not in plan.buffers
+    x = (rng.standard_normal((2, 2, 24, 40)) * rng.uniform(0.5, 4)).astype(np.float32)
+    x[1, :, :6] = 60.0
+    step = np.float32(1 / plan.quant.input_scale)
+    x[0, 0, 3, :12] = (np.arange(-6, 6) + 0.5) * step          # ties: round half to even
+    x[0, 1, 5, 3:6] = [np.inf, -np.inf, np.nan]
+    stage, _, (n, h, w), y = next(_stage_outputs(plan, x))
+    assert stage.name == "encoder0" and F.is_stem(stage) and stage.halo
+    assert not stage.weight[18:].any()     # the A bytes past K = 18 are free
+    for tile in ((8, 32, 4), (4, 16, 2), (16, 16, 4), (8, 16, 1)):
+        got = F.model_stem(stage, plan.quant, x, tile)
+        assert int((got != y).sum()) == 0, tile
+    # and the whole gen7 plan is the integer reference (the emulator's own oracle)
+    expect = model.run_int(model.quantize_input(np.nan_to_num(x, nan=0.0)))
+    assert np.array_equal(E.run_plan(plan, np.nan_to_num(x, nan=0.0)), expect)
 
 
 @pytest.mark.parametrize("rshift", [1, 2, 5, 7, 13, 30])

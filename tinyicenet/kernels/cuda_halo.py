@@ -1,9 +1,12 @@
-"""Compile and launch the halo conv (``halo_conv.cu``, design gen6) through CuPy's NVRTC.
+"""Compile and launch the halo convs (``halo_conv.cu``, designs gen6 / gen7) through CuPy.
 
 One :class:`HaloKernel` per stage and tile: the stage's constants become ``-D``
 definitions, so each compile is specialised like a Triton constexpr kernel (CuPy caches the
-binary on disk). ``kernel[grid](*args)`` launches on PyTorch's current stream, so the runner's
-CUDA graphs capture it with the Triton kernels around it.
+binary on disk). A :class:`FusedKernel` composes several stages (each the source's stage
+section in its own namespace, with its own constants) into one persistent kernel that waits
+grid-wide between them: one launch per forward pass. ``kernel[grid](*args)`` launches on
+PyTorch's current stream, so the runner's CUDA graphs capture it with any Triton kernels
+around it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import importlib.util
 from typing import Any
 
 from tinyicenet.errors import ConfigError, ToolNotFoundError
-from tinyicenet.kernels.fragments import class_tiles, smem_bytes, source, sources
+from tinyicenet.kernels.fragments import class_tiles, is_stem, smem_bytes, source, sources
 from tinyicenet.kernels.occupancy import programs_per_sm
-from tinyicenet.kernels.plan import ConvStage
+from tinyicenet.kernels.plan import ConvStage, QuantStage
 
 #: shared memory a kernel may use without opting in
 DEFAULT_SHARED = 48 * 1024
@@ -34,18 +37,24 @@ def check_tile(tile: tuple[int, int, int]) -> bool:
     return (th * tw // 16 // warps) % (2 * tw // 16) == 0
 
 
-def defines(stage: ConvStage, tile: tuple[int, int, int]) -> dict[str, int]:
-    """The kernel's compile-time constants for ``stage`` (see the head of the .cu file)."""
+def defines(stage: ConvStage, tile: tuple[int, int, int],
+            quant: QuantStage | None = None) -> dict[str, int]:
+    """The kernel's compile-time constants for ``stage`` (see the head of the .cu file);
+    the stem also needs the plan's input quantiser ``quant``."""
+    if is_stem(stage) and quant is None:
+        raise ConfigError(f"{stage.name}: the stem needs the input quantiser")
     if not check_tile(tile):
         raise ConfigError(f"{stage.name}: halo tile {tile} needs even TH, TW a multiple of 16 "
                           "and whole pairs of tile rows per warp")
     th, tw, warps = tile
-    up, sk = sources(stage)
+    up, sk = (None, None) if is_stem(stage) else sources(stage)
     rq = stage.requant
     d = dict(CUP=up.channels if up else 0, CSK=sk.channels if sk else 0, COUT=stage.cout_p,
              TH=th, TW=tw, WARPS=warps, RSHIFT=rq.rshift, LO=rq.lo, HI=rq.hi,
              OUT_XOR=stage.out_xor, WRITE_OUT=int(stage.out is not None),
              POOL=int(stage.pool is not None), HEAD=int(stage.head is not None))
+    if is_stem(stage):
+        d.update(STEM=1, QLO=quant.lo, QHI=quant.hi)
     if stage.head is not None:
         hd = stage.head
         d.update(NCLS=hd.classes, NCLS_T=class_tiles(hd), H_RSHIFT=hd.requant.rshift,
@@ -53,22 +62,58 @@ def defines(stage: ConvStage, tile: tuple[int, int, int]) -> dict[str, int]:
     return d
 
 
-def options(stage: ConvStage, tile: tuple[int, int, int]) -> tuple[str, ...]:
+def options(stage: ConvStage, tile: tuple[int, int, int],
+            quant: QuantStage | None = None) -> tuple[str, ...]:
     """Compiler options (NVRTC and nvcc alike)."""
-    return ("-std=c++17",) + tuple(f"-D{k}={v}" for k, v in defines(stage, tile).items())
+    return ("-std=c++17",) + tuple(f"-D{k}={v}" for k, v in defines(stage, tile, quant).items())
 
 
-class HaloKernel:
-    """The halo conv compiled for one stage and tile (compiled at the first launch)."""
+#: macros the stage section defines from its constants (undefined after each fused stage)
+DERIVED = ("STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", "H_RSHIFT", "H_LO", "H_HI",
+           "H_XOR", "NT", "MT_PER_WARP", "UH", "UW", "SH", "SW", "UP_BYTES", "SK_BYTES",
+           "W_BYTES", "Q_BYTES", "HALO_BYTES")
 
-    def __init__(self, stage: ConvStage, tile: tuple[int, int, int]) -> None:
-        self.name = stage.name
-        self.tile = tuple(int(v) for v in tile)
-        self.options = options(stage, self.tile)
-        up, sk = sources(stage)
-        self.shared = smem_bytes(up.channels if up else 0, sk.channels if sk else 0,
-                                 stage.cout_p, self.tile[0], self.tile[1])
-        self.threads = 32 * self.tile[2]
+
+def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
+                 quant: QuantStage) -> str:
+    """CUDA source of one kernel ``tinyicenet_net`` running ``specs`` (stage, tile) in order:
+    each stage's section of ``halo_conv.cu`` in namespace ``s<i>`` with its constants, and a
+    grid-wide wait after every stage but the last. All tiles need the same warps."""
+    text = source()
+    common, rest = text.split("//@stage\n")
+    stage_code = rest.split("//@kernel\n")[0]
+    warps = {t[2] for _, t in specs}
+    if len(warps) != 1:
+        raise ConfigError(f"a fused kernel needs one warp count per program, not {sorted(warps)}")
+    parts = [common]
+    for i, (stage, tile) in enumerate(specs):
+        d = defines(stage, tile, quant)
+        parts.append(f"namespace s{i} {{\n" + "".join(f"#define {k} {v}\n" for k, v in d.items())
+                     + stage_code + "".join(f"#undef {k}\n" for k in {*d, *DERIVED})
+                     + f"}}  // namespace s{i}\n")
+    params = ", ".join(f"STAGE_PARAMS({i})" for i in range(len(specs)))
+    waits = len(specs) - 1
+    body = "".join(f"    s{i}::conv_tiles(STAGE_ARGS({i}), smem);\n"
+                   + (f"    grid_stage_done(sync + {i});\n" if i < waits else "")
+                   for i in range(len(specs)))
+    parts.append(f'extern "C" __global__ void __launch_bounds__({warps.pop() * 32}) '
+                 f"tinyicenet_net({params}, unsigned* sync) {{\n"
+                 "    extern __shared__ __align__(128) i8 smem[];\n" + body
+                 + f"    grid_exit(sync, {waits});\n}}\n")
+    return "".join(parts)
+
+
+class _Compiled:
+    """A kernel compiled by NVRTC at its first launch, launched on PyTorch's stream."""
+
+    name: str
+    threads: int
+    shared: int
+    options: tuple[str, ...]
+    code: str
+    entry: str
+
+    def __init__(self) -> None:
         self._fn: Any = None
         self._streams: dict[int, Any] = {}
 
@@ -77,26 +122,38 @@ class HaloKernel:
             try:
                 import cupy
             except ImportError:
-                raise ToolNotFoundError("the gen6 kernel design needs CuPy (pip install "
+                raise ToolNotFoundError("the gen6 / gen7 kernel designs need CuPy (pip install "
                                         "cupy-cuda13x, or cupy-cuda12x for CUDA 12)") from None
-            fn = cupy.RawModule(code=source(), options=self.options).get_function("halo_conv")
+            fn = cupy.RawModule(code=self.code, options=self.options).get_function(self.entry)
             if self.shared > DEFAULT_SHARED:
                 fn.max_dynamic_shared_size_bytes = self.shared
             self._fn = fn
         return self._fn
 
+    @property
+    def registers(self) -> int:
+        """Registers per thread of the compiled kernel."""
+        return int(self._function().num_regs)
+
+    def resident(self, sms: int, registers: int | None = None) -> int:
+        """Programs that fit on the GPU at once (``registers`` per thread: the compiled
+        kernel's unless given; all shared memory is dynamic, ``self.shared``)."""
+        regs = self.registers if registers is None else registers
+        return sms * max(programs_per_sm(regs, self.threads // 32, self.shared), 1)
+
     def programs(self, tiles: int, sms: int, registers: int | None = None) -> int:
-        """Persistent grid: as many programs as fit on the GPU at once, at most one per tile
-        (``registers`` per thread: the compiled kernel's unless given). The kernel's shared
-        memory is all dynamic (``self.shared``)."""
-        regs = int(self._function().num_regs) if registers is None else registers
-        return max(1, min(tiles, sms * max(programs_per_sm(regs, self.tile[2], self.shared), 1)))
+        """Persistent grid: as many programs as fit on the GPU at once, at most one per tile."""
+        return max(1, min(tiles, self.resident(sms, registers)))
 
     def __getitem__(self, grid: tuple[int, ...]) -> Any:
         return lambda *args: self.launch(grid, args)
 
+    #: launched as a cooperative kernel (the driver refuses a grid that cannot be resident)
+    cooperative = False
+
     def launch(self, grid: tuple[int, ...], args: tuple) -> None:
-        """Launch on PyTorch's current CUDA stream (tensors pass as their addresses)."""
+        """Launch on PyTorch's current CUDA stream (tensors pass as their addresses, floats as
+        fp32, other numbers as int32)."""
         import cupy
         import numpy as np
         import torch
@@ -106,7 +163,59 @@ class HaloKernel:
         stream = self._streams.get(ptr)
         if stream is None:
             stream = self._streams[ptr] = cupy.cuda.ExternalStream(ptr)
-        cargs = tuple(np.uint64(a.data_ptr()) if isinstance(a, torch.Tensor) else np.int32(a)
-                      for a in args)
+        cargs = tuple(np.uint64(a.data_ptr()) if isinstance(a, torch.Tensor)
+                      else np.float32(a) if isinstance(a, float) else np.int32(a) for a in args)
         with stream:
-            fn((int(grid[0]),), (self.threads,), cargs, shared_mem=self.shared)
+            fn((int(grid[0]),), (self.threads,), cargs, shared_mem=self.shared,
+               enable_cooperative_groups=self.cooperative)
+
+
+class HaloKernel(_Compiled):
+    """The halo conv compiled for one stage and tile."""
+
+    entry = "halo_conv"
+
+    def __init__(self, stage: ConvStage, tile: tuple[int, int, int],
+                 quant: QuantStage | None = None) -> None:
+        super().__init__()
+        self.name = stage.name
+        self.tile = tuple(int(v) for v in tile)
+        self.options = options(stage, self.tile, quant)
+        self.code = source()
+        self.shared = smem_bytes(stage, self.tile[0], self.tile[1])
+        self.threads = 32 * self.tile[2]
+
+
+class FusedKernel(_Compiled):
+    """Several halo stages in one persistent kernel (:func:`fused_source`). Its arguments
+    are each stage's :class:`HaloKernel` arguments in order, then the grid-wait counters
+    (``waits + 1`` int32 zeros, left zero by every launch); every program must be resident
+    at once, so the grid is at most :meth:`resident`."""
+
+    entry = "tinyicenet_net"
+
+    def __init__(self, specs: list[tuple[ConvStage, tuple[int, int, int]]],
+                 quant: QuantStage, cooperative: bool = True) -> None:
+        super().__init__()
+        self.name = "network"
+        self.tiles = [tuple(int(v) for v in t) for _, t in specs]
+        self.code = fused_source(specs, quant)
+        self.options = ("-std=c++17",)
+        self.shared = max(smem_bytes(s, t[0], t[1]) for s, t in specs)
+        self.threads = 32 * self.tiles[0][2]
+        self.waits = len(specs) - 1
+        self.cooperative = cooperative
+
+    def resident(self, sms: int, registers: int | None = None) -> int:
+        """Programs resident at once: the occupancy formula, and no more than the driver's
+        own count where CuPy exposes it (a grid past it would wait forever)."""
+        n = super().resident(sms, registers)
+        if registers is None:
+            try:
+                from cupy.cuda import driver
+                per_sm = driver.occupancyMaxActiveBlocksPerMultiprocessor(
+                    self._function().kernel.ptr, self.threads, self.shared)
+                n = min(n, sms * int(per_sm))
+            except (ImportError, AttributeError):
+                pass
+        return n

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyicenet.kernels.plan import ConvStage, HeadStage, apply_requant
+from tinyicenet.kernels.plan import STEM_CHANNELS, ConvStage, HeadStage, QuantStage, apply_requant
 
 #: the kernel's source (package data)
 SOURCE = "halo_conv.cu"
@@ -68,11 +68,22 @@ def _round128(n: int) -> int:
     return -(-n // 128) * 128
 
 
-def smem_bytes(cup: int, csk: int, cout: int, th: int, tw: int) -> int:
-    """Dynamic shared memory of one program: the weights and two halo buffers (the kernel's
-    W_BYTES and HALO_BYTES)."""
+def smem_bytes(stage: ConvStage, th: int, tw: int) -> int:
+    """Dynamic shared memory of one program of ``stage``: the weights and two halo buffers
+    (the kernel's W_BYTES and HALO_BYTES), and for the stem its quantised halo (Q_BYTES)."""
+    if is_stem(stage):   # fp32 planes of the 2 input channels; one 2-byte pair per pixel
+        pixels = (th + 2) * (tw + 2)
+        return (_round128(32 * stage.cout_p) + 2 * _round128(pixels * 2 * 4)
+                + _round128(pixels * 2))
+    up, sk = sources(stage)
+    cup, csk = (0 if s is None else s.channels for s in (up, sk))
     halo = (th // 2 + 2) * (tw // 2 + 2) * cup + (th + 2) * (tw + 2) * csk
-    return _round128(9 * (cup + csk) * cout) + 2 * _round128(halo)
+    return _round128(9 * (cup + csk) * stage.cout_p) + 2 * _round128(halo)
+
+
+def is_stem(stage: ConvStage) -> bool:
+    """True for gen7's CUDA C++ first conv (its source is the float input, mode "stem")."""
+    return stage.sources[0].mode == "stem"
 
 
 def _lane_bytes(block: np.ndarray, regs: int) -> np.ndarray:
@@ -97,6 +108,11 @@ def pack_conv(stage: ConvStage) -> np.ndarray:
     first (a decoder's first), then K steps.
     """
     w = stage.weight.astype(np.int64)
+    if is_stem(stage):   # one im2col K = 32 step (plan.pack_im2col rows)
+        if stage.sources[0].channels != STEM_CHANNELS or w.shape[0] != 32:
+            raise ValueError(f"{stage.name}: the stem takes {STEM_CHANNELS} channels in one "
+                             f"K = 32 step, not {w.shape[0]} rows")
+        return _lane_bytes(w, 2).ravel().astype(np.int8)
     parts, row0 = [], 0
     ups = [s.up for s in stage.sources]
     if any(s.mode != "halo" for s in stage.sources) or ups not in ([True], [False], [True, False]):
@@ -241,6 +257,68 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
                         wk = _unpack(frags[pos:pos + size], kw, cout)
                         pos += size
                         acc[pixel] += a @ wk
+                acc += stage.bias.astype(np.int64)
+                y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
+                yh, xw = min(th, h - y0), min(tw, w - x0)
+                out[b, y0:y0 + yh, x0:x0 + xw] = y[:yh, :xw]
+    return out
+
+
+def quantise(quant: QuantStage, x: np.ndarray) -> np.ndarray:
+    """The stem's quantiser as the kernel computes it, in fp32: round half to even of
+    ``clamp(x * scale, lo, hi)``, NaN -> 0."""
+    v = np.clip(np.asarray(x, np.float32) * np.float32(quant.input_scale), quant.lo, quant.hi)
+    return np.where(np.isnan(v), 0, np.rint(v)).astype(np.int64)
+
+
+def stem_addresses(tile: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The stem's A operand as ``stem_step`` loads it: (tile pixel index ``[P]``, byte
+    address in the quantised halo ``[P, 32]``, -1 for the zero bytes of a 16-bit load) for
+    every pixel row P of every warp's m-tiles. Row m of an m-tile is lane group m % 8,
+    register m // 8; lane tq holds K bytes 4 tq .. (taps 2 tq, 2 tq + 1) and 16 + 4 tq ..
+    (tap 8, the same for every tq: rows past 17 have zero weights)."""
+    th, tw, warps = tile
+    per, mt, sw = tw // 16, th * tw // 16 // warps, tw + 2
+    warp, t, m = (a.ravel() for a in np.meshgrid(np.arange(warps), np.arange(mt),
+                                                  np.arange(16), indexing="ij"))
+    row0 = warp * mt // per
+    g, r = m % 8, m // 8
+    p = ((row0 * sw + g) + (t // per) * sw + (t % per) * 16) * 2 + 16 * r
+    pixel = (row0 + t // per) * tw + (t % per) * 16 + m
+    addr = np.full((pixel.size, 32), -1, dtype=np.int64)
+    o8 = (2 * sw + 2) * 2
+    for tq in range(4):
+        t0, t1 = 2 * tq, 2 * tq + 1
+        o0, o1 = ((t0 // 3) * sw + t0 % 3) * 2, ((t1 // 3) * sw + t1 % 3) * 2
+        for i in range(2):
+            addr[:, 4 * tq + i] = p + o0 + i
+            addr[:, 4 * tq + 2 + i] = p + o1 + i
+            addr[:, 16 + 4 * tq + i] = p + o8 + i
+    return pixel, addr
+
+
+def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
+               tile: tuple[int, int, int] = TILE) -> np.ndarray:
+    """What the stem computes from the float input ``x`` ``[n, 2, h, w]``: the requantised
+    first conv ``[n, h, w, cout_p]``. Walks its tiles, copies each fp32 halo (zeros outside
+    the image), quantises it (:func:`quantise`) into channel pairs and multiplies the bytes at
+    :func:`stem_addresses` with the weights read back through the B-fragment layout."""
+    th, tw, _ = tile
+    n, c, h, w = x.shape
+    cout = stage.cout_p
+    wk = _unpack(pack_conv(stage).astype(np.int64), 32, cout)
+    pixel, addr = stem_addresses(tile)
+    out = np.zeros((n, h, w, cout), dtype=np.int64)
+    pad = np.zeros((n, c, h + th + 2, w + tw + 2), dtype=np.float32)
+    pad[:, :, 1:h + 1, 1:w + 1] = x
+    for b in range(n):
+        for y0 in range(0, h, th):
+            for x0 in range(0, w, tw):
+                raw = pad[b, :, y0:y0 + th + 2, x0:x0 + tw + 2]       # rows y0 - 1 ..
+                q = quantise(quant, raw).transpose(1, 2, 0).ravel()   # pixel pairs
+                a = np.where(addr >= 0, np.append(q, 0)[addr], 0)
+                acc = np.zeros((th * tw, cout), dtype=np.int64)
+                acc[pixel] = a @ wk
                 acc += stage.bias.astype(np.int64)
                 y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
                 yh, xw = min(th, h - y0), min(tw, w - x0)

@@ -20,49 +20,22 @@
 // arithmetic is the integer reference's (tinyicenet.kernels.plan: offsets, safe bias, round
 // half to even), so the output equals it value for value.
 //
+// The first conv (STEM, design gen7) reads the float network input instead: its halo is
+// copied as fp32 (4-byte cp.async), quantised once per pixel into shared memory (the
+// integer reference's quantiser) and multiplied as one im2col K = 32 step per m-tile
+// (k = 2 tap + channel, plan.pack_im2col; rows 18.. have zero weights).
+//
 // Compile-time parameters (-D): CUP, CSK, COUT (padded, multiple of 16), TH (even), TW
 // (multiple of 16), WARPS, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, POOL, HEAD (0/1) and with HEAD:
-// NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR.
-
-#ifndef HEAD
-#define HEAD 0
-#endif
-#ifndef POOL
-#define POOL 0
-#endif
-#ifndef WRITE_OUT
-#define WRITE_OUT (!HEAD)
-#endif
-#ifndef NCLS
-#define NCLS 1
-#define NCLS_T 1
-#define H_RSHIFT 0
-#define H_LO 0
-#define H_HI 0
-#define H_XOR 0
-#endif
+// NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR; with STEM: QLO, QHI.
+//
+// The file has three sections (marked //@stage and //@kernel): helpers, one stage's device
+// code, and the kernel of one stage. tinyicenet.kernels.cuda_halo also composes several
+// stages, each in its own namespace, into one persistent kernel with grid-wide waits
+// between them (small calls: one launch per forward pass).
 
 typedef signed char i8;
 typedef unsigned int u32;
-
-#define NT (COUT / 8)                               // n-tiles of the conv
-#define MT_PER_WARP ((TH * TW / 16) / WARPS)        // 16-pixel m-tiles per warp
-#define UH (TH / 2 + 2)                             // low-resolution halo rows
-#define UW (TW / 2 + 2)
-#define SH (TH + 2)                                 // skip halo rows
-#define SW (TW + 2)
-#define UP_BYTES (UH * UW * CUP)
-#define SK_BYTES (SH * SW * CSK)
-#define HALO_BYTES (((UP_BYTES + SK_BYTES) + 127) / 128 * 128)
-#define W_BYTES (9 * (CUP + CSK) * COUT)
-
-static_assert((CUP == 16 || CUP % 32 == 0) && (CSK == 16 || CSK % 32 == 0) && COUT % 16 == 0,
-              "channels: 16 or multiples of 32 (plan.pad_channels: powers of two >= 16)");
-static_assert(TH % 2 == 0 && TW % 16 == 0, "tile: even rows, 16-pixel columns");
-static_assert((TH * TW / 16) % WARPS == 0, "m-tiles must split evenly over the warps");
-static_assert(MT_PER_WARP % (2 * (TW / 16)) == 0,
-              "each warp holds whole pairs of tile rows (pooling, upsampled rows)");
-static_assert(CUP + CSK > 0, "at least one source");
 
 __device__ __forceinline__ u32 smem_u32(const void* p) {
     return static_cast<u32>(__cvta_generic_to_shared(p));
@@ -104,17 +77,111 @@ __device__ __forceinline__ void mma_k16(int* d, u32 a0, u32 a1, u32 b0) {
 // round half to even of acc * 2**-rshift, clamped (plan.apply_requant), in one biased shift:
 // with q0 = acc >> RS, (acc + half - 1 + (q0 & 1)) >> RS adds 1 exactly when the remainder is
 // above half, or equal to it with q0 odd. plan.safe_bias keeps acc + half inside int32.
-template <int RS, int QLO, int QHI>
+template <int RS, int MINV, int MAXV>
 __device__ __forceinline__ int requant(int acc) {
     int q;
     if constexpr (RS > 0) {
         q = (acc + ((1 << (RS - 1)) - 1) + ((acc >> RS) & 1)) >> RS;
     } else {
-        acc = min(max(acc, QLO - 1), QHI + 1);
+        acc = min(max(acc, MINV - 1), MAXV + 1);
         q = acc << (-RS);
     }
-    return min(max(q, QLO), QHI);
+    return min(max(q, MINV), MAXV);
 }
+
+__device__ __forceinline__ void cp_async4(u32 dst, const void* src, bool valid) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n"
+                 :: "r"(dst), "l"(src), "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ u32 lds16(u32 addr) {
+    u32 v;
+    asm volatile("ld.shared.u16 %0, [%1];\n" : "=r"(v) : "r"(addr));
+    return v;
+}
+
+// Grid-wide order between the stages of a fused kernel (all its programs are resident: the
+// runner sizes the grid from the kernel's resources). sync[k] counts the programs done with
+// stage k; the last program to leave resets every counter for the next launch.
+__device__ __forceinline__ void grid_stage_done(unsigned* count) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();                    // this program's stores before its arrival
+        atomicAdd(count, 1u);
+        unsigned seen;
+        do {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n"
+                         : "=r"(seen) : "l"(count) : "memory");
+        } while (seen < gridDim.x);
+    }
+    __syncthreads();
+}
+__device__ __forceinline__ void grid_exit(unsigned* sync, int waits) {
+    if (threadIdx.x == 0 && atomicAdd(sync + waits, 1u) == gridDim.x - 1) {
+        for (int k = 0; k <= waits; ++k) atomicExch(sync + k, 0u);
+    }
+}
+
+// One stage's parameters (and arguments) in a kernel signature, suffixed by the stage.
+#define STAGE_PARAMS(i)                                                                     \
+    const i8* __restrict__ up##i, const i8* __restrict__ sk##i,                             \
+    const i8* __restrict__ wfrag##i, const int* __restrict__ bias##i, i8* __restrict__ out##i, \
+    i8* __restrict__ pool##i, const u32* __restrict__ hfrag##i,                             \
+    const int* __restrict__ hbias##i, i8* __restrict__ logits##i, int H##i, int W##i,       \
+    int tiles_x##i, int tiles_img##i, int tiles##i, float qscale##i
+#define STAGE_ARGS(i)                                                                       \
+    up##i, sk##i, wfrag##i, bias##i, out##i, pool##i, hfrag##i, hbias##i, logits##i, H##i,  \
+    W##i, tiles_x##i, tiles_img##i, tiles##i, qscale##i
+
+//@stage
+#ifndef HEAD
+#define HEAD 0
+#endif
+#ifndef POOL
+#define POOL 0
+#endif
+#ifndef WRITE_OUT
+#define WRITE_OUT (!HEAD)
+#endif
+#ifndef NCLS
+#define NCLS 1
+#define NCLS_T 1
+#define H_RSHIFT 0
+#define H_LO 0
+#define H_HI 0
+#define H_XOR 0
+#endif
+
+
+#ifndef STEM
+#define STEM 0
+#endif
+
+#define NT (COUT / 8)                               // n-tiles of the conv
+#define MT_PER_WARP ((TH * TW / 16) / WARPS)        // 16-pixel m-tiles per warp
+#define UH (TH / 2 + 2)                             // low-resolution halo rows
+#define UW (TW / 2 + 2)
+#define SH (TH + 2)                                 // skip halo rows
+#define SW (TW + 2)
+#if STEM
+#define UP_BYTES 0
+#define SK_BYTES (SH * SW * 2 * 4)                  // the float input's two planes
+#define W_BYTES (32 * COUT)                         // one im2col K = 32 step
+#define Q_BYTES ((SH * SW * 2 + 127) / 128 * 128)   // the quantised halo, channel pairs
+#else
+#define UP_BYTES (UH * UW * CUP)
+#define SK_BYTES (SH * SW * CSK)
+#define W_BYTES (9 * (CUP + CSK) * COUT)
+#define Q_BYTES 0
+#endif
+#define HALO_BYTES (((UP_BYTES + SK_BYTES) + 127) / 128 * 128)
+
+static_assert((CUP == 16 || CUP % 32 == 0) && (CSK == 16 || CSK % 32 == 0) && COUT % 16 == 0,
+              "channels: 16 or multiples of 32 (plan.pad_channels: powers of two >= 16)");
+static_assert(TH % 2 == 0 && TW % 16 == 0, "tile: even rows, 16-pixel columns");
+static_assert((TH * TW / 16) % WARPS == 0, "m-tiles must split evenly over the warps");
+static_assert(MT_PER_WARP % (2 * (TW / 16)) == 0,
+              "each warp holds whole pairs of tile rows (pooling, upsampled rows)");
+static_assert(STEM ? CUP + CSK == 0 : CUP + CSK > 0, "a stem, or at least one source");
 
 // Copy one source's halo, rows x cols pixels of C channels from padded pixel (py0, px0) of
 // image n of a [N, hp, wp, C] buffer, into dst (zeros past the buffer's last row / column).
@@ -138,6 +205,75 @@ __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, i
     }
 }
 
+#if STEM
+// Copy tile `tile`'s halo of the float input x (NCHW, two channels, no border; passed as sk)
+// into `halo` as two fp32 planes of SH x SW: image pixels (y0 - 1 + hy, x0 - 1 + hx), zeros
+// outside the image (the integer reference pads the quantised input with 0).
+__device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
+                                          const i8* __restrict__ sk, int tile, int H, int W,
+                                          int tiles_x, int tiles_img) {
+    const float* x = reinterpret_cast<const float*>(sk);
+    const int n = tile / tiles_img, r = tile - n * tiles_img;
+    const int y0 = (r / tiles_x) * TH - 1, x0 = (r % tiles_x) * TW - 1;
+    constexpr int PIX = SH * SW;
+#pragma unroll
+    for (int k = 0; k < (2 * PIX + WARPS * 32 - 1) / (WARPS * 32); ++k) {
+        const int i = threadIdx.x + k * WARPS * 32;
+        if ((2 * PIX) % (WARPS * 32) == 0 || i < 2 * PIX) {
+            const int c = i >= PIX, j = i - c * PIX;
+            const int y = y0 + j / SW, xx = x0 + j % SW;
+            const bool ok = unsigned(y) < unsigned(H) && unsigned(xx) < unsigned(W);
+            const float* p = ok ? x + ((long(n) * 2 + c) * H + y) * W + xx : x;
+            cp_async4(smem_u32(halo + i * 4), p, ok);
+        }
+    }
+    cp_commit();
+}
+
+// The integer reference's input quantiser (tinyicenet_io.fixedpoint.codes): round half to even
+// of v * 2**-input_exp (exact in fp32), clamped to [QLO, QHI]; NaN gives 0.
+__device__ __forceinline__ int quantise(float v, float scale) {
+    if (v != v) return 0;
+    return __float2int_rn(fminf(fmaxf(v * scale, float(QLO)), float(QHI)));
+}
+
+// The fp32 halo -> one 2-byte channel pair per pixel (q), each pixel quantised once.
+__device__ __forceinline__ void quantise_halo(i8* q, const i8* raw, float scale) {
+    const float* f = reinterpret_cast<const float*>(raw);
+    constexpr int PIX = SH * SW;
+    for (int i = threadIdx.x; i < PIX; i += WARPS * 32) {
+        const u32 v = (u32(quantise(f[i], scale)) & 0xff)
+                      | ((u32(quantise(f[PIX + i], scale)) & 0xff) << 8);
+        reinterpret_cast<unsigned short*>(q)[i] = (unsigned short)v;
+    }
+}
+
+// The im2col K = 32 step of the first conv: A[m, 2 tap + c] = channel c of halo pixel
+// (row + dy, column + dx). Lane (g, tq) holds bytes 4 tq .. 4 tq + 3 (taps 2 tq, 2 tq + 1) and
+// 16 + 4 tq .. (tap 8 for tq = 0; past K = 18 the weights are zero, so those bytes are free).
+__device__ __forceinline__ void stem_step(int (&acc)[MT_PER_WARP][NT][4], u32 q, u32 wsm,
+                                          int warp, int lane) {
+    u32 b[NT][2];
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+        asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
+                     : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * 8));
+    const int g = lane >> 2, t0 = 2 * (lane & 3), t1 = t0 + 1;
+    const u32 o0 = ((t0 / 3) * SW + t0 % 3) * 2, o1 = ((t1 / 3) * SW + t1 % 3) * 2;
+    constexpr u32 O8 = (2 * SW + 2) * 2;
+    const int row0 = (warp * MT_PER_WARP) / (TW / 16);
+    const u32 base = q + (row0 * SW + g) * 2;
+#pragma unroll
+    for (int t = 0; t < MT_PER_WARP; ++t) {
+        const u32 p = base + ((t / (TW / 16)) * SW + (t % (TW / 16)) * 16) * 2;
+        const u32 a0 = lds16(p + o0) | (lds16(p + o1) << 16);
+        const u32 a1 = lds16(p + 16 + o0) | (lds16(p + 16 + o1) << 16);
+        const u32 a2 = lds16(p + O8), a3 = lds16(p + 16 + O8);
+#pragma unroll
+        for (int j = 0; j < NT; ++j) mma_k32(acc[t][j], a0, a1, a2, a3, b[j][0], b[j][1]);
+    }
+}
+#else
 // Copy tile `tile`'s halo of both sources into `halo` (one cp.async group).
 __device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
                                           const i8* __restrict__ sk, int tile, int H, int W,
@@ -149,6 +285,8 @@ __device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
     copy_halo<CSK, SH, SW>(halo + UP_BYTES, sk, n, y0, x0, H + 2, W + 2);
     cp_commit();
 }
+
+#endif
 
 // One k-step: the A fragments of every m-tile of this warp times the weight fragments at wsm
 // (NT fragments of KW x 8). K rows 0..15 are channels ch.. of tap `tap`; rows 16..31 (KW = 32)
@@ -256,12 +394,9 @@ __device__ __forceinline__ void store_pair(i8* p, int a, int b) {
         (unsigned short)(((a - OUT_XOR) & 0xff) | (((b - OUT_XOR) & 0xff) << 8));
 }
 
-extern "C" __global__ void __launch_bounds__(WARPS * 32)
-halo_conv(const i8* __restrict__ up, const i8* __restrict__ sk, const i8* __restrict__ wfrag,
-          const int* __restrict__ bias, i8* __restrict__ out, i8* __restrict__ pool,
-          const u32* __restrict__ hfrag, const int* __restrict__ hbias, i8* __restrict__ logits,
-          int H, int W, int tiles_x, int tiles_img, int tiles) {
-    extern __shared__ __align__(128) i8 smem[];
+// Every tile of this stage handled by this program (tiles blockIdx.x, + gridDim.x, ...).
+__device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
+    if (int(blockIdx.x) >= tiles) return;   // (a fused kernel has programs to spare)
     i8* wsh = smem;                                  // packed weights, for every tile
     i8* halo0 = smem + (W_BYTES + 127) / 128 * 128;  // two halo buffers (prefetch)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -269,9 +404,8 @@ halo_conv(const i8* __restrict__ up, const i8* __restrict__ sk, const i8* __rest
 
     for (int i = threadIdx.x; i < W_BYTES / 16; i += WARPS * 32)
         cp_async16(smem_u32(wsh + i * 16), wfrag + i * 16, true);
-    int tile = blockIdx.x;   // cuda_halo.py launches at most one program per tile
-    if (tile < tiles) load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
-    else cp_commit();
+    int tile = blockIdx.x;
+    load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
 
     int bias_r[NT][2];
 #pragma unroll
@@ -297,9 +431,16 @@ halo_conv(const i8* __restrict__ up, const i8* __restrict__ sk, const i8* __rest
             for (int j = 0; j < NT; ++j)
                 acc[t][j][0] = acc[t][j][1] = acc[t][j][2] = acc[t][j][3] = 0;
         const u32 hs = smem_u32(halo0 + (it & 1) * HALO_BYTES);
+#if STEM
+        i8* qh = halo0 + 2 * HALO_BYTES;
+        quantise_halo(qh, halo0 + (it & 1) * HALO_BYTES, qscale);
+        __syncthreads();
+        stem_step(acc, smem_u32(qh), smem_u32(wsh), warp, lane);
+#else
         u32 wsm = smem_u32(wsh);
         source_steps<true, CUP>(acc, hs, wsm, warp, lane);
         source_steps<false, CSK>(acc, hs + UP_BYTES, wsm, warp, lane);
+#endif
 
         // epilogue: pixel rows g and g + 8 of each m-tile, channels j * 8 + 2 tq (+1)
         const int n = tile / tiles_img, r = tile - n * tiles_img;
@@ -397,4 +538,10 @@ halo_conv(const i8* __restrict__ up, const i8* __restrict__ sk, const i8* __rest
         }
         __syncthreads();   // the buffer just read is the one the next prefetch overwrites
     }
+}
+
+//@kernel
+extern "C" __global__ void __launch_bounds__(WARPS * 32) halo_conv(STAGE_PARAMS()) {
+    extern __shared__ __align__(128) i8 smem[];
+    conv_tiles(STAGE_ARGS(), smem);
 }

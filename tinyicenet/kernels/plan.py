@@ -66,6 +66,11 @@ measurements behind each:
   of a tap's channels in one run of rows (``bk = channels``), which the emulator executes as
   tap mode; :mod:`tinyicenet.kernels.fragments` repacks the rows into MMA fragments and
   models the kernel. Needs a CUDA device and CuPy (NVRTC).
+* ``"gen7"``: gen6 with the **first conv in CUDA C++ as well** (2-channel inputs): it copies
+  its tile's halo of the float input, quantises each pixel once into shared memory and
+  multiplies gen2's im2col K = 32 slice (mode ``"stem"``: :func:`pack_im2col` rows, executed
+  as ``"im2col"``), so neither the quantise kernel nor the stored input remain. Small calls
+  run the whole network as one persistent kernel (``cuda_halo.FusedKernel``).
 
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
@@ -88,7 +93,7 @@ MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
-DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6")
+DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size (below /
@@ -104,6 +109,8 @@ AUTO_PIXELS = 2 ** 22
 #: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
 #: take 256 registers per thread and the quad decoder measured 1.5x slower than parity
 QUAD_MAX_N = 64
+#: input channels of gen7's CUDA C++ first conv (HH, HV): one 2-byte pair per pixel
+STEM_CHANNELS = 2
 #: widest im2col slice of the fused first conv (9 * C_in rounded up to a power of two >= 32);
 #: wider inputs keep the separate quantise kernel
 IM2COL_MAX_K = 128
@@ -215,9 +222,10 @@ class Source:
     unsummed weights, :func:`pack_quad_split`), ``"window"`` (the windowed input of gen4:
     ``channels`` bytes per pixel hold its quantised 3-pixel row window, one slice of
     ``bk = 4 * channels``, :func:`pack_window`), ``"halo"`` (gen6: tap order with
-    ``bk = channels``, read by the CUDA C++ halo conv) or ``"im2col"`` (the float network input,
+    ``bk = channels``, read by the CUDA C++ halo conv), ``"im2col"`` (the float network input,
     quantised in the kernel: one slice of ``bk`` = 9 * channels rounded up to a power of two
-    >= 32, row ``t * channels + c`` for tap t).
+    >= 32, row ``t * channels + c`` for tap t) or ``"stem"`` (gen7: im2col read by the CUDA
+    C++ first conv, 2 channels).
     ``cin0`` is where its channels start in the conv's input channels; ``real`` how many are
     real (the rest of ``channels`` is zero padding).
     """
@@ -238,7 +246,7 @@ class Source:
             return 3
         if self.mode == "quadrun":
             return 4
-        if self.mode in ("im2col", "window"):
+        if self.mode in ("im2col", "stem", "window"):
             return 1
         taps = {"parity": 4, "quadtap": 16, "quadsplit": 16}.get(self.mode, 9)
         return taps * (-(-self.channels // self.bk))
@@ -319,8 +327,9 @@ class ConvStage:
 
     @property
     def halo(self) -> bool:
-        """True when the stage runs as a CUDA C++ halo conv (gen6: its sources are "halo")."""
-        return self.sources[0].mode == "halo"
+        """True when the stage runs as a CUDA C++ halo conv (gen6: its sources are "halo";
+        gen7's first conv, "stem", too)."""
+        return self.sources[0].mode in ("halo", "stem")
 
     @property
     def quad(self) -> bool:
@@ -346,7 +355,7 @@ class Plan:
     @property
     def quant_fused(self) -> bool:
         """True when the first conv quantises the float input itself (no quantise kernel)."""
-        return any(s.mode == "im2col" for st in self.stages for s in st.sources)
+        return any(s.mode in ("im2col", "stem") for st in self.stages for s in st.sources)
 
 
 # --------------------------------------------------------------------------------------------
@@ -680,7 +689,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     scale = float(2.0 ** -net.input_exp)
     if not np.isfinite(scale) or not np.float32(scale) == scale or np.float32(scale) == 0:
         raise ExportError(f"{net.name}: input exponent {net.input_exp} is out of fp32 range")
-    window = gen >= 4 and window_bytes(net.in_channels) <= WINDOW_MAX
+    stem = gen >= 7 and net.in_channels == STEM_CHANNELS
+    window = gen >= 4 and not stem and window_bytes(net.in_channels) <= WINDOW_MAX
     cin_buf = window_bytes(net.in_channels) if window else input_channels(net.in_channels)
     quant = QuantStage(in_channels=net.in_channels, channels=cin_buf, input_scale=scale,
                        lo=int(net.input_lo), hi=int(net.input_hi), window=window)
@@ -695,7 +705,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     stages: list[ConvStage] = []
 
     def stored_offset(s: Source) -> int:
-        return 0 if s.mode == "im2col" else buffers[s.buffer][2]
+        return 0 if s.mode in ("im2col", "stem") else buffers[s.buffer][2]
 
     def conv_stage(name: str, level: int, conv: IntConv, sources: list[Source],
                    out: str | None, pool: str | None, head: HeadStage | None) -> ConvStage:
@@ -716,7 +726,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         for s in sources:
             if s.mode == "parity":
                 up_weight = pack_parity(conv.weight, s)
-            elif s.mode == "im2col":
+            elif s.mode in ("im2col", "stem"):
                 packed.append(pack_im2col(conv.weight, s))
             elif s.mode == "window":
                 packed.append(pack_window(conv.weight, s))
@@ -777,7 +787,8 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         conv = net.encoder[i]
         out = f"skip{i}" if net.skips else None
         if i == 0 and fuse_quant:
-            src = Source("x", net.in_channels, net.in_channels, 0, False, "im2col", im2col_k)
+            src = Source("x", net.in_channels, net.in_channels, 0, False,
+                         "stem" if stem else "im2col", im2col_k)
         elif i == 0 and window:
             src = Source("input", cin_buf, net.in_channels, 0, False, "window", 4 * cin_buf)
         else:

@@ -1,7 +1,8 @@
 """``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the custom kernels.
 
-Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first, which are
-CUDA C++ (``halo_conv.cu`` through ``cuda_halo``).
+Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first and every
+conv of gen7, which are CUDA C++ (``halo_conv.cu`` through ``cuda_halo``); small gen7 calls run
+as one fused persistent kernel.
 
 Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
 int8 output equals the reference's value for value. Per input shape it keeps the bordered
@@ -21,7 +22,7 @@ import numpy as np
 from tinyicenet.errors import ConfigError
 from tinyicenet.kernels import fragments
 from tinyicenet.kernels import cuda_halo
-from tinyicenet.kernels.cuda_halo import HaloKernel, check_tile
+from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel, check_tile
 from tinyicenet.kernels.fragments import sources
 from tinyicenet.kernels.emulate import SLACK
 from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, IntNet, Plan, lower,
@@ -54,6 +55,8 @@ class _State:
     buffers: dict[str, Any]
     out: Any
     static_in: Any = None
+    #: the fused kernel's grid-wait counters (None: one launch per stage)
+    sync: Any = None
     graphs: OrderedDict = field(default_factory=OrderedDict)   # input address -> CUDAGraph
     copy_graph: Any = None
 
@@ -104,15 +107,17 @@ class IntTinyIceNetGPU:
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20
     #: (bench notes)
     HALO_TILE = fragments.TILE
-    HALO_TILES = ({"encoder1": (8, 16, 4), "bottleneck": (8, 16, 4), "decoder1": (8, 16, 4),
-                   "decoder0": (16, 16, 4)},
-                  {"encoder1": (8, 16, 2), "bottleneck": (8, 16, 2), "decoder1": (8, 16, 2),
-                   "decoder0": (8, 16, 1)})
+    HALO_TILES = ({"encoder0": (16, 16, 4), "encoder1": (8, 16, 4), "bottleneck": (8, 16, 4),
+                   "decoder1": (8, 16, 4), "decoder0": (16, 16, 4)},
+                  {"encoder0": (8, 32, 4), "encoder1": (8, 16, 2), "bottleneck": (8, 16, 2),
+                   "decoder1": (8, 16, 2), "decoder0": (8, 16, 1)})
+    #: gen7 calls up to this many full-resolution pixels run as one fused kernel
+    FUSE_PIXELS = 2 ** 18
 
     def __init__(self, model: Any, device: Any = "cuda", *, graphs: bool = True,
                  tiles: dict[str, tuple[int, ...]] | None = None,
                  stages: int | None = None, design: str | None = None,
-                 pdl: bool | None = None) -> None:
+                 pdl: bool | None = None, fused: bool | None = None) -> None:
         """``tiles`` overrides the launch shape per stage name (or ``"*"`` for all):
         ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
         with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
@@ -120,7 +125,8 @@ class IntTinyIceNetGPU:
         kernel design (``plan.DESIGNS``, or ``"auto"``, the default: per call size,
         ``plan.resolve_design``); ``pdl`` launches
         every conv as a programmatic dependent launch (Hopper; default :attr:`PDL`, never in
-        Triton's interpreter)."""
+        Triton's interpreter). ``fused`` runs a gen7 call as one persistent kernel (default:
+        calls of at most :attr:`FUSE_PIXELS` pixels)."""
         import torch
         from tinyicenet.kernels import triton_conv  # (fail early without triton)
 
@@ -146,9 +152,10 @@ class IntTinyIceNetGPU:
         #: on "meta" (kernel_resources.py, which compiles them with nvcc) they count as there
         self.cuda_cpp = self.device.type == "meta" or (self.device.type == "cuda"
                                                        and cuda_halo.available())
-        if self.design == "gen6" and self.device.type not in ("cuda", "meta"):
-            raise ConfigError("kernel design gen6 runs CUDA C++ kernels: it needs a CUDA device "
-                              f"(and CuPy), not {self.device.type}")
+        if self.design in ("gen6", "gen7") and self.device.type not in ("cuda", "meta"):
+            raise ConfigError(f"kernel design {self.design} runs CUDA C++ kernels: it needs a "
+                              f"CUDA device (and CuPy), not {self.device.type}")
+        self.fused = fused
         if self.design == AUTO and self.device.type == "cuda" and not self.cuda_cpp:
             warnings.warn("CuPy is not installed: the kernels run the Triton-only designs "
                           f"{' / '.join(AUTO_FALLBACK)} instead of gen6 (pip install "
@@ -162,7 +169,7 @@ class IntTinyIceNetGPU:
         self.output_scale = float(2.0 ** self.plan.output_exp)
 
         self._dummy = torch.zeros(256, dtype=torch.int8, device=self.device)
-        self._halo_kernels: dict[tuple, HaloKernel] = {}
+        self._halo_kernels: dict[tuple, Any] = {}
         #: SMs of the GPU, for the halo convs' persistent grids (None off CUDA)
         self._sms = (torch.cuda.get_device_properties(self.device).multi_processor_count
                      if self.device.type == "cuda" else None)
@@ -286,6 +293,9 @@ class IntTinyIceNetGPU:
                 bufs[name] = torch.full((size,), -offset, dtype=torch.int8, device=self.device)
             out = torch.empty((n, self.plan.classes, h, w), dtype=torch.int8, device=self.device)
             state = _State(n, h, w, low, bufs, out)
+            if self._fuses(low, n * h * w):
+                state.sync = torch.zeros(len(low.plan.stages), dtype=torch.int32,
+                                         device=self.device)
             self._states[key] = state
         return state
 
@@ -300,9 +310,21 @@ class IntTinyIceNetGPU:
             return (*large[name], 16)
         return (*self.TILE, self.num_stages, 16)
 
-    def _halo_kernel(self, low: _Lowered, stage: Any, pixels: int) -> HaloKernel:
-        """The compiled halo conv of ``stage``: its own tile override, else ``"*"`` where that
-        suits the kernel, else the size's default (:attr:`HALO_TILES`)."""
+    def _fuses(self, low: _Lowered, pixels: int) -> bool:
+        """True when a call runs as one fused kernel: every stage a halo conv (gen7), and
+        :attr:`fused` or, by default, a small call."""
+        every = len(low.halo_stages) == len(low.plan.stages) and low.plan.quant_fused
+        if not every or not (pixels <= self.FUSE_PIXELS if self.fused is None else self.fused):
+            return False
+        warps = {self._halo_tile(s, pixels)[2] for s in low.plan.stages}
+        if len(warps) > 1 and self.fused:
+            raise ConfigError(f"a fused call needs one warp count for every stage's tile, not "
+                              f"{sorted(warps)}")
+        return len(warps) == 1
+
+    def _halo_tile(self, stage: Any, pixels: int) -> tuple[int, int, int]:
+        """A halo conv's tile: its own override, else ``"*"`` where that suits the kernel,
+        else the size's default (:attr:`HALO_TILES`)."""
         tile = self.HALO_TILES[pixels >= self.LARGE_PIXELS].get(stage.name, self.HALO_TILE)
         if stage.name in self.tiles:
             tile = self.tiles[stage.name][:3]
@@ -312,10 +334,15 @@ class IntTinyIceNetGPU:
                                   "per warp")
         elif "*" in self.tiles and check_tile(self.tiles["*"][:3]):
             tile = self.tiles["*"][:3]
+        return tile
+
+    def _halo_kernel(self, low: _Lowered, stage: Any, pixels: int) -> HaloKernel:
+        """The compiled halo conv of ``stage`` at its tile (:meth:`_halo_tile`)."""
+        tile = self._halo_tile(stage, pixels)
         key = (low.design, stage.name, tile)
         kernel = self._halo_kernels.get(key)
         if kernel is None:
-            kernel = self._halo_kernels[key] = HaloKernel(stage, tile)
+            kernel = self._halo_kernels[key] = HaloKernel(stage, tile, low.plan.quant)
         return kernel
 
     @staticmethod
@@ -343,6 +370,8 @@ class IntTinyIceNetGPU:
         bufs, dummy = state.buffers, self._dummy
         plan = state.low.plan
         q = plan.quant
+        if state.sync is not None:
+            return [self._fused_spec(state, x)]
         out: list[tuple[str, Any, tuple[int], tuple, dict[str, Any]]] = []
         if not plan.quant_fused:
             blocks = -(-(h * w) // self.QUANT_BLOCK)
@@ -354,7 +383,10 @@ class IntTinyIceNetGPU:
         for stage, tensors in zip(plan.stages, state.low.tensors):
             hl, wl = h >> stage.level, w >> stage.level
             if stage.name in state.low.halo_stages:
-                out.append(self._halo_spec(state, stage, tensors))
+                kernel = self._halo_kernel(state.low, stage, n * h * w)
+                args, tiles = self._halo_args(state, stage, tensors, kernel.tile, x)
+                grid = (tiles if self._sms is None else kernel.programs(tiles, self._sms),)
+                out.append((stage.name, kernel, grid, args, {}))
                 continue
             th, tw, warps, ns, vec = self._tile(stage.name, n * h * w)
             a = stage.sources[0]
@@ -400,24 +432,42 @@ class IntTinyIceNetGPU:
             out.append((stage.name, conv3x3_kernel, (n * tiles * (4 if par else 1),), args, kw))
         return out
 
-    def _halo_spec(self, state: _State, stage: Any, tensors: list[Any]) -> tuple:
-        """The launch of a halo conv (gen6): persistent programs over TH x TW tiles."""
-        kernel = self._halo_kernel(state.low, stage, state.n * state.h * state.w)
-        th, tw, _ = kernel.tile
+    def _halo_args(self, state: _State, stage: Any, tensors: list[Any],
+                   tile: tuple[int, int, int], x: Any) -> tuple[tuple, int]:
+        """A halo conv's kernel arguments (``halo_conv.cu``'s STAGE_PARAMS) over TH x TW
+        tiles, and its tile count. The stem reads the float input ``x`` as its source."""
+        th, tw, _ = tile
         hl, wl = state.h >> stage.level, state.w >> stage.level
         tiles_x = -(-wl // tw)
         tiles_img = -(-hl // th) * tiles_x
         tiles = state.n * tiles_img
         bufs, dummy = state.buffers, self._dummy
-        up, same = sources(stage)
+        up, same = (None, None) if fragments.is_stem(stage) else sources(stage)
         hd = stage.head is not None
-        args = (bufs[up.buffer] if up else dummy, bufs[same.buffer] if same else dummy,
+        args = (bufs[up.buffer] if up else dummy,
+                x if fragments.is_stem(stage) else bufs[same.buffer] if same else dummy,
                 tensors[0], tensors[1], bufs[stage.out] if stage.out else dummy,
                 bufs[stage.pool] if stage.pool else dummy, tensors[2] if hd else dummy,
                 tensors[3] if hd else dummy, state.out if hd else dummy, hl, wl, tiles_x,
-                tiles_img, tiles)
-        grid = (tiles if self._sms is None else kernel.programs(tiles, self._sms),)
-        return stage.name, kernel, grid, args, {}
+                tiles_img, tiles, float(state.low.plan.quant.input_scale))
+        return args, tiles
+
+    def _fused_spec(self, state: _State, x: Any) -> tuple:
+        """The one launch of a fused call: every stage's arguments, then the counters."""
+        pixels = state.n * state.h * state.w
+        low = state.low
+        specs = [(s, self._halo_tile(s, pixels)) for s in low.plan.stages]
+        key = (low.design, "network", tuple(t for _, t in specs))
+        kernel = self._halo_kernels.get(key)
+        if kernel is None:
+            kernel = self._halo_kernels[key] = FusedKernel(specs, low.plan.quant)
+        args, most = [], 0
+        for (stage, tile), tensors in zip(specs, low.tensors):
+            a, tiles = self._halo_args(state, stage, tensors, tile, x)
+            args += a
+            most = max(most, tiles)
+        grid = (most if self._sms is None else min(most, kernel.resident(self._sms)),)
+        return "network", kernel, grid, (*args, state.sync), {}
 
     def _capture(self, state: _State, x: Any) -> Any:
         import torch

@@ -27,6 +27,9 @@ def _source_bytes_per_pixel(src: Any) -> tuple[int, int]:
     """(gathered, compulsory) bytes per output pixel of one source."""
     if src.mode == "im2col":
         return 9 * src.channels * 4, src.channels * 4          # fp32 input
+    if src.mode == "stem":   # the fp32 halo of the program's tile (at fragments.TILE)
+        th, tw, _ = TILE
+        return (th + 2) * (tw + 2) * src.channels * 4 / (th * tw), src.channels * 4
     compulsory = src.channels / 4 if src.up else src.channels   # low-res: a quarter per pixel
     if src.mode == "run":
         return 3 * src.bk, compulsory
