@@ -779,7 +779,9 @@ def main(argv: list[str] | None = None) -> int:
                                                        batch * h * w, available())
                                         for v in kernel_variants):
                 t = time.perf_counter()
-                table, best = tune(intmodel, batch, h, w, {"design": design, "pdl": False},
+                # per-stage launches (a fused call's stages cannot be timed one by one)
+                table, best = tune(intmodel, batch, h, w,
+                                   {"design": design, "pdl": False, "fused": False},
                                    () if args.stage_shapes == "default" else TUNE_TILES)
                 key = f"{h}x{w}x{batch}/{design}"
                 traffic = stage_traffic(lower(net, design), batch, h, w)

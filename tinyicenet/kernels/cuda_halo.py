@@ -124,7 +124,9 @@ class _Compiled:
             except ImportError:
                 raise ToolNotFoundError("the gen6 / gen7 kernel designs need CuPy (pip install "
                                         "cupy-cuda13x, or cupy-cuda12x for CUDA 12)") from None
-            fn = cupy.RawModule(code=self.code, options=self.options).get_function(self.entry)
+            fn = cupy.RawModule(code=self.code, options=self.options,
+                                enable_cooperative_groups=self.cooperative
+                                ).get_function(self.entry)
             if self.shared > DEFAULT_SHARED:
                 fn.max_dynamic_shared_size_bytes = self.shared
             self._fn = fn
@@ -166,8 +168,7 @@ class _Compiled:
         cargs = tuple(np.uint64(a.data_ptr()) if isinstance(a, torch.Tensor)
                       else np.float32(a) if isinstance(a, float) else np.int32(a) for a in args)
         with stream:
-            fn((int(grid[0]),), (self.threads,), cargs, shared_mem=self.shared,
-               enable_cooperative_groups=self.cooperative)
+            fn((int(grid[0]),), (self.threads,), cargs, shared_mem=self.shared)
 
 
 class HaloKernel(_Compiled):

@@ -69,8 +69,10 @@ measurements behind each:
 * ``"gen7"``: gen6 with the **first conv in CUDA C++ as well** (2-channel inputs): it copies
   its tile's halo of the float input, quantises each pixel once into shared memory and
   multiplies gen2's im2col K = 32 slice (mode ``"stem"``: :func:`pack_im2col` rows, executed
-  as ``"im2col"``), so neither the quantise kernel nor the stored input remain. Small calls
-  run the whole network as one persistent kernel (``cuda_halo.FusedKernel``).
+  as ``"im2col"``), so neither the quantise kernel nor the stored input remain; optionally the
+  whole network as one persistent kernel (``cuda_halo.FusedKernel``). Exact, but measured
+  slower than gen6 for large calls (its first conv is bound by its epilogue's instructions,
+  not its bytes) and no faster fused: not the default (bench/gpu_kernels_notes.md, runs 23-24).
 
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the

@@ -1,8 +1,8 @@
 """``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the custom kernels.
 
 Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first and every
-conv of gen7, which are CUDA C++ (``halo_conv.cu`` through ``cuda_halo``); small gen7 calls run
-as one fused persistent kernel.
+conv of gen7, which are CUDA C++ (``halo_conv.cu`` through ``cuda_halo``); gen7 can also run a
+call as one fused persistent kernel (``fused=True``).
 
 Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
 int8 output equals the reference's value for value. Per input shape it keeps the bordered
@@ -104,20 +104,18 @@ class IntTinyIceNetGPU:
     PDL = False
     QUANT_BLOCK = 256
     #: halo convs (gen6, CUDA C++): TH x TW output pixels per program, warps; per stage for
-    #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20
-    #: (bench notes)
+    #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
+    #: gen7's first conv (encoder0) of five to nine shapes in runs 23-24 (bench notes)
     HALO_TILE = fragments.TILE
-    HALO_TILES = ({"encoder0": (16, 16, 4), "encoder1": (8, 16, 4), "bottleneck": (8, 16, 4),
+    HALO_TILES = ({"encoder0": (8, 16, 4), "encoder1": (8, 16, 4), "bottleneck": (8, 16, 4),
                    "decoder1": (8, 16, 4), "decoder0": (16, 16, 4)},
-                  {"encoder0": (8, 32, 4), "encoder1": (8, 16, 2), "bottleneck": (8, 16, 2),
+                  {"encoder0": (16, 32, 4), "encoder1": (8, 16, 2), "bottleneck": (8, 16, 2),
                    "decoder1": (8, 16, 2), "decoder0": (8, 16, 1)})
-    #: gen7 calls up to this many full-resolution pixels run as one fused kernel
-    FUSE_PIXELS = 2 ** 18
 
     def __init__(self, model: Any, device: Any = "cuda", *, graphs: bool = True,
                  tiles: dict[str, tuple[int, ...]] | None = None,
                  stages: int | None = None, design: str | None = None,
-                 pdl: bool | None = None, fused: bool | None = None) -> None:
+                 pdl: bool | None = None, fused: bool = False) -> None:
         """``tiles`` overrides the launch shape per stage name (or ``"*"`` for all):
         ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
         with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
@@ -125,8 +123,9 @@ class IntTinyIceNetGPU:
         kernel design (``plan.DESIGNS``, or ``"auto"``, the default: per call size,
         ``plan.resolve_design``); ``pdl`` launches
         every conv as a programmatic dependent launch (Hopper; default :attr:`PDL`, never in
-        Triton's interpreter). ``fused`` runs a gen7 call as one persistent kernel (default:
-        calls of at most :attr:`FUSE_PIXELS` pixels)."""
+        Triton's interpreter). ``fused`` runs each gen7 call as one persistent kernel with
+        grid-wide waits between the stages (measured slower than the per-stage launches at
+        every size tried: bench/gpu_kernels_notes.md, so off by default)."""
         import torch
         from tinyicenet.kernels import triton_conv  # (fail early without triton)
 
@@ -155,7 +154,7 @@ class IntTinyIceNetGPU:
         if self.design in ("gen6", "gen7") and self.device.type not in ("cuda", "meta"):
             raise ConfigError(f"kernel design {self.design} runs CUDA C++ kernels: it needs a "
                               f"CUDA device (and CuPy), not {self.device.type}")
-        self.fused = fused
+        self.fused = bool(fused)
         if self.design == AUTO and self.device.type == "cuda" and not self.cuda_cpp:
             warnings.warn("CuPy is not installed: the kernels run the Triton-only designs "
                           f"{' / '.join(AUTO_FALLBACK)} instead of gen6 (pip install "
@@ -311,16 +310,15 @@ class IntTinyIceNetGPU:
         return (*self.TILE, self.num_stages, 16)
 
     def _fuses(self, low: _Lowered, pixels: int) -> bool:
-        """True when a call runs as one fused kernel: every stage a halo conv (gen7), and
-        :attr:`fused` or, by default, a small call."""
-        every = len(low.halo_stages) == len(low.plan.stages) and low.plan.quant_fused
-        if not every or not (pixels <= self.FUSE_PIXELS if self.fused is None else self.fused):
+        """True when a call runs as one fused kernel: :attr:`fused`, and every stage a halo
+        conv (gen7; other designs launch per stage)."""
+        if not self.fused or len(low.halo_stages) < len(low.plan.stages):
             return False
         warps = {self._halo_tile(s, pixels)[2] for s in low.plan.stages}
-        if len(warps) > 1 and self.fused:
-            raise ConfigError(f"a fused call needs one warp count for every stage's tile, not "
+        if len(warps) > 1:
+            raise ConfigError("a fused call needs one warp count for every stage's tile, not "
                               f"{sorted(warps)}")
-        return len(warps) == 1
+        return True
 
     def _halo_tile(self, stage: Any, pixels: int) -> tuple[int, int, int]:
         """A halo conv's tile: its own override, else ``"*"`` where that suits the kernel,
