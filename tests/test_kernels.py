@@ -174,7 +174,7 @@ def test_im2col_rows_follow_tap_major_order():
 
 
 def test_auto_design_switches_at_its_pixel_count_and_falls_back_without_cuda_cpp():
-    assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen6"
+    assert P.resolve_design(None, P.AUTO_PIXELS - 1) == P.resolve_design("auto", 0) == "gen7"
     assert P.resolve_design(None, P.AUTO_PIXELS) == "gen6"
     assert P.resolve_design(None, P.AUTO_PIXELS - 1, cuda_cpp=False) == "gen3"
     assert P.resolve_design("auto", P.AUTO_PIXELS, cuda_cpp=False) == "gen4"
@@ -189,6 +189,9 @@ def test_gen4_input_widths(cin):
     model = random_intmodel(in_channels=cin, seed=40 + cin)
     plan = P.lower(from_intref(model), "gen4")
     assert plan.quant.window == (cin <= 10) and plan.quant_fused == (cin > 10)
+    # gen7's CUDA C++ first conv takes 2 channels only; others keep gen6's first conv
+    gen7 = P.lower(from_intref(model), "gen7")
+    assert gen7.stages[0].sources[0].mode == plan.stages[0].sources[0].mode != "stem"
     x = (np.random.default_rng(cin).standard_normal((1, cin, 16, 24)) * 3).astype(np.float32)
     assert int((emulate(model, x, "gen4") != reference(model, x)).sum()) == 0
 

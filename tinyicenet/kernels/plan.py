@@ -72,7 +72,8 @@ measurements behind each:
   as ``"im2col"``), so neither the quantise kernel nor the stored input remain; optionally the
   whole network as one persistent kernel (``cuda_halo.FusedKernel``). Exact, but measured
   slower than gen6 for large calls (its first conv is bound by its epilogue's instructions,
-  not its bytes) and no faster fused: not the default (bench/gpu_kernels_notes.md, runs 23-24).
+  not its bytes), a little faster for small ones (the default there), and slower fused
+  (bench/gpu_kernels_notes.md, runs 23-25).
 
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
@@ -99,12 +100,14 @@ DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size (below /
-#: from AUTO_PIXELS full-resolution pixels per call; bench/gpu_kernels_notes.md): gen6 at every
-#: size (runs 20-22), where its CUDA C++ convs can run (CUDA and CuPy); else AUTO_FALLBACK,
+#: from AUTO_PIXELS full-resolution pixels per call; bench/gpu_kernels_notes.md), where the
+#: CUDA C++ convs can run (CUDA and CuPy): gen7 for small calls (one launch fewer: 4 % more
+#: images/s at 256² x 1 in run 25, 0.5-1 µs less GPU time in runs 23-24), gen6 for large ones
+#: (gen7's first conv is slower there: runs 23-25); else AUTO_FALLBACK,
 #: the fastest Triton-only designs (runs 10 and 14): gen3 for small calls (its fused quantiser
 #: saves a launch, which counts at batch 1), gen4 for large ones (gen5 measured as gen4)
 AUTO = "auto"
-AUTO_DESIGNS = ("gen6", "gen6")
+AUTO_DESIGNS = ("gen7", "gen6")
 AUTO_FALLBACK = ("gen3", "gen4")
 AUTO_PIXELS = 2 ** 22
 #: gen3 uses a quad program for a decoder when its accumulator is at most this wide

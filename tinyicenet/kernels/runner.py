@@ -103,7 +103,7 @@ class IntTinyIceNetGPU:
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
     PDL = False
     QUANT_BLOCK = 256
-    #: halo convs (gen6, CUDA C++): TH x TW output pixels per program, warps; per stage for
+    #: halo convs (gen6, gen7, CUDA C++): TH x TW output pixels per program, warps; per stage for
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
     #: gen7's first conv (encoder0) of five to nine shapes in runs 23-24 (bench notes)
     HALO_TILE = fragments.TILE
@@ -147,7 +147,8 @@ class IntTinyIceNetGPU:
             raise ConfigError(f"unknown kernel design {self.design!r}; choose auto or one of "
                               f"{', '.join(DESIGNS)}")
         self.device = torch.device(device)
-        #: the CUDA C++ kernels (gen6) need a CUDA device and CuPy ("auto" falls back without);
+        #: the CUDA C++ kernels (gen6, gen7) need a CUDA device and CuPy ("auto" falls back
+        #: without);
         #: on "meta" (kernel_resources.py, which compiles them with nvcc) they count as there
         self.cuda_cpp = self.device.type == "meta" or (self.device.type == "cuda"
                                                        and cuda_halo.available())
@@ -157,7 +158,7 @@ class IntTinyIceNetGPU:
         self.fused = bool(fused)
         if self.design == AUTO and self.device.type == "cuda" and not self.cuda_cpp:
             warnings.warn("CuPy is not installed: the kernels run the Triton-only designs "
-                          f"{' / '.join(AUTO_FALLBACK)} instead of gen6 (pip install "
+                          f"{' / '.join(AUTO_FALLBACK)} instead of gen7 / gen6 (pip install "
                           "cupy-cuda13x, or cupy-cuda12x for CUDA 12)", stacklevel=2)
         self._lowered: dict[str, _Lowered] = {}
         #: the plan of small calls; shape-independent facts (classes, stride) are any plan's
