@@ -146,7 +146,8 @@ def _halo_row(kernel: Any, tiles: int, arch: int, cuobjdump: Path, sms: int) -> 
             raise VerificationError(f"{kernel.name}: nvcc did not compile it: {first}")
         regs, stack = _cubin_usage(kernel.name, cubin.read_bytes(), cuobjdump)
     warps = kernel.threads // 32
-    tile = ([list(t[:2]) for t in kernel.tiles] if hasattr(kernel, "tiles")
+    from tinyicenet.kernels.cuda_halo import FusedKernel
+    tile = ([list(t[:2]) for t in kernel.tiles] if isinstance(kernel, FusedKernel)
             else list(kernel.tile[:2]))
     return {"stage": kernel.name, "grid": kernel.programs(tiles, sms, regs), "warps": warps,
             "stages": 2, "tile": tile, "registers": regs,

@@ -189,7 +189,7 @@ def test_gen4_input_widths(cin):
     model = random_intmodel(in_channels=cin, seed=40 + cin)
     plan = P.lower(from_intref(model), "gen4")
     assert plan.quant.window == (cin <= 10) and plan.quant_fused == (cin > 10)
-    # gen7's CUDA C++ first conv takes 2 channels only; others keep gen6's first conv
+    # gen7's CUDA C++ first conv takes 2 channels only; others keep gen6's (gen4's) first conv
     gen7 = P.lower(from_intref(model), "gen7")
     assert gen7.stages[0].sources[0].mode == plan.stages[0].sources[0].mode != "stem"
     x = (np.random.default_rng(cin).standard_normal((1, cin, 16, 24)) * 3).astype(np.float32)

@@ -107,13 +107,15 @@ def test_gen7_fused_and_per_stage_launches_equal_intref(wb, ab, skips, fused):
         x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
         x[0, :, : shape[2] // 4] *= 30
         x[-1, 1, -1, :2] = [3e38, -3e38]   # x * scale overflows fp32: clamped all the same
-        ref = reference(model, x)
         state = gpu.state(*shape[:1], *shape[2:])
         assert (state.sync is not None) == fused
         state.out.fill_(127)
-        for _ in range(2):   # the fused kernel's counters are left ready for the next launch
-            got = gpu.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
+        for sign in (1, -1):   # the fused kernel's counters are left ready for the next launch
+            got = gpu.forward_int(torch.from_numpy(sign * x).cuda()).cpu().numpy()
+            ref = reference(model, sign * x)
             assert int((got.astype(np.int64) != ref).sum()) == 0, shape
+            if fused:
+                assert not state.sync.any()
 
 
 def test_brevitas_model_if_available():

@@ -184,3 +184,56 @@ def test_halo_tiles_are_checked_before_anything_is_compiled():
                               design="gen6", tiles={"*": (4, 16, 4)})
     specs = {name: k for name, k, *_ in runner.launch_specs(runner.state(1, 32, 32), x)}
     assert specs["decoder0"].tile == IntTinyIceNetGPU.HALO_TILES[0]["decoder0"]
+
+
+def test_fused_source_undefines_every_stage_macro_in_a_stable_order():
+    import hashlib
+    import re
+    import subprocess
+    import sys
+
+    from tinyicenet.kernels import cuda_halo
+    # every macro the stage section defines must be undefined after each fused stage, or the
+    # next namespace would see it (NVRTC: redefinition, or a silently kept default)
+    section = F.source().split("//@stage\n")[1].split("//@kernel\n")[0]
+    defined = set(re.findall(r"^#define (\w+)", section, flags=re.M))
+    plan = P.lower(from_intref(random_intmodel(seed=5)), "gen7")
+    given = {k for s in plan.stages for k in cuda_halo.defines(s, (8, 16, 4), plan.quant)}
+    assert defined <= set(cuda_halo.DERIVED) | given
+    # the same source in every process (CuPy caches compiles by their source text)
+    code = ("import hashlib; from tinyicenet.kernels import cuda_halo, plan as P; "
+            "from tinyicenet.kernels.adapt import from_intref; "
+            "from tinyicenet.kernels.synthetic import random_intmodel; "
+            "p = P.lower(from_intref(random_intmodel(seed=5)), 'gen7'); "
+            "print(hashlib.sha256(cuda_halo.fused_source([(s, (8, 16, 4)) for s in p.stages], "
+            "p.quant).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**__import__("os").environ,
+                                               "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    local = cuda_halo.fused_source([(s, (8, 16, 4)) for s in plan.stages], plan.quant)
+    assert digests == {hashlib.sha256(local.encode()).hexdigest() + "\n"}
+
+
+def test_fused_calls_take_one_launch_on_the_small_calls_tiles():
+    pytest.importorskip("triton")
+    torch = pytest.importorskip("torch")
+    from tinyicenet.errors import ConfigError
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    model = random_intmodel(seed=2)
+    runner = IntTinyIceNetGPU(model, device="meta", graphs=False, design="gen7", fused=True)
+    for n, h, w in ((1, 32, 48), (16, 1024, 1024)):   # a large call too: one warp count
+        x = torch.empty(n, 2, h, w, device="meta")
+        specs = runner.launch_specs(runner.state(n, h, w), x)
+        assert [s[0] for s in specs] == ["network"]
+        assert specs[0][1].tiles == [IntTinyIceNetGPU.HALO_TILES[0][s.name]
+                                     for s in runner.plan.stages]
+    per_stage = IntTinyIceNetGPU(model, device="meta", graphs=False, design="gen7")
+    assert len(per_stage.launch_specs(per_stage.state(1, 32, 48),
+                                      torch.empty(1, 2, 32, 48, device="meta"))) == 5
+    with pytest.raises(ConfigError, match="design gen6"):
+        IntTinyIceNetGPU(model, device="meta", design="gen6", fused=True)
+    mixed = IntTinyIceNetGPU(model, device="meta", graphs=False, design="gen7", fused=True,
+                             tiles={"decoder0": (8, 16, 2)})
+    with pytest.raises(ConfigError, match="one warp count"):
+        mixed.state(1, 32, 48)

@@ -59,6 +59,7 @@ def defines(stage: ConvStage, tile: tuple[int, int, int],
         hd = stage.head
         d.update(NCLS=hd.classes, NCLS_T=class_tiles(hd), H_RSHIFT=hd.requant.rshift,
                  H_LO=hd.requant.lo, H_HI=hd.requant.hi, H_XOR=hd.xor)
+    d["SMEM_BYTES"] = smem_bytes(stage, th, tw)   # the kernel asserts its layout against it
     return d
 
 
@@ -69,7 +70,7 @@ def options(stage: ConvStage, tile: tuple[int, int, int],
 
 
 #: macros the stage section defines from its constants (undefined after each fused stage)
-DERIVED = ("STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", "H_RSHIFT", "H_LO", "H_HI",
+DERIVED = ("SMEM_BYTES", "STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", "H_RSHIFT", "H_LO", "H_HI",
            "H_XOR", "NT", "MT_PER_WARP", "UH", "UW", "SH", "SW", "UP_BYTES", "SK_BYTES",
            "W_BYTES", "Q_BYTES", "HALO_BYTES")
 
@@ -89,7 +90,7 @@ def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
     for i, (stage, tile) in enumerate(specs):
         d = defines(stage, tile, quant)
         parts.append(f"namespace s{i} {{\n" + "".join(f"#define {k} {v}\n" for k, v in d.items())
-                     + stage_code + "".join(f"#undef {k}\n" for k in {*d, *DERIVED})
+                     + stage_code + "".join(f"#undef {k}\n" for k in dict.fromkeys([*d, *DERIVED]))
                      + f"}}  // namespace s{i}\n")
     params = ", ".join(f"STAGE_PARAMS({i})" for i in range(len(specs)))
     waits = len(specs) - 1
@@ -105,6 +106,9 @@ def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
 
 class _Compiled:
     """A kernel compiled by NVRTC at its first launch, launched on PyTorch's stream."""
+
+    #: launched as a cooperative kernel (the driver refuses a grid that cannot be resident)
+    cooperative = False
 
     name: str
     threads: int
@@ -150,9 +154,6 @@ class _Compiled:
     def __getitem__(self, grid: tuple[int, ...]) -> Any:
         return lambda *args: self.launch(grid, args)
 
-    #: launched as a cooperative kernel (the driver refuses a grid that cannot be resident)
-    cooperative = False
-
     def launch(self, grid: tuple[int, ...], args: tuple) -> None:
         """Launch on PyTorch's current CUDA stream (tensors pass as their addresses, floats as
         fp32, other numbers as int32)."""
@@ -194,9 +195,10 @@ class FusedKernel(_Compiled):
     at once, so the grid is at most :meth:`resident`."""
 
     entry = "tinyicenet_net"
+    cooperative = True
 
     def __init__(self, specs: list[tuple[ConvStage, tuple[int, int, int]]],
-                 quant: QuantStage, cooperative: bool = True) -> None:
+                 quant: QuantStage) -> None:
         super().__init__()
         self.name = "network"
         self.tiles = [tuple(int(v) for v in t) for _, t in specs]
@@ -205,7 +207,6 @@ class FusedKernel(_Compiled):
         self.shared = max(smem_bytes(s, t[0], t[1]) for s, t in specs)
         self.threads = 32 * self.tiles[0][2]
         self.waits = len(specs) - 1
-        self.cooperative = cooperative
 
     def resident(self, sms: int, registers: int | None = None) -> int:
         """Programs resident at once: the occupancy formula, and no more than the driver's
@@ -217,6 +218,6 @@ class FusedKernel(_Compiled):
                 per_sm = driver.occupancyMaxActiveBlocksPerMultiprocessor(
                     self._function().kernel.ptr, self.threads, self.shared)
                 n = min(n, sms * int(per_sm))
-            except (ImportError, AttributeError):
+            except (ImportError, AttributeError):   # the cooperative launch still checks
                 pass
         return n

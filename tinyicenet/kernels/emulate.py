@@ -203,7 +203,7 @@ def _conv(stage: ConvStage, bufs: dict[str, _Buffer], n: int, h: int, w: int,
     row = 0
     wt = stage.weight.astype(np.int64)
     for src in stage.sources:
-        if src.mode in ("im2col", "stem"):
+        if src.float_input:
             acc += _im2col(qin, src.channels, src.bk) @ wt[row:row + src.bk]
             _check32(acc, stage.name)
             row += src.bk

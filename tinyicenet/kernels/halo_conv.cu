@@ -32,7 +32,7 @@
 // The file has three sections (marked //@stage and //@kernel): helpers, one stage's device
 // code, and the kernel of one stage. tinyicenet.kernels.cuda_halo also composes several
 // stages, each in its own namespace, into one persistent kernel with grid-wide waits
-// between them (small calls: one launch per forward pass).
+// between them (gen7 with fused=True: one launch per forward pass).
 
 typedef signed char i8;
 typedef unsigned int u32;
@@ -121,7 +121,10 @@ __device__ __forceinline__ void grid_exit(unsigned* sync, int waits) {
     }
 }
 
-// One stage's parameters (and arguments) in a kernel signature, suffixed by the stage.
+// One stage's parameters (and arguments) in a kernel signature, suffixed by the stage. In a
+// fused kernel one stage's out / pool is a later stage's up / sk: they alias despite
+// __restrict__, which holds only because sources are read through cp.async (asm), after a
+// grid-wide wait that orders every store before them.
 #define STAGE_PARAMS(i)                                                                     \
     const i8* __restrict__ up##i, const i8* __restrict__ sk##i,                             \
     const i8* __restrict__ wfrag##i, const int* __restrict__ bias##i, i8* __restrict__ out##i, \
@@ -182,6 +185,9 @@ static_assert((TH * TW / 16) % WARPS == 0, "m-tiles must split evenly over the w
 static_assert(MT_PER_WARP % (2 * (TW / 16)) == 0,
               "each warp holds whole pairs of tile rows (pooling, upsampled rows)");
 static_assert(STEM ? CUP + CSK == 0 : CUP + CSK > 0, "a stem, or at least one source");
+static_assert((W_BYTES + 127) / 128 * 128 + 2 * HALO_BYTES + Q_BYTES == SMEM_BYTES,
+              "shared memory layout: weights, two halo buffers, the stem's quantised halo "
+              "(fragments.smem_bytes)");
 
 // Copy one source's halo, rows x cols pixels of C channels from padded pixel (py0, px0) of
 // image n of a [N, hp, wp, C] buffer, into dst (zeros past the buffer's last row / column).
@@ -430,13 +436,13 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
 #pragma unroll
             for (int j = 0; j < NT; ++j)
                 acc[t][j][0] = acc[t][j][1] = acc[t][j][2] = acc[t][j][3] = 0;
-        const u32 hs = smem_u32(halo0 + (it & 1) * HALO_BYTES);
 #if STEM
         i8* qh = halo0 + 2 * HALO_BYTES;
         quantise_halo(qh, halo0 + (it & 1) * HALO_BYTES, qscale);
         __syncthreads();
         stem_step(acc, smem_u32(qh), smem_u32(wsh), warp, lane);
 #else
+        const u32 hs = smem_u32(halo0 + (it & 1) * HALO_BYTES);
         u32 wsm = smem_u32(wsh);
         source_steps<true, CUP>(acc, hs, wsm, warp, lane);
         source_steps<false, CSK>(acc, hs + UP_BYTES, wsm, warp, lane);

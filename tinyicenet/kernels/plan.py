@@ -245,6 +245,11 @@ class Source:
     run_px: int = 0
 
     @property
+    def float_input(self) -> bool:
+        """True for the float network input, quantised by the conv itself (im2col / stem)."""
+        return self.mode in ("im2col", "stem")
+
+    @property
     def chunks(self) -> int:
         """K slices (one dot each) of this source."""
         if self.mode == "run":
@@ -360,7 +365,7 @@ class Plan:
     @property
     def quant_fused(self) -> bool:
         """True when the first conv quantises the float input itself (no quantise kernel)."""
-        return any(s.mode in ("im2col", "stem") for st in self.stages for s in st.sources)
+        return any(s.float_input for st in self.stages for s in st.sources)
 
 
 # --------------------------------------------------------------------------------------------
@@ -710,7 +715,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
     stages: list[ConvStage] = []
 
     def stored_offset(s: Source) -> int:
-        return 0 if s.mode in ("im2col", "stem") else buffers[s.buffer][2]
+        return 0 if s.float_input else buffers[s.buffer][2]
 
     def conv_stage(name: str, level: int, conv: IntConv, sources: list[Source],
                    out: str | None, pool: str | None, head: HeadStage | None) -> ConvStage:
@@ -731,7 +736,7 @@ def lower(net: IntNet, design: str | None = None) -> Plan:
         for s in sources:
             if s.mode == "parity":
                 up_weight = pack_parity(conv.weight, s)
-            elif s.mode in ("im2col", "stem"):
+            elif s.float_input:
                 packed.append(pack_im2col(conv.weight, s))
             elif s.mode == "window":
                 packed.append(pack_window(conv.weight, s))

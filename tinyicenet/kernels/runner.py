@@ -1,8 +1,9 @@
 """``IntTinyIceNetGPU``: the integer TinyIceNet on a CUDA GPU through the custom kernels.
 
-Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first and every
-conv of gen7, which are CUDA C++ (``halo_conv.cu`` through ``cuda_halo``); gen7 can also run a
-call as one fused persistent kernel (``fused=True``).
+Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first and gen7's
+every conv (2-channel inputs; others keep gen6's first conv), which are CUDA C++
+(``halo_conv.cu`` through ``cuda_halo``); gen7 can also run a call as one fused persistent
+kernel (``fused=True``).
 
 Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
 int8 output equals the reference's value for value. Per input shape it keeps the bordered
@@ -123,9 +124,12 @@ class IntTinyIceNetGPU:
         kernel design (``plan.DESIGNS``, or ``"auto"``, the default: per call size,
         ``plan.resolve_design``); ``pdl`` launches
         every conv as a programmatic dependent launch (Hopper; default :attr:`PDL`, never in
-        Triton's interpreter). ``fused`` runs each gen7 call as one persistent kernel with
-        grid-wide waits between the stages (measured slower than the per-stage launches at
-        every size tried: bench/gpu_kernels_notes.md, so off by default)."""
+        Triton's interpreter). ``fused`` runs each call whose every conv is CUDA C++ (gen7,
+        2-channel inputs; under "auto", its small calls) as one persistent kernel with
+        grid-wide waits between the stages, on the small calls' tiles unless ``tiles`` says
+        otherwise (measured slower than per-stage launches at every size tried:
+        bench/gpu_kernels_notes.md, so off by default). A named tile for a halo conv
+        (gen6 / gen7: encoder0 too in gen7) must suit it (:func:`cuda_halo.check_tile`)."""
         import torch
         from tinyicenet.kernels import triton_conv  # (fail early without triton)
 
@@ -156,6 +160,9 @@ class IntTinyIceNetGPU:
             raise ConfigError(f"kernel design {self.design} runs CUDA C++ kernels: it needs a "
                               f"CUDA device (and CuPy), not {self.device.type}")
         self.fused = bool(fused)
+        if self.fused and self.design not in (AUTO, "gen7"):
+            raise ConfigError(f"fused=True runs gen7's CUDA C++ convs as one kernel; design "
+                              f"{self.design} launches each stage")
         if self.design == AUTO and self.device.type == "cuda" and not self.cuda_cpp:
             warnings.warn("CuPy is not installed: the kernels run the Triton-only designs "
                           f"{' / '.join(AUTO_FALLBACK)} instead of gen7 / gen6 (pip install "
@@ -315,7 +322,7 @@ class IntTinyIceNetGPU:
         conv (gen7; other designs launch per stage)."""
         if not self.fused or len(low.halo_stages) < len(low.plan.stages):
             return False
-        warps = {self._halo_tile(s, pixels)[2] for s in low.plan.stages}
+        warps = {self._halo_tile(s, 0)[2] for s in low.plan.stages}
         if len(warps) > 1:
             raise ConfigError("a fused call needs one warp count for every stage's tile, not "
                               f"{sorted(warps)}")
@@ -441,10 +448,11 @@ class IntTinyIceNetGPU:
         tiles_img = -(-hl // th) * tiles_x
         tiles = state.n * tiles_img
         bufs, dummy = state.buffers, self._dummy
-        up, same = (None, None) if fragments.is_stem(stage) else sources(stage)
+        stem = fragments.is_stem(stage)
+        up, same = (None, None) if stem else sources(stage)
         hd = stage.head is not None
         args = (bufs[up.buffer] if up else dummy,
-                x if fragments.is_stem(stage) else bufs[same.buffer] if same else dummy,
+                x if stem else bufs[same.buffer] if same else dummy,
                 tensors[0], tensors[1], bufs[stage.out] if stage.out else dummy,
                 bufs[stage.pool] if stage.pool else dummy, tensors[2] if hd else dummy,
                 tensors[3] if hd else dummy, state.out if hd else dummy, hl, wl, tiles_x,
@@ -453,9 +461,8 @@ class IntTinyIceNetGPU:
 
     def _fused_spec(self, state: _State, x: Any) -> tuple:
         """The one launch of a fused call: every stage's arguments, then the counters."""
-        pixels = state.n * state.h * state.w
         low = state.low
-        specs = [(s, self._halo_tile(s, pixels)) for s in low.plan.stages]
+        specs = [(s, self._halo_tile(s, 0)) for s in low.plan.stages]   # small calls' tiles
         key = (low.design, "network", tuple(t for _, t in specs))
         kernel = self._halo_kernels.get(key)
         if kernel is None:
