@@ -11,7 +11,8 @@ On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
   1024x1024 batch 16) and variant (eager fp32, eager fp16, ``torch.compile(mode=
   'max-autotune')`` fp16, the kernels: ``kernels`` is the runner's default, the fastest exact
   design; ``kernels-gen1`` the first generation;
-  ``kernels-<design>[-pdl|-nopdl][-fused|-unfused]`` any other), measured by ``tinyicenet.bench.harness`` (the one measurement loop of the project):
+  ``kernels-<design>[-pdl|-nopdl][-fused|-unfused]`` any other), measured by
+  ``tinyicenet.bench.harness`` (the one measurement loop of the project):
   **throughput** and NVML energy from ``--repetitions`` queued windows of ``--window``
   seconds (calls back to back, one device synchronisation per window), **latency**
   p50/p99 from synchronised single calls after each window; achieved TOP/s against the

@@ -1,10 +1,10 @@
-"""The custom kernels (Triton, and gen6's CUDA C++ halo convs) on a CUDA GPU equal the integer
-reference value for value.
+"""The custom kernels (Triton, and the CUDA C++ halo convs of gen6 / gen7) on a CUDA GPU equal
+the integer reference value for value.
 
-Skipped cleanly without CUDA or Triton (CI); gen6 cases without CuPy. Fresh random inputs every run, several shapes
-(tile multiples and not), graphs on and off, a poisoned output buffer, batch splitting, and
-w8a8 / w4a4 models with and without skips, for every kernel design (plan.DESIGNS) and with
-programmatic dependent launches.
+Skipped cleanly without CUDA or Triton (CI); gen6 / gen7 cases without CuPy. Fresh random
+inputs every run, several shapes (tile multiples and not), gen7 fused and per stage, graphs on
+and off, a poisoned output buffer, batch splitting, and w8a8 / w4a4 models with and without
+skips, for every kernel design (plan.DESIGNS) and with programmatic dependent launches.
 """
 
 from __future__ import annotations

@@ -70,9 +70,9 @@ def options(stage: ConvStage, tile: tuple[int, int, int],
 
 
 #: macros the stage section defines from its constants (undefined after each fused stage)
-DERIVED = ("SMEM_BYTES", "STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", "H_RSHIFT", "H_LO", "H_HI",
-           "H_XOR", "NT", "MT_PER_WARP", "UH", "UW", "SH", "SW", "UP_BYTES", "SK_BYTES",
-           "W_BYTES", "Q_BYTES", "HALO_BYTES")
+DERIVED = ("SMEM_BYTES", "STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", "H_RSHIFT",
+           "H_LO", "H_HI", "H_XOR", "NT", "MT_PER_WARP", "UH", "UW", "SH", "SW", "UP_BYTES",
+           "SK_BYTES", "W_BYTES", "Q_BYTES", "HALO_BYTES")
 
 
 def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],

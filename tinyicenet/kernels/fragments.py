@@ -1,4 +1,4 @@
-"""Operands of the halo conv (``halo_conv.cu``, design "gen6") and a numpy model of it.
+"""Operands of the halo conv (``halo_conv.cu``, designs "gen6" / "gen7") and a numpy model.
 
 The CUDA kernel multiplies with ``mma.sync`` (m16n8k32 / m16n8k16, s8 x s8 -> s32), whose
 operands live in registers spread over the warp's 32 lanes in a fixed layout (PTX ISA,
@@ -13,7 +13,9 @@ thread-in-group ``t = l % 4``:
 This module packs the plan's weights into B fragments once (the kernel then reads one 8-byte
 word per lane per n-tile), packs the head so that the conv's accumulator layout is the head's A
 operand as it stands, and models the kernel's tiles, halo addresses and K steps in numpy, so the
-CPU tests check everything but the instructions themselves.
+CPU tests check everything but the instructions themselves. gen7's first conv (the stem) has
+its own model: the fp32 halo quantised as the kernel does, and its A bytes at the lane
+addresses ``stem_step`` computes (:func:`model_stem`).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7")
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size (below /
 #: from AUTO_PIXELS full-resolution pixels per call; bench/gpu_kernels_notes.md), where the
-#: CUDA C++ convs can run (CUDA and CuPy): gen7 for small calls (one launch fewer: 4 % more
+#: CUDA C++ convs can run (CUDA and CuPy): gen7 for small calls (one launch fewer: 5 % more
 #: images/s at 256² x 1 in run 25, 0.5-1 µs less GPU time in runs 23-24), gen6 for large ones
 #: (gen7's first conv is slower there: runs 23-25); else AUTO_FALLBACK,
 #: the fastest Triton-only designs (runs 10 and 14): gen3 for small calls (its fused quantiser
