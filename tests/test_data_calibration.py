@@ -27,4 +27,7 @@ def test_recorded_statistics_file_is_current() -> None:
     doc = json.loads(path.read_text())
     again = generator_statistics(doc["generator"]["n_scenes"], tuple(doc["generator"]["size"]),
                                  doc["generator"]["seed"])
-    assert again["measured"] == pytest.approx(doc["measured"], rel=1e-9)
+    # the scenes are float32: numpy's vectorised exp / log give results that differ in the last
+    # ulp with and without AVX-512 (github.com/numpy/numpy/issues/23523; 7e-8 relative seen
+    # between two x86 machines); a change of the generator moves these by far more
+    assert again["measured"] == pytest.approx(doc["measured"], rel=1e-6)
