@@ -211,6 +211,24 @@ __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, i
     }
 }
 
+// This lane's B fragments of one K step (KW = 32 or 16) for every n-tile, from the packed
+// weights at wsm (tinyicenet.kernels.fragments.pack_conv: one KW / 4-byte word per lane).
+template <int KW>
+__device__ __forceinline__ void load_b(u32 (&b)[NT][2], u32 wsm, int lane) {
+    constexpr int WB = KW / 4;                      // weight bytes per lane per n-tile
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        if (KW == 32) {
+            asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
+                         : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * WB));
+        } else {
+            asm volatile("ld.shared.u32 %0, [%1];\n"
+                         : "=r"(b[j][0]) : "r"(wsm + (j * 32 + lane) * WB));
+            b[j][1] = 0;
+        }
+    }
+}
+
 #if STEM
 // Copy tile `tile`'s halo of the float input x (NCHW, two channels, no border; passed as sk)
 // into `halo` as two fp32 planes of SH x SW: image pixels (y0 - 1 + hy, x0 - 1 + hx), zeros
@@ -260,10 +278,7 @@ __device__ __forceinline__ void quantise_halo(i8* q, const i8* raw, float scale)
 __device__ __forceinline__ void stem_step(int (&acc)[MT_PER_WARP][NT][4], u32 q, u32 wsm,
                                           int warp, int lane) {
     u32 b[NT][2];
-#pragma unroll
-    for (int j = 0; j < NT; ++j)
-        asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
-                     : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * 8));
+    load_b<32>(b, wsm, lane);
     const int g = lane >> 2, t0 = 2 * (lane & 3), t1 = t0 + 1;
     const u32 o0 = ((t0 / 3) * SW + t0 % 3) * 2, o1 = ((t1 / 3) * SW + t1 % 3) * 2;
     constexpr u32 O8 = (2 * SW + 2) * 2;
@@ -301,19 +316,8 @@ __device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
 template <bool IS_UP, int C, int KW>
 __device__ __forceinline__ void kstep(int (&acc)[MT_PER_WARP][NT][4], const u32 (&base)[3],
                                       u32 wsm, int tap, int ch, int lane) {
-    constexpr int WB = KW / 4;                      // weight bytes per lane per n-tile
     u32 b[NT][2];
-#pragma unroll
-    for (int j = 0; j < NT; ++j) {
-        if (KW == 32) {
-            asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
-                         : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * WB));
-        } else {
-            asm volatile("ld.shared.u32 %0, [%1];\n"
-                         : "=r"(b[j][0]) : "r"(wsm + (j * 32 + lane) * WB));
-            b[j][1] = 0;
-        }
-    }
+    load_b<KW>(b, wsm, lane);
     const int dy = tap / 3, dx = tap % 3;
 #pragma unroll
     for (int t = 0; t < MT_PER_WARP; ++t) {
