@@ -163,6 +163,15 @@ def test_predict_survives_a_lost_worker_and_resumes(cluster, archive):
     assert sum(e["attempts"] for e in entries.values()) > N_SCENES  # one scene ran twice
     assert not (out / WORK_DIR).exists()
     _assert_equal_to_reference(out, archive["ref"])
+    # no cluster-wide lock was taken for a file: each attempt writes only its own folder
+    from distributed import Client
+
+    def semaphores(dask_scheduler) -> list[str]:  # nested: pickled by value, not by module
+        return sorted(dask_scheduler.extensions["semaphores"].metrics["acquire_total"])
+
+    with Client(cluster["address"], timeout=30) as client:
+        locked = client.run_on_scheduler(semaphores)
+    assert not [n for n in locked if str(archive["root"]) in n], locked
     # the manifest's checksums are those of the files
     import hashlib
     for e in entries.values():

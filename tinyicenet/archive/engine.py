@@ -67,8 +67,11 @@ def open_client(workers: int | None = None, scheduler: str | None = None, *,
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         with dask.config.set({"distributed.scheduler.allowed-failures": max(0, retries)}):
+            # no dashboard; its HTTP server (health routes) on a free port rather than on
+            # 8787, which another cluster may hold (distributed then warns)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None,
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                   scheduler_kwargs={"dashboard": False},
                                    preload=["tinyicenet.archive.local_worker"],
                                    silence_logs=logging.ERROR)
         try:

@@ -15,11 +15,12 @@ and a worker that dies leaves at most an attempt folder the client removes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,21 @@ def model_loads() -> int:
     return LOADS["count"]
 
 
+@contextlib.contextmanager
+def _files_of_this_task() -> Iterator[None]:
+    """Run the block with Dask's synchronous scheduler as the current one.
+
+    Inside a task, xarray sees the distributed scheduler and guards every NetCDF write with a
+    cluster-wide ``distributed.Lock`` named after the file: a scheduler round trip per access,
+    for files no other task touches (each attempt writes its own folder), and a lease that a
+    Ctrl-C closing the cluster mid-write leaves to fail loudly on the worker. The scenes hold
+    numpy arrays, so no Dask graph is computed in here either way.
+    """
+    import dask
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
 def _exit_once_hook() -> None:
     marker = os.environ.get(EXIT_ONCE_ENV)
     if not marker:
@@ -184,7 +200,8 @@ def predict_task(path: str, *, event: Any, checkpoint: str, sha256: str,
     attempt = Path(work_dir) / f"{name}.{uuid.uuid4().hex[:12]}"
     attempt.mkdir()  # not parents: a task outliving its run must not recreate the work folder
     try:
-        record = predict_scene(Path(path), info, backend.run, attempt, opts)
+        with _files_of_this_task():
+            record = predict_scene(Path(path), info, backend.run, attempt, opts)
     except TinyIceNetError as exc:
         shutil.rmtree(attempt, ignore_errors=True)
         failed = failure_record(Path(path), exc)
@@ -210,7 +227,8 @@ def evaluate_task(path: str, *, event: Any, checkpoint: str, sha256: str, device
     announce_start(event)
     model, dev, loaded = cached_model(checkpoint, sha256, device, threads)
     try:
-        metrics, record = evaluate_scene(model, path, device=dev, **scene_kwargs)
+        with _files_of_this_task():
+            metrics, record = evaluate_scene(model, path, device=dev, **scene_kwargs)
     except TinyIceNetError as exc:
         return {"error": exc}
     return {"metrics": metrics, "record": record, "worker": _worker_address(),
