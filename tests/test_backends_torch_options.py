@@ -42,6 +42,7 @@ class CompileRecorder:
 def test_compile_option_is_validated(tiles):
     with pytest.raises(ConfigError, match="compile mode 'fastest'.*max-autotune"):
         get_backend("torch", _float_model(), compile="fastest")
+    torch.manual_seed(0)
     q = create_model("tinyicenet_w4a4", widths=(8, 16, 32))
     calibrate(q, [torch.from_numpy(tiles)])
     with pytest.raises(ConfigError, match="compile is for the float model"):
@@ -92,6 +93,7 @@ def test_prepare_and_run_prepared_match_run(tiles):
 
 
 def test_quantized_model_prepared_path_is_exact(tiles):
+    torch.manual_seed(1)
     q = create_model("tinyicenet_w4a4", widths=(8, 16, 32))
     calibrate(q, [torch.from_numpy(tiles) * 2])
     be = get_backend("torch", q)

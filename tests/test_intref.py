@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -53,7 +54,7 @@ def test_equals_brevitas_on_fresh_random_inputs(name):
     model = trained(name)
     im = from_brevitas(model)
     assert im.float32_exact()  # Brevitas' float32 simulation is exact for these weights
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)  # fresh inputs, not the training ones
+    rng = np.random.default_rng(zlib.crc32(name.encode()))  # not the training inputs; stable seed
     x = (rng.standard_normal((3, 2, 48, 64)) * rng.uniform(0.5, 4)).astype(np.float32)
     x[0, :, :8] = 50.0  # saturating input
     q = im.run_int(im.quantize_input(x))
