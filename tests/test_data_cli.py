@@ -59,6 +59,26 @@ def test_synth_raw_and_bad_size(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists() or not list((tmp_path / "x").iterdir())
 
 
+@pytest.mark.parametrize("command", [
+    ["data", "synth", "--scenes", "1", "--size", "64", "64", "--out"],
+    ["train", "--config", "demo", "--out"],
+    ["sweep", "--budget", "300", "--quiet", "--out", "{tmp}/s.json", "--workdir"],
+])
+def test_an_output_under_a_file_is_one_error_line(command, tmp_path: Path, capsys) -> None:
+    """A regular file where a folder must go: the user's file stays, no internal error."""
+    from helpers import run_main
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("keep me")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command] + [str(blocker / "sub")]
+    res = run_main(capsys, *args)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "internal" not in lines[0]
+    assert "notes.txt is a file, not a folder" in lines[0], lines
+    assert blocker.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [blocker]
+
+
 def _bad_files(root: Path) -> dict[str, tuple[Path, str]]:
     """Each bad input -> (file, text its error line must contain)."""
     ds = generate_scene((64, 64), seed=2)

@@ -154,12 +154,19 @@ def test_bad_inputs_give_one_error_line_and_no_output(tmp_path, checkpoint, caps
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(checkpoint.read_bytes()[:200])
     cases.append((["export", corrupt, "--out", tmp_path / "o5"], "not a readable checkpoint"))
+    taken = tmp_path / "taken.txt"  # a user's file where the bundle folder would go
+    taken.write_text("keep me\n")
+    cases += [(["export", checkpoint, "--out", taken, "--tile", 32],
+               "taken.txt exists and is not a folder"),
+              (["export", checkpoint, "--out", taken / "o6", "--tile", 32],
+               "taken.txt is a file, not a folder")]
     for args, message in cases:
         code, err = _main(capsys, *args)
         assert code != 0
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.pt", "taken.txt"]
+    assert taken.read_text() == "keep me\n"
 
 
 def test_scene_tiles_prefer_valid_sar(sample_scene_dir):

@@ -9,7 +9,45 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tinyicenet_io.atomic import replace_dir
+from tinyicenet_io.atomic import check_dir_target, replace_dir
+
+from tinyicenet.errors import OutputError
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing non-folder among ``path``'s ancestors, if any."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def make_dir(path: str | os.PathLike[str]) -> Path:
+    """Create folder ``path`` and its parents; a file in the way is an :class:`OutputError`."""
+    target = Path(path)
+    blocker = target if target.exists() and not target.is_dir() else _blocking_file(target)
+    if blocker is not None:
+        raise OutputError(f"cannot create folder {target}: {blocker} is a file, not a folder")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise OutputError(f"cannot create folder {target}: permission denied") from None
+    return target
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> Path:
+    """Fail early if output folder ``path`` could not be published (a file has its name, or
+    one of its parents is a file): before the work, not at the final rename."""
+    target = Path(path)
+    try:
+        check_dir_target(target)
+    except NotADirectoryError:
+        raise OutputError(f"{target} exists and is not a folder: give a new name or remove "
+                          "it") from None
+    blocker = _blocking_file(target)
+    if blocker is not None:
+        raise OutputError(f"cannot write {target}: {blocker} is a file, not a folder")
+    return target
 
 
 @contextlib.contextmanager
@@ -20,7 +58,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     name (GDAL, matplotlib, netCDF) behave as for the real name.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name")
+    make_dir(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}",
                                dir=target.parent)
     os.close(fd)
@@ -37,8 +77,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; it replaces ``path`` if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = check_output_dir(path)
+    make_dir(target.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
         yield tmp

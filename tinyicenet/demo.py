@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyicenet.atomic import write_text
+from tinyicenet.atomic import make_dir, write_text
 from tinyicenet.errors import ConfigError
 from tinyicenet.progress import info
 
@@ -105,7 +105,7 @@ def _prepare_out(out: Path) -> None:
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
 
 
 def run_demo(options: DemoOptions) -> DemoResult:

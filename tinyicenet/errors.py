@@ -46,5 +46,9 @@ class MeterError(TinyIceNetError):
     """A power or energy meter cannot be read."""
 
 
+class OutputError(TinyIceNetError):
+    """An output path cannot be written: a file is in the way, or it is not permitted."""
+
+
 class ResultError(TinyIceNetError):
     """A benchmark or accuracy result file is corrupt or of another schema."""

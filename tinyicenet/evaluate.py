@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyicenet.atomic import atomic_path, write_text
+from tinyicenet.atomic import atomic_path, make_dir, write_text
 from tinyicenet.errors import CheckpointError
 from tinyicenet.metrics import ChartMetrics, ConfusionMatrix, class_names
 
@@ -254,8 +254,7 @@ def evaluate(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os.PathL
         "scenes": per_scene,
     }
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_dir(out_dir)
         for chart in model.charts:
             png = out / f"confusion_{chart}.png"
             plot_confusion(metrics.confusion[chart], chart, png,

@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
         options = {"downsample": downsample, "tile": tile, "halo": halo, "device": device,
                    "input_scaling": input_scaling,
                    "compat": None if chart_rule == "project" else chart_rule, "quiet": quiet}
+        if out is not None:
+            from tinyicenet.atomic import check_output_dir
+            check_output_dir(out)  # before the scoring, not after it
         if workers is not None or scheduler is not None:
             from tinyicenet.archive.evaluate import evaluate_archive
             result = evaluate_archive(checkpoint, data, out, workers=workers,

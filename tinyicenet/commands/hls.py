@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
         The C simulation must equal the integer reference on every value of every tile
         (fresh random tiles, plus --scene tiles); otherwise the command fails and writes nothing.
         """
+        from tinyicenet.atomic import check_output_dir
+
+        check_output_dir(out)  # before minutes of C simulation, not at the final rename
         if plan_only:
             _plan_only(checkpoint, out, board, tile, settings, quiet)
             return

@@ -54,7 +54,10 @@ def register(app: typer.Typer) -> None:
         if print_config:
             typer.echo(cfg.to_yaml(), nl=False)
             return
+        from tinyicenet.atomic import check_output_dir
         from tinyicenet.train import run_training
+
+        check_output_dir(run_dir)
         result = run_training(cfg, run_dir, resume=resume, quiet=quiet)
         if result.history and result.rank == 0:
             last = result.last_metrics

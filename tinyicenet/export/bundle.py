@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyicenet.atomic import atomic_dir
+from tinyicenet.atomic import atomic_dir, check_output_dir
 from tinyicenet.errors import ExportError, VerificationError
 from tinyicenet.export.golden import GOLDEN_FILES, TileSet, random_tiles, scene_tiles, write_golden
 from tinyicenet.export.onnx_export import export_onnx, qonnx_model, run_qonnx
@@ -88,6 +88,7 @@ def export_model(model_or_ckpt: Any, out_dir: str | os.PathLike[str], *, tile: i
     """Export ``model_or_ckpt`` (a checkpoint path or a TinyIceNet) into ``out_dir``."""
     from tinyicenet.export.intref import from_brevitas, save_intref
 
+    check_output_dir(out_dir)
     model, ckpt, label = resolve_model(model_or_ckpt)
     stride = int(getattr(model, "stride", 1))
     if tile <= 0 or tile % stride:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyicenet.atomic import write_text
+from tinyicenet.atomic import make_dir, write_text
 from tinyicenet.errors import ConfigError
 from tinyicenet.progress import info, make_progress
 from tinyicenet.sweep.search import Budget, greedy_search
@@ -109,7 +109,7 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     for p in (opts.train, opts.test, opts.float_checkpoint):
         if p is not None and not Path(p).exists():
             raise ConfigError(f"{p}: no such file or folder")
-    opts.workdir.mkdir(parents=True, exist_ok=True)
+    make_dir(opts.workdir)
     train, test, generated = _scenes(opts)
     test_paths = expand_scene_paths([str(test)], "test scenes")
     train_paths = expand_scene_paths([str(train)], "training scenes")

@@ -236,8 +236,9 @@ class _Trainer:
         else:
             model = self._new_model()
         if self.ctx.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            from tinyicenet.atomic import write_text
+            from tinyicenet.atomic import make_dir, write_text
+
+            make_dir(self.run_dir)
             write_text(self.run_dir / "config.yaml", cfg.to_yaml())
 
         opt = sched = None

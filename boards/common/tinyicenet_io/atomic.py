@@ -7,14 +7,27 @@ folder is ever seen under the output's name.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
 
 
+def check_dir_target(out: str | os.PathLike) -> None:
+    """Raise :class:`NotADirectoryError` if ``out`` exists and is not a folder.
+
+    Only an old output *folder* is ever replaced: a file (or a link to one) of that name is the
+    user's, and replacing it would silently destroy it.
+    """
+    out = Path(out)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(out))
+
+
 def replace_dir(staging: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Put the finished folder ``staging`` at ``out``, replacing an old ``out`` by renames."""
+    """Put the finished folder ``staging`` at ``out``, replacing an old ``out`` folder by renames."""
     staging, out = Path(staging), Path(out)
+    check_dir_target(out)
     if out.exists():
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tinyicenet_io.atomic import replace_dir
+from tinyicenet_io.atomic import check_dir_target, replace_dir
 
 from .csim import csim_library
 from .errors import BuildError
@@ -56,6 +56,10 @@ def cmd_bitstream(args) -> int:
     out = Path(args.out).resolve()
     work = Path(args.work).resolve() if args.work else out.with_name(out.name + ".work")
     staging = out.with_name(out.name + ".partial")
+    try:  # before hours of Vivado, not at the final rename
+        check_dir_target(out)
+    except NotADirectoryError:
+        raise BuildError(f"--out {out} exists and is not a folder") from None
     shutil.rmtree(staging, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     gen = work / "gen"

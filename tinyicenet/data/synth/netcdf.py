@@ -50,8 +50,9 @@ def write_scenes(out_dir: str | os.PathLike[str], n: int, size: Sequence[int] = 
     """
     if n < 1:
         raise ValueError(f"number of scenes must be >= 1, got {n}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from tinyicenet.atomic import make_dir
+
+    out = make_dir(out_dir)
     paths = []
     for i in range(n):
         ds = generate_scene(tuple(size), seed=seed, index=i, raw=raw,
