@@ -87,6 +87,7 @@ def w4a4_hls_project(tmp_path_factory: pytest.TempPathFactory, sample_scene_dir)
     on 2 fresh random and 2 generated-scene tiles."""
     import torch
 
+    from helpers import fresh_seed
     from tinyicenet.hls import build_project
     from tinyicenet.models import calibrate, create_model, save_checkpoint
 
@@ -97,4 +98,4 @@ def w4a4_hls_project(tmp_path_factory: pytest.TempPathFactory, sample_scene_dir)
     calibrate(model, [torch.randn(2, 2, 32, 32, generator=g) * 2])
     ckpt = save_checkpoint(root / "w4a4_small.pt", model.eval())
     return build_project(ckpt, root / "w4a4", tile=32, n_random=2, scene=sample_scene_dir,
-                         n_scene=2)
+                         n_scene=2, seed=fresh_seed("w4a4 project csim"))

@@ -15,8 +15,9 @@ def calibrated_model(name: str, seed: int = 0, size: int = 32):
     return model.eval()
 
 
-def fresh_rng(label: str):
-    """A numpy Generator with a new seed every run, printed (pytest shows it on failure).
+def fresh_seed(label: str) -> int:
+    """A new seed every run, printed (pytest shows it on failure), for code that takes a seed
+    (golden tiles, C-simulation inputs).
 
     Set ``TINYICENET_TEST_SEED`` to replay a failing run.
     """
@@ -25,9 +26,16 @@ def fresh_rng(label: str):
     import numpy as np
 
     env = os.environ.get("TINYICENET_TEST_SEED")
-    seed = int(env) if env else int(np.random.SeedSequence().entropy % (1 << 63))
-    print(f"{label}: numpy seed {seed} (replay with TINYICENET_TEST_SEED={seed})")
-    return np.random.default_rng(seed)
+    seed = int(env) if env else int(np.random.SeedSequence().entropy % (1 << 32))
+    print(f"{label}: seed {seed} (replay with TINYICENET_TEST_SEED={seed})")
+    return seed
+
+
+def fresh_rng(label: str):
+    """A numpy Generator seeded by :func:`fresh_seed`."""
+    import numpy as np
+
+    return np.random.default_rng(fresh_seed(label))
 
 
 def run_main(capsys, *args):

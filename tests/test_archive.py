@@ -129,7 +129,15 @@ def _cli(capsys, *args):
 def test_cli_option_errors(capsys, tmp_path):
     code, err = _cli(capsys, "predict", tmp_path / "m.pt", tmp_path, "--out", tmp_path / "o",
                      "--overwrite")
-    assert code == 2 and err.startswith("error: --overwrite goes with --workers")
+    assert code == 2 and err.startswith("error: --overwrite has no effect with no --workers")
+    code, err = _cli(capsys, "predict", tmp_path / "m.pt", tmp_path, "--out", tmp_path / "o",
+                     "--retries", "3", "--overwrite")
+    assert code == 2 and err.startswith("error: --retries, --overwrite have no effect with no "
+                                        "--workers or --scheduler"), err
+    code, err = _cli(capsys, "predict", tmp_path / "m.pt", tmp_path, "--out", tmp_path / "o",
+                     "--resolution", "200")
+    assert code == 2 and err.startswith("error: --resolution has no effect with no --crs"), err
+    assert not (tmp_path / "o").exists()
     code, err = _cli(capsys, "predict", tmp_path / "m.pt", tmp_path, "--out", tmp_path / "o",
                      "--workers", "1", "--scheduler", "tcp://127.0.0.1:1")
     assert code == 2 and err.startswith("error: give either --workers")

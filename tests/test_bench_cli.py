@@ -87,20 +87,33 @@ def test_unknown_target_and_bad_options_are_one_line_errors(tmp_path, cli_here):
                "--scene-pixels", "64", "64", "--out", str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "window" in one_error_line(proc)
     assert not (tmp_path / "x.json").exists()
+    proc = cli_here("bench", "--target", "cpu", "--scene-pixels", "0", "0")
+    assert proc.returncode == 2 and "each side must be >= 1 pixel" in one_error_line(proc)
+    proc = cli_here("bench", "--target", "cpu", "--halo", "-3", "--out", str(tmp_path / "x.json"))
+    assert proc.returncode == 2 and "halo -3: must be >= 0" in one_error_line(proc)
+    assert not (tmp_path / "x.json").exists()
+    proc = cli_here("bench", "--target", "cpu", "--no-idle", "--idle", "2")
+    assert proc.returncode == 2 and "--idle has no effect with --no-idle" in one_error_line(proc)
     proc = cli_here("bench", "--target", "cpu", "--meter", "watts")
     assert proc.returncode == 2 and "unknown meter 'watts'" in one_error_line(proc)
     with pytest.raises(ConfigError, match="square"):
         run_target("cpu", TargetOptions(tile=(64, 32)))
 
 
-def test_targets_without_their_hardware_say_so(cli_here):
+def _has_cuda() -> bool:
     import torch
-    if not torch.cuda.is_available():
-        proc = cli_here("bench", "--target", "cuda")
-        assert proc.returncode == 4 and "no CUDA device" in one_error_line(proc)
-    if not Path("/etc/nv_tegra_release").exists():
-        proc = cli_here("bench", "--target", "jetson")
-        assert proc.returncode == 4 and "not a Jetson" in one_error_line(proc)
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("target, present, message", [
+    ("cuda", _has_cuda, "no CUDA device"),
+    ("jetson", lambda: Path("/etc/nv_tegra_release").exists(), "not a Jetson"),
+])
+def test_targets_without_their_hardware_say_so(cli_here, target, present, message):
+    if present():
+        pytest.skip(f"this machine has the {target} target's hardware")
+    proc = cli_here("bench", "--target", target)
+    assert proc.returncode == 4 and message in one_error_line(proc)
 
 
 def test_fpga_imports_board_and_modelled_results(tmp_path, cli_here):

@@ -135,7 +135,9 @@ def test_full_path_equals_integer_reference_and_writes_a_bench_result(
     latency = result["latency_ms"]
     assert latency["p50"] > 0 and latency["p99"] >= latency["p50"]
     csv = (tmp_path / "power.csv").read_text().splitlines()
-    assert csv[0].startswith("time_s,") and len(csv) > 3
+    # the logger samples at the window's start and end at least (more as its thread gets time)
+    assert csv[0].startswith("time_s,") and len(csv) >= 3
+    assert {len(row.split(",")) for row in csv} == {len(csv[0].split(","))}
     # the DMA saw every tile in its own transfer, pipelined in buffers of 3
     dma = fake_pynq.last_overlay.axi_dma_0
     assert dma.tiles_run >= tiles * 2 and dma.pending_in.size == 0 and not dma.pending_out

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tinyicenet.data.patches import LazyScene, MemoryScene, PatchSampler, RandomPatches
-from tinyicenet.data.scene import load_scene
+from tinyicenet.data.scene import DataWarning, load_scene
 from tinyicenet.errors import DataError
 
 
@@ -55,8 +55,9 @@ def test_samples_are_dicts_of_tensors_and_reproducible(sample_scene_files: list[
     assert not all(torch.equal(a[i]["image"], b[i]["image"]) for i in range(8))
     batch = torch.utils.data.default_collate([a[i] for i in range(4)])
     assert batch["image"].shape == (4, 2, 64, 64)
-    # patches larger than the scene are padded: image 0, labels 255
-    big = RandomPatches(scenes[:1], patch_size=160, length=1, seed=0)[0]
+    # patches larger than the scene are padded (image 0, labels 255), with a warning
+    with pytest.warns(DataWarning, match=r"smaller than the 160 px patch.* 120x120"):
+        big = RandomPatches(scenes[:1], patch_size=160, length=1, seed=0)[0]
     assert big["image"].shape == (2, 160, 160)
     assert (big["SOD"][120:, :] == 255).all() and (big["image"][:, 120:, :] == 0).all()
 

@@ -241,6 +241,21 @@ def _bad_checkpoints(tmp_path):
     }
 
 
+def test_a_checkpoint_without_statistics_warns_in_one_line(sample_scene_dir, tmp_path,
+                                                          capsys) -> None:
+    _checkpoint(tmp_path / "m.pt")
+    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
+    del ckpt["data_stats"]
+    torch.save(ckpt, tmp_path / "nostats.pt")
+    code, _, err = _main(capsys, "evaluate", str(tmp_path / "nostats.pt"), str(sample_scene_dir),
+                         "--tile", "64", "--quiet")
+    assert code == 0, err
+    lines = [ln for ln in err.splitlines() if "normalisation" in ln]
+    assert lines == [f"warning: {tmp_path / 'nostats.pt'}: stores no normalisation statistics; "
+                     "using data/ai4arctic/statistics.json as it is now"], err
+    assert "UserWarning" not in err
+
+
 def test_cli_bad_checkpoints_give_one_line_errors(sample_scene_dir, tmp_path, capsys) -> None:
     cases = _bad_checkpoints(tmp_path)
     for name, needle in cases.items():

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tinyicenet.errors import DataError, VerificationError
-from helpers import calibrated_model
+from helpers import calibrated_model, fresh_seed
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_qonnx_execution_equals_brevitas(name, sample_scene_dir):
     from tinyicenet.export.onnx_export import qonnx_model, run_qonnx
 
     model = calibrated_model(name, seed=11)
-    tiles = random_tiles(2, 2, 32) + scene_tiles(sample_scene_dir, 2, 32, align=model.stride)
+    tiles = random_tiles(2, 2, 32, fresh_seed(name)) + scene_tiles(sample_scene_dir, 2, 32, align=model.stride)
     assert len(tiles) == 4 and tiles.sources[2].count(":") == 1
     got = run_qonnx(qonnx_model(model, 32), tiles.tiles)
     want = _brevitas(model, tiles.tiles)
@@ -55,7 +55,8 @@ def test_export_cli_writes_a_checked_bundle(tmp_path, checkpoint, sample_scene_d
 
     out = tmp_path / "export"
     proc = _cli("export", checkpoint, "--out", out, "--tile", 32, "--random-tiles", 2,
-                "--scene", sample_scene_dir, "--scene-tiles", 1, "--quiet")
+                "--scene", sample_scene_dir, "--scene-tiles", 1, "--quiet",
+                "--seed", fresh_seed("export cli"))
     assert proc.returncode == 0, proc.stderr
     assert "qonnx_vs_brevitas: 0 of" in proc.stdout
     manifest = json.loads((out / "export.json").read_text())
@@ -101,7 +102,8 @@ def test_float_model_exports_onnx_only(tmp_path):
     from tinyicenet.export.bundle import export_model
 
     model = calibrated_model("tinyicenet_float", seed=11)
-    result = export_model(model, tmp_path / "f", tile=32, n_random=2)
+    result = export_model(model, tmp_path / "f", tile=32, n_random=2,
+                          seed=fresh_seed("float export"))
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == [
         "export.json", "golden_input.npy", "golden_output.npy", "model.onnx"]
     assert result.checks["onnxruntime_vs_torch"]["max_abs_error"] < 1e-4
@@ -154,6 +156,10 @@ def test_bad_inputs_give_one_error_line_and_no_output(tmp_path, checkpoint, caps
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(checkpoint.read_bytes()[:200])
     cases.append((["export", corrupt, "--out", tmp_path / "o5"], "not a readable checkpoint"))
+    cases.append((["export", checkpoint, "--out", tmp_path / "o7", "--seed", "-1"],
+                  "Invalid value for '--seed'"))
+    cases.append((["export", checkpoint, "--out", tmp_path / "o8", "--scene-tiles", 3],
+                  "--scene-tiles has no effect with no --scene"))
     taken = tmp_path / "taken.txt"  # a user's file where the bundle folder would go
     taken.write_text("keep me\n")
     cases += [(["export", checkpoint, "--out", taken, "--tile", 32],

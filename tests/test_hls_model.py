@@ -252,6 +252,15 @@ def test_bad_settings_yaml(tmp_path, text, match):
     assert str(yml) in str(err.value)
 
 
+def test_binary_settings_file(tmp_path):
+    from tinyicenet.hls.settings import load_settings
+
+    blob = tmp_path / "model.pt"
+    blob.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ConfigError, match="model.pt: not a text"):
+        load_settings(blob)
+
+
 def test_unknown_board():
     from tinyicenet.hls.board import load_board
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tinyicenet.errors import DataError
-from helpers import calibrated_model
+from helpers import calibrated_model, fresh_seed
 
 TILE = 32
 
@@ -138,7 +138,8 @@ def test_hls_csim_backend_equals_integer_backend(w4a4_project):
 def test_cli_noskip_project_passes(tmp_path, ckpts, capsys):
     out = tmp_path / "noskip"
     code, stdout, err = _main(capsys, "hls", ckpts["tinyicenet_w4a4_noskip"], "--board", "zcu102",
-                              "--out", out, "--tile", TILE, "--random-tiles", 2, "--quiet")
+                              "--out", out, "--tile", TILE, "--random-tiles", 2, "--quiet",
+                              "--seed", fresh_seed("noskip csim"))
     assert code == 0, err
     assert "0 of 12288 values differ" in stdout and "PASSED" in stdout
     assert json.loads((out / "verification.json").read_text())["passed"]
@@ -165,7 +166,7 @@ def test_w8a8_project_passes(tmp_path):
     from tinyicenet.hls import build_project
 
     result = build_project(calibrated_model("tinyicenet_w8a8", seed=7), tmp_path / "w8a8",
-                           tile=TILE, n_random=1)
+                           tile=TILE, n_random=1, seed=fresh_seed("w8a8 csim"))
     assert result.report.passed and result.report.differing == 0
     assert result.manifest["model"]["bit_widths"]["weight"] == 8
 
@@ -209,6 +210,12 @@ def test_plan_only_writes_the_modelled_report(tmp_path, ckpts, capsys):
     assert (f"{e['energy_mj_per_tile']:.2f} mJ per tile (range {span['low']:.2f}-"
             f"{span['high']:.2f}), power model {e['energy_model']}") in md
     assert sorted(p.name for p in out.iterdir()) == ["resources.json", "resources.md"]
+    # what only the verified project uses is refused, not dropped
+    code, _, err = _main(capsys, "hls", ckpts["tinyicenet_w4a4"], "--out", tmp_path / "p2",
+                         "--plan-only", "--synth", "--seed", 3)
+    assert code == 2 and err.startswith("error: --seed, --synth have no effect with "
+                                        "--plan-only"), err
+    assert not (tmp_path / "p2").exists()
 
 
 @pytest.mark.slow

@@ -276,6 +276,8 @@ def test_cli_output_folder_not_writable(sample_scene_files, checkpoint, tmp_path
     (["--crs", "EPSG:4326"], "not a projected CRS"),
     (["--crs", "EPSG:99999999"], "--crs EPSG:99999999"),
     (["--backend", "tpu"], "unknown backend 'tpu'"),
+    (["--tile", "30"], "must be multiples of the model stride"),
+    (["--tile", "32"], "leaves no core with halo"),
 ])
 def test_cli_bad_options(sample_scene_files, checkpoint, tmp_path, capsys, args, message):
     out = tmp_path / "out"

@@ -156,6 +156,10 @@ def test_orbit_and_downlink_arithmetic(inputs):
         downlink((10, 10), 400.0, "l0")
     with pytest.raises(ConfigError, match="duty cycle"):
         OrbitPlan(duty_cycle=0).check()
+    with pytest.raises(ConfigError, match="orbit period nan: must be a finite number"):
+        OrbitPlan(orbit_period_min=float("nan")).check()
+    with pytest.raises(ConfigError, match="scenes per orbit inf"):
+        OrbitPlan(scenes_per_orbit=float("inf")).check()
 
 
 def test_compressed_product_size_is_measured(tmp_path):
@@ -184,6 +188,9 @@ def test_bad_inputs_leave_no_report(inputs, tmp_path):
     assert not (tmp_path / "rep").exists()
     with pytest.raises(ResultError, match="no usable bench results"):
         write_report([inputs["acc"]], tmp_path / "rep")
+    with pytest.raises(ResultError, match="fast.json: given with --accuracy but holds bench "):
+        write_report([d / "two.json"], tmp_path / "rep", accuracy_paths=[d / "fast.json"])
+    assert not (tmp_path / "rep").exists()
     # skip_invalid turns the bad files into listed gaps
     html = write_report([d / "fast.json", corrupt, newer], tmp_path / "rep", skip_invalid=True)
     gaps = json.loads((html.parent / "report.json").read_text())["gaps"]

@@ -46,6 +46,14 @@ def test_bad_input_is_one_error_line(tmp_path, capsys, args, message):
     assert list(tmp_path.iterdir()) == []          # no record, no work folder
 
 
+def test_overlapping_scenes_leave_no_work_folder(tmp_path, capsys, sample_scene_dir):
+    out = tmp_path / "s.json"
+    code, err = _main(capsys, "--out", str(out), "--quiet", "--budget", "300", "--train",
+                      sample_scene_dir, "--test", sample_scene_dir)
+    assert code == 2 and "test scenes are also training scenes" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_out_must_be_a_file_path(tmp_path):
     r = _cli("--out", str(tmp_path), "--budget", "300", "--quiet")
     assert r.returncode != 0 and r.stderr.startswith("error:") and "is a folder" in r.stderr

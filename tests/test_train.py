@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tinyicenet.data.scene import DataWarning
 from tinyicenet.train import load_config, run_training
 from tinyicenet.train.augment import apply_codes, augment_batch, draw_codes
 from tinyicenet.train.patches import PatchSampler, class_histogram
@@ -103,7 +104,8 @@ def test_ranks_partition_the_global_batch() -> None:
 
 def test_small_scene_is_padded_to_the_patch() -> None:
     scene = {"image": np.ones((2, 5, 6), np.float32), "SOD": np.full((5, 6), 3, np.uint8)}
-    sampler = PatchSampler([scene], ["SOD"], 8, min_labelled=0.0)
+    with pytest.warns(DataWarning, match=r"1 scene\(s\) smaller than the 8 px patch.*scene 5x6"):
+        sampler = PatchSampler([scene], ["SOD"], 8, min_labelled=0.0)
     img, lab, _ = sampler.batch(0, 0, 0, 2)
     assert img.shape == (2, 2, 8, 8)
     assert int((lab["SOD"] == 3).sum()) == 2 * 30 and int((lab["SOD"] == 255).sum()) == 2 * 34

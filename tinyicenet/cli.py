@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import click
 import typer
@@ -64,6 +65,12 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings reach users as one ``warning:`` line, not Python's file:line format."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _fail(message: str, code: int) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
@@ -71,13 +78,15 @@ def _fail(message: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         result = app(args=argv, standalone_mode=False)
     except TinyIceNetError as exc:
         _fail(str(exc), exc.exit_code)
-    except _CLICK_ERRORS as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except _CLICK_ERRORS as exc:  # one line too, not click's usage block
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _fail(f"{exc.format_message()}{hint}", exc.exit_code)
     except _ABORTS:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug, not a user error: still one line unless debugging
@@ -85,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set TINYICENET_DEBUG=1 for the "
               "traceback and please report it)", 1)
+    finally:
+        warnings.showwarning = shown
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -34,7 +34,8 @@ from tinyicenet.archive.manifest import Manifest, file_entry, folder_lock, sha25
 from tinyicenet.archive.progress import ArchiveProgress
 from tinyicenet.errors import ConfigError, TinyIceNetError
 from tinyicenet.predict.pipeline import (PACKAGE_NAME, SUMMARY_NAME, PredictOptions,
-                                         check_writable, failure_record, scene_paths)
+                                         check_options, check_writable, failure_record,
+                                         scene_paths)
 from tinyicenet.predict.summary import RunSummary, SceneRecord
 
 WORK_DIR = ".tinyicenet-work"
@@ -85,11 +86,10 @@ def predict_archive(checkpoint: str | os.PathLike[str],
         raise ConfigError("give either --workers N or --scheduler ADDRESS, not both")
     if retries < 0:
         raise ConfigError(f"--retries must be >= 0, got {retries}")
-    if options.crs:
-        geo.check_crs(options.crs)
     _check_backend(options.backend)
     paths = scene_paths(scenes)
     info = model_info(checkpoint)
+    check_options(options, info)
     ckpt = Path(checkpoint).resolve()
     ckpt_sha = sha256_file(ckpt)
     ident = identity(ckpt_sha, info.name, options)

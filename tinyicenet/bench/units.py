@@ -39,6 +39,10 @@ class SceneUnit:
 
 def _tiles_per_scene(shape: tuple[int, int], tile: tuple[int, int], halo: int) -> int:
     from tinyicenet.data import tiling
+    if min(shape) < 1:
+        raise ConfigError(f"scene of {shape[0]} x {shape[1]} px: each side must be >= 1 pixel")
+    if halo < 0:
+        raise ConfigError(f"halo {halo}: must be >= 0")
     if tile[0] != tile[1]:
         raise ConfigError(f"tile {tile[0]}x{tile[1]}: the per-scene unit needs a square tile")
     if tile[0] <= 2 * halo:

@@ -59,6 +59,10 @@ def bench(
     from tinyicenet.bench.targets import TargetOptions, run_target
     from tinyicenet.progress import info
 
+    from tinyicenet.commands import refuse_unused
+
+    if no_idle:
+        refuse_unused("--no-idle (no idle window is measured)", {"--idle": idle is not None})
     config = BenchConfig(window_s=window, repetitions=repetitions, warmup_s=warmup,
                          idle_s=idle, measure_idle=not no_idle, latency_s=latency,
                          notes=list(note))

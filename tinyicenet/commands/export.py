@@ -18,9 +18,9 @@ def register(app: typer.Typer) -> None:
                                          help="Fresh random golden/check tiles."),
         scene: Path = typer.Option(None, "--scene",
                                    help="A scene file or folder to cut more golden tiles from."),
-        scene_tiles: int = typer.Option(2, "--scene-tiles", min=0,
-                                        help="Tiles taken from --scene."),
-        seed: int = typer.Option(None, "--seed", help="Seed of the random tiles (default: fresh)."),
+        scene_tiles: int = typer.Option(None, "--scene-tiles", min=0,
+                                        help="Tiles taken from --scene (default 2)."),
+        seed: int = typer.Option(None, "--seed", min=0, help="Seed of the random tiles (default: fresh)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     ) -> None:
         """Export CKPT: model.onnx (onnxruntime), model.qonnx.onnx, intref.npz, golden .npy.
@@ -29,10 +29,12 @@ def register(app: typer.Typer) -> None:
         against the Brevitas model value for value on the golden tiles; any difference fails
         the command and writes nothing.
         """
+        from tinyicenet.commands import scene_tile_count
         from tinyicenet.export.bundle import export_model
 
         result = export_model(checkpoint, out, tile=tile, n_random=random_tiles, scene=scene,
-                              n_scene=scene_tiles, seed=seed, quiet=quiet)
+                              n_scene=scene_tile_count(scene, scene_tiles), seed=seed,
+                              quiet=quiet)
         for name, check in result.checks.items():
             if "differing" in check:
                 typer.echo(f"{name}: {check['differing']} of {check['values']} values differ")

@@ -22,9 +22,9 @@ def register(app: typer.Typer) -> None:
                                          help="Fresh random tiles for the C-sim verification."),
         scene: Path = typer.Option(None, "--scene",
                                    help="A scene file or folder to cut verification tiles from."),
-        scene_tiles: int = typer.Option(2, "--scene-tiles", min=0,
-                                        help="Tiles taken from --scene."),
-        seed: int = typer.Option(None, "--seed", help="Seed of the random tiles (default: fresh)."),
+        scene_tiles: int = typer.Option(None, "--scene-tiles", min=0,
+                                        help="Tiles taken from --scene (default 2)."),
+        seed: int = typer.Option(None, "--seed", min=0, help="Seed of the random tiles (default: fresh)."),
         input_precision: str = typer.Option(
             None, "--input-precision",
             help="Override the model input precision (expert; default: the input quantizer's "
@@ -41,15 +41,20 @@ def register(app: typer.Typer) -> None:
         (fresh random tiles, plus --scene tiles); otherwise the command fails and writes nothing.
         """
         from tinyicenet.atomic import check_output_dir
+        from tinyicenet.commands import refuse_unused, scene_tile_count
 
+        n_scene = scene_tile_count(scene, scene_tiles)
         check_output_dir(out)  # before minutes of C simulation, not at the final rename
         if plan_only:
+            refuse_unused("--plan-only (it writes only the modelled plan, no C simulation)",
+                          {"--scene": scene is not None, "--seed": seed is not None,
+                           "--input-precision": input_precision is not None, "--synth": synth})
             _plan_only(checkpoint, out, board, tile, settings, quiet)
             return
         from tinyicenet.hls.project import build_project
 
         result = build_project(checkpoint, out, board=board, tile=tile, settings=settings,
-                               n_random=random_tiles, scene=scene, n_scene=scene_tiles,
+                               n_random=random_tiles, scene=scene, n_scene=n_scene,
                                seed=seed, input_precision=input_precision, synth=synth,
                                quiet=quiet)
         plan = result.plan

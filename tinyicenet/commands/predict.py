@@ -64,9 +64,9 @@ def predict(
     overwrite: bool = typer.Option(False, "--overwrite",
                                    help="With --workers/--scheduler: redo every scene, also "
                                         "those the manifest lists as complete."),
-    retries: int = typer.Option(2, "--retries", min=0,
+    retries: int = typer.Option(None, "--retries", min=0,
                                 help="With --workers/--scheduler: times a scene is retried "
-                                     "after an error or a lost worker."),
+                                     "after an error or a lost worker (default 2)."),
     input_scaling: str = typer.Option(
         "auto", "--input-scaling",
         help="physical, standardised or auto (from the file's metadata, once per file)."),
@@ -84,17 +84,25 @@ def predict(
     if input_scaling not in ("auto", "physical", "standardised"):
         raise ConfigError(f"--input-scaling {input_scaling!r} is not one of auto, physical, "
                           "standardised")
+    from tinyicenet.commands import refuse_unused
+
+    if crs is None:
+        refuse_unused("no --crs (products are on the EPSG:4326 tie-point grid)",
+                      {"--resolution": resolution is not None})
+    if workers is None and scheduler is None:
+        refuse_unused("no --workers or --scheduler (scenes run here, one after another, and "
+                      "every scene is written)",
+                      {"--retries": retries is not None, "--overwrite": overwrite})
     options = PredictOptions(backend=backend, crs=crs, resolution=resolution,
                              downsample=downsample, tile=tile, batch=batch, quicklook=quicklook,
                              quiet=quiet, input_scaling=input_scaling)
     if workers is not None or scheduler is not None:
+        from tinyicenet.archive.engine import DEFAULT_RETRIES
         from tinyicenet.archive.predict import predict_archive
         summary = predict_archive(model, scenes, out, options, workers=workers,
-                                  scheduler=scheduler, overwrite=overwrite, retries=retries)
+                                  scheduler=scheduler, overwrite=overwrite,
+                                  retries=DEFAULT_RETRIES if retries is None else retries)
     else:
-        if overwrite:
-            raise ConfigError("--overwrite goes with --workers or --scheduler (without them "
-                              "every scene is written anyway)")
         summary = predict_scenes(model, scenes, out, options)
     if summary.written:
         if json_out:

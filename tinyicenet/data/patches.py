@@ -25,6 +25,7 @@ drawn from ``(seed, e, index)``.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from tinyicenet.data import layout as L
+from tinyicenet.data.scene import DataWarning
 from tinyicenet.errors import DataError
 
 _MAX_DRAWS = 64  # rounds of candidate windows before accepting the best found
@@ -184,18 +186,24 @@ class PatchSampler:
         self.scenes: list[_Scene] = []
         self.names: list[str] = []
         weights = []
+        small: list[str] = []
         for scene in scenes:
             if isinstance(scene, MemoryScene):
                 scene = scene.scene
             if isinstance(scene, LazyScene):
                 labelled = scene.labelled(self.charts)
                 h, w = labelled.shape
+                if h < self.patch or w < self.patch:
+                    small.append(f"{scene.name} {h}x{w}")
                 labelled = np.pad(labelled, ((0, max(0, self.patch - h)),
                                              (0, max(0, self.patch - w))))
                 entry = _Scene(shape=labelled.shape, labelled_sum=_integral(labelled),
                                lazy=scene)
                 self.names.append(scene.name)
             else:
+                h, w = scene["image"].shape[-2:]
+                if h < self.patch or w < self.patch:
+                    small.append(f"{_scene_name(scene)} {h}x{w}")
                 image, labels, valid = _pad_to_patch(scene, self.charts, self.patch)
                 labelled = (labels != L.LABEL_FILL).any(axis=0)
                 entry = _Scene(
@@ -214,6 +222,10 @@ class PatchSampler:
         if not self.scenes or sum(weights) == 0:
             raise DataError("no labelled pixels for " + ", ".join(self.charts)
                             + " in the scenes to draw patches from")
+        if small:
+            warnings.warn(f"{len(small)} scene(s) smaller than the {self.patch} px patch, padded "
+                          "with unlabelled fill (no loss there): " + ", ".join(small[:5])
+                          + (" ..." if len(small) > 5 else ""), DataWarning, stacklevel=2)
         # Scenes are drawn in proportion to their labelled area: every labelled pixel is
         # equally likely to be seen, whatever the scene sizes.
         self.scene_weights = torch.tensor(weights, dtype=torch.float64) / sum(weights)

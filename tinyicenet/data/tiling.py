@@ -63,7 +63,8 @@ class TilePlan:
         return iter(self.windows)
 
 
-def _check(tile: int, halo: int, align: int) -> None:
+def check_tiling(tile: int, halo: int, align: int) -> None:
+    """ConfigError unless ``tile`` and ``halo`` tile a scene for a model of stride ``align``."""
     if align < 1 or tile < 1 or halo < 0:
         raise ConfigError(f"tiling: tile ({tile}) and align ({align}) must be >= 1, "
                           f"halo ({halo}) >= 0")
@@ -128,7 +129,7 @@ def tiles_per_scene(shape: tuple[int, int], tile: int = 256, halo: int = 16) -> 
 
 def plan_tiles(shape: tuple[int, int], tile: int = 256, halo: int = 16, align: int = 4) -> TilePlan:
     """Plan the tiles of a scene of ``shape = (H, W)``."""
-    _check(tile, halo, align)
+    check_tiling(tile, halo, align)
     h, w = int(shape[0]), int(shape[1])
     if h < 1 or w < 1:
         raise ConfigError(f"tiling: empty scene shape {shape}")

@@ -56,6 +56,8 @@ def _read_yaml(p: Path) -> dict:
         raise ConfigError(f"{p}: HLS settings file not found")
     try:
         raw = yaml.safe_load(p.read_text()) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text (YAML) file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyicenet.data.tiling import check_tiling
 from tinyicenet.errors import ConfigError, DataError, TinyIceNetError
 from tinyicenet.predict import cog, geo
 from tinyicenet.predict.runner import DEFAULT_BATCH, DEFAULT_TILE, ModelInfo, predict_classes
@@ -79,6 +80,13 @@ def scene_paths(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
             raise ConfigError(f"{other} and {p} are the same scene "
                               f"({submission_scene_name(p)}): give each scene once")
     return out
+
+
+def check_options(options: PredictOptions, info: ModelInfo) -> None:
+    """What can be refused before an output folder exists: the map grid and the tiling."""
+    if options.crs:
+        geo.check_crs(options.crs)
+    check_tiling(options.tile, info.halo, info.stride)
 
 
 def check_writable(out_dir: str | os.PathLike[str]) -> Path:
@@ -295,10 +303,9 @@ def predict_scenes(checkpoint: str | os.PathLike[str], scenes: Sequence[str | os
     from tinyicenet.progress import make_progress, stderr
 
     options = options or PredictOptions()
-    if options.crs:
-        geo.check_crs(options.crs)
     paths = scene_paths(scenes)
     info = model_info(checkpoint)
+    check_options(options, info)
     out_existed = Path(out_dir).is_dir()
     out = check_writable(out_dir)
     try:

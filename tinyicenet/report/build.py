@@ -61,7 +61,7 @@ def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
     their source).
 
     A file holding an accuracy document (or a sweep record, ``tinyicenet sweep``) goes to its
-    own list whichever argument names it.
+    own list whichever argument names it; ``accuracy_paths`` must hold accuracy documents.
     In a folder, JSON files of another tool's schema (``"schema": "tinyicenet-predict-bench"``,
     say) are listed as skipped, not errors; a file named explicitly must be a result. With
     ``skip_invalid`` any bad file becomes a gap in the report instead of an error.
@@ -71,10 +71,14 @@ def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
     inputs: list[dict] = []
     gaps: list[dict] = []
     sweeps: list[tuple[dict, str]] = []
-    files = expand(list(paths)) + [(Path(p), False) for p in accuracy_paths]
-    for path, from_folder in files:
+    files = [(p, f, False) for p, f in expand(list(paths))] + [(Path(p), False, True)
+                                                              for p in accuracy_paths]
+    for path, from_folder, as_accuracy in files:
         try:
             kind, items = _read_one(path, from_folder)
+            if as_accuracy and kind != "accuracy":
+                raise ResultError(f"{path}: given with --accuracy but holds {kind} results, not "
+                                  "accuracy results; pass it as a result file instead")
         except ResultError as exc:
             if not skip_invalid:
                 raise

@@ -20,6 +20,7 @@ is given, never guessed.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +53,11 @@ class OrbitPlan:
     duty_cycle: float = 0.25
 
     def check(self) -> OrbitPlan:
+        for label, value in (("scenes per orbit", self.scenes_per_orbit),
+                             ("orbit period", self.orbit_period_min),
+                             ("duty cycle", self.duty_cycle)):
+            if not math.isfinite(value):
+                raise ConfigError(f"{label} {value}: must be a finite number")
         if self.scenes_per_orbit < 0:
             raise ConfigError(f"scenes per orbit {self.scenes_per_orbit}: must be >= 0")
         if self.orbit_period_min <= 0:

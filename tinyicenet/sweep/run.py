@@ -82,9 +82,20 @@ def _scenes(opts: SweepOptions) -> tuple[Path, Path, dict[str, Any]]:
                                        "train_seed": opts.seed, "test_seed": opts.seed + 1000}}
 
 
+def _scene_split(train: str | Path, test: str | Path) -> tuple[list[str], list[str]]:
+    """The training and test scene files; ConfigError if a scene is in both."""
+    from tinyicenet.data.reader import expand_scene_paths
+
+    test_paths = expand_scene_paths([str(test)], "test scenes")
+    train_paths = expand_scene_paths([str(train)], "training scenes")
+    overlap = {p.name for p in map(Path, test_paths)} & {p.name for p in map(Path, train_paths)}
+    if overlap:
+        raise ConfigError(f"sweep: test scenes are also training scenes ({sorted(overlap)[0]})")
+    return train_paths, test_paths
+
+
 def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     """Run the sweep and write its record to ``opts.out`` atomically; return the record."""
-    from tinyicenet.data.reader import expand_scene_paths
     from tinyicenet.sweep.accuracy import AccuracySetup, ConfigurationTrainer, scene_kind
     from tinyicenet.sweep.cost import HLS_ESTIMATOR, fpga_cost
     from tinyicenet.sweep.models import grouping as make_grouping
@@ -109,13 +120,11 @@ def run_sweep(opts: SweepOptions) -> dict[str, Any]:
     for p in (opts.train, opts.test, opts.float_checkpoint):
         if p is not None and not Path(p).exists():
             raise ConfigError(f"{p}: no such file or folder")
+    # given scenes are checked before the work folder exists, so a refusal leaves nothing
+    split = _scene_split(opts.train, opts.test) if opts.train is not None else None
     make_dir(opts.workdir)
     train, test, generated = _scenes(opts)
-    test_paths = expand_scene_paths([str(test)], "test scenes")
-    train_paths = expand_scene_paths([str(train)], "training scenes")
-    overlap = {p.name for p in map(Path, test_paths)} & {p.name for p in map(Path, train_paths)}
-    if overlap:
-        raise ConfigError(f"sweep: test scenes are also training scenes ({sorted(overlap)[0]})")
+    train_paths, test_paths = split or _scene_split(train, test)
     setup = AccuracySetup(train=train, test=test, workdir=opts.workdir, recipe=opts.recipe,
                           overrides=tuple(opts.overrides), qat_epochs=opts.qat_epochs,
                           float_checkpoint=opts.float_checkpoint, skips=opts.skips,

@@ -56,6 +56,8 @@ def run_target(target: str, options: TargetOptions | None = None) -> list[dict[s
     if options.batch < 1:
         raise ConfigError(f"batch {options.batch}: must be >= 1")
     options.config.check()   # before any model is loaded: bad options fail fast
+    from tinyicenet.bench.targets.common import scene_unit
+    scene_unit(options)
     module = importlib.import_module(f"tinyicenet.bench.targets.{target}")
     return module.run(options)
 
