@@ -182,6 +182,19 @@ def test_auto_design_switches_at_its_pixel_count_and_falls_back_without_cuda_cpp
     assert P.resolve_design("gen6", 0, cuda_cpp=False) == "gen6"   # asked for: no fallback
 
 
+def test_bench_records_name_the_design_each_call_size_runs():
+    from tinyicenet.backends.cuda_kernels import CudaKernelsBackend
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+
+    backend = object.__new__(CudaKernelsBackend)   # its constructor needs a GPU; the note not
+    backend.runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False)
+    assert backend.design_note(1, 256, 256).startswith("kernel design gen7 (chosen per call")
+    assert backend.design_note(16, 1024, 1024).startswith("kernel design gen6 (chosen per call")
+    backend.runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False,
+                                      design="gen3")
+    assert backend.design_note(1, 256, 256) == "kernel design gen3 (fixed by the caller)"
+
+
 @pytest.mark.parametrize("cin", [1, 3, 7, 10, 12])
 def test_gen4_input_widths(cin):
     """Windows of 3 x C_in values padded to 8, 16 or 32 bytes (C_in <= 10); wider inputs keep

@@ -106,6 +106,13 @@ class CudaKernelsBackend(Backend):
         self.stride = self.intmodel.stride
         self.model_name = self.intmodel.model.get("name", "")
 
+    def design_note(self, batch: int, height: int, width: int) -> str:
+        """Which kernel design a call of ``batch`` tiles of ``height x width`` runs, for records."""
+        chosen = self.runner.resolve(batch * height * width)
+        how = ("chosen per call size by tinyicenet.kernels.plan.resolve_design"
+               if chosen != self.runner.design else "fixed by the caller")
+        return f"kernel design {chosen} ({how})"
+
     def run_codes(self, tiles: np.ndarray) -> np.ndarray:
         """Head integer codes (int8 ``[N, K, H, W]``), for bit-exact comparisons."""
         return self.runner.forward_int(self.prepare(tiles)).cpu().numpy()

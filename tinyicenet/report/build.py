@@ -61,7 +61,7 @@ def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
     their source).
 
     A file holding an accuracy document (or a sweep record, ``tinyicenet sweep``) goes to its
-    own list whichever argument names it; ``accuracy_paths`` must hold accuracy documents.
+    own list whichever argument names it; ``accuracy_paths`` may not name bench results.
     In a folder, JSON files of another tool's schema (``"schema": "tinyicenet-predict-bench"``,
     say) are listed as skipped, not errors; a file named explicitly must be a result. With
     ``skip_invalid`` any bad file becomes a gap in the report instead of an error.
@@ -76,8 +76,8 @@ def read_inputs(paths: list[str | Path], accuracy_paths: list[str | Path] = (),
     for path, from_folder, as_accuracy in files:
         try:
             kind, items = _read_one(path, from_folder)
-            if as_accuracy and kind != "accuracy":
-                raise ResultError(f"{path}: given with --accuracy but holds {kind} results, not "
+            if as_accuracy and kind == "bench":  # accuracy results and sweep records carry F1
+                raise ResultError(f"{path}: given with --accuracy but holds bench results, not "
                                   "accuracy results; pass it as a result file instead")
         except ResultError as exc:
             if not skip_invalid:

@@ -113,6 +113,9 @@ def run(options: Any) -> list[dict]:
             backend, backend_opts = VARIANTS[name]
             workload = backend_workload(backend, options, tiles, variant=name, **backend_opts)
             workload.device = device_name
+            if hasattr(workload.backend_object, "design_note"):
+                workload.notes.append(workload.backend_object.design_note(
+                    workload.batch, *workload.tile))
             try:
                 return run_bench(workload, meter, options.config, target="cuda", scene=scene,
                                  idle=idle, quiet=options.quiet)
