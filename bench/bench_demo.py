@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,12 +53,13 @@ def main(argv: list[str] | None = None) -> int:
                                   capture_output=True, text=True)
             elapsed = time.perf_counter() - start
         if proc.returncode != 0:
-            print(f"error: demo run {i + 1} failed (exit {proc.returncode}): "
-                  f"{proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"error: demo run {i + 1} failed (exit {proc.returncode}): {last}",
+                  file=sys.stderr)
             return 1
         seconds.append(round(elapsed, 1))
         print(f"demo run {i + 1}/{args.runs}: {elapsed:.1f} s")
-    record.update(wall_s=seconds, median_s=sorted(seconds)[len(seconds) // 2],
+    record.update(wall_s=seconds, median_s=round(statistics.median(seconds), 1),
                   load_average_end=_load())
     write_text(args.out, json.dumps(record, indent=1) + "\n")
     print(f"median {record['median_s']} s over {args.runs} run(s); wrote {args.out}")

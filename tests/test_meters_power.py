@@ -134,17 +134,12 @@ def test_tegrastats_meter_integrates_a_live_stream():
     line = (TEGRA / "orin_nx_jp5.txt").read_text().splitlines()[1]   # VDD_IN 11604 mW
     meter = TegrastatsMeter(command=fake_tegrastats([line], 0.02, 200, then_exit=False),
                             interval_ms=20)
-    try:
-        # the fake tegrastats is a new interpreter: on a loaded machine its first line can come
-        # later than the meter's gap limit, so the window opens once the stream is live
-        deadline = time.monotonic() + 30
-        while not meter._times and time.monotonic() < deadline:
-            time.sleep(0.01)
+    try:  # the constructor returns once the first line has come
         meter.begin_window("w")
         time.sleep(0.4)
         m = meter.end_window("w")
         assert m.energy_j == pytest.approx(11.604 * m.elapsed_s, rel=1e-6)
-        assert m.samples >= 5 and meter.rails == ["VDD_IN"]
+        assert m.samples >= 2 and meter.rails == ["VDD_IN"]
         assert "VDD_IN" in meter.describe()
     finally:
         meter.close()
@@ -155,7 +150,7 @@ def test_tegrastats_exiting_mid_window_gives_no_energy():
     meter = TegrastatsMeter(command=fake_tegrastats([line], 0.02, 10), interval_ms=20)
     try:
         meter.begin_window("w")
-        time.sleep(0.6)                      # the fake tool exits after ~0.2 s
+        meter._reader.join(timeout=30)       # the fake tool exits after 10 lines, ~0.2 s
         m = meter.end_window("w")
         assert m.energy_j is None and "tegrastats exited" in m.reason
     finally:

@@ -30,8 +30,8 @@ def make_dir(path: str | os.PathLike[str]) -> Path:
         raise OutputError(f"cannot create folder {target}: {blocker} is a file, not a folder")
     try:
         target.mkdir(parents=True, exist_ok=True)
-    except PermissionError:
-        raise OutputError(f"cannot create folder {target}: permission denied") from None
+    except OSError as exc:  # permission, read-only file system, a dangling link, ...
+        raise OutputError(f"cannot create folder {target}: {exc.strerror or exc}") from None
     return target
 
 

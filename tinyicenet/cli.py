@@ -68,7 +68,7 @@ for _name in COMMAND_MODULES:
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
     """Warnings reach users as one ``warning:`` line, not Python's file:line format."""
-    print(f"warning: {message}", file=sys.stderr)
+    print("warning: " + " ".join(str(message).split()), file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> None:
@@ -84,9 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     except TinyIceNetError as exc:
         _fail(str(exc), exc.exit_code)
     except _CLICK_ERRORS as exc:  # one line too, not click's usage block
+        message = exc.format_message().strip()
+        if not message:  # a bare group (no_args_is_help): its help is already printed
+            sys.exit(exc.exit_code)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        _fail(f"{exc.format_message()}{hint}", exc.exit_code)
+        _fail(f"{message}{hint}", exc.exit_code)
     except _ABORTS:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug, not a user error: still one line unless debugging

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from tinyicenet.errors import ConfigError
 
-DEFAULT_SCENE_TILES = 2
-
 
 def refuse_unused(context: str, given: Mapping[str, bool]) -> None:
     """A :class:`ConfigError` naming the options in ``given`` that were set but have no use in
@@ -29,4 +27,6 @@ def scene_tile_count(scene: Path | None, scene_tiles: int | None) -> int:
         refuse_unused("no --scene (there are no scene tiles to take)",
                       {"--scene-tiles": scene_tiles is not None})
         return 0
+    from tinyicenet.export.golden import DEFAULT_SCENE_TILES
+
     return DEFAULT_SCENE_TILES if scene_tiles is None else scene_tiles

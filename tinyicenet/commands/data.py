@@ -26,7 +26,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Write seeded synthetic scenes in the exact AI4Arctic file layout (*_prep.nc)."""
-    from tinyicenet.atomic import make_dir
+    from tinyicenet.atomic import check_output_dir
     from tinyicenet.data.synth import write_scenes
     from tinyicenet.errors import ConfigError
     from tinyicenet.progress import info, make_progress
@@ -35,7 +35,7 @@ def synth(
         raise ConfigError(f"--size {size[0]} {size[1]}: each side must be at least 8 pixels")
     if pixel_spacing is not None and pixel_spacing <= 0:
         raise ConfigError(f"--pixel-spacing {pixel_spacing}: must be > 0")
-    make_dir(out)
+    check_output_dir(out)  # before the progress bar starts, so an error is its only line
     with make_progress(quiet) as progress:
         task = progress.add_task(f"scenes {size[0]}x{size[1]}", total=scenes)
         paths = write_scenes(out, scenes, size=size, seed=seed, raw=raw,

@@ -39,9 +39,9 @@ def register(app: typer.Typer) -> None:
             help="Score on an existing Dask cluster at this address (tcp://HOST:PORT) or "
                  "scheduler file (scheduler.json)."),
         retries: int = typer.Option(
-            2, "--retries", min=0,
+            None, "--retries", min=0,
             help="With --workers/--scheduler: times a scene is retried after an error or a "
-                 "lost worker."),
+                 "lost worker (default 2)."),
     ) -> None:
         """Score CKPT on DATA as AutoICE does: on each chart's own grid (80 m), R^2 (SIC),
         weighted F1 (SOD, FLOE), combined when all three are predicted, per-class F1; the
@@ -65,10 +65,15 @@ def register(app: typer.Typer) -> None:
             from tinyicenet.atomic import check_output_dir
             check_output_dir(out)  # before the scoring, not after it
         if workers is not None or scheduler is not None:
+            from tinyicenet.archive.engine import DEFAULT_RETRIES
             from tinyicenet.archive.evaluate import evaluate_archive
             result = evaluate_archive(checkpoint, data, out, workers=workers,
-                                      scheduler=scheduler, retries=retries, **options)
+                                      scheduler=scheduler, **options,
+                                      retries=DEFAULT_RETRIES if retries is None else retries)
         else:
+            from tinyicenet.commands import refuse_unused
+            refuse_unused("no --workers or --scheduler (scenes are scored here)",
+                          {"--retries": retries is not None})
             result = run(checkpoint, data, out, **options)
         if json_out:
             typer.echo(json.dumps(result, indent=1))

@@ -18,8 +18,9 @@ def register(app: typer.Typer) -> None:
                                  help="Fixed tile side (default: the planner picks one)."),
         settings: Path = typer.Option(
             None, "--settings", help="Per-layer strategy/reuse YAML (default hls/layers.yml)."),
-        random_tiles: int = typer.Option(2, "--random-tiles", min=0,
-                                         help="Fresh random tiles for the C-sim verification."),
+        random_tiles: int = typer.Option(None, "--random-tiles", min=0,
+                                         help="Fresh random tiles for the C-sim verification "
+                                              "(default 2)."),
         scene: Path = typer.Option(None, "--scene",
                                    help="A scene file or folder to cut verification tiles from."),
         scene_tiles: int = typer.Option(None, "--scene-tiles", min=0,
@@ -47,14 +48,16 @@ def register(app: typer.Typer) -> None:
         check_output_dir(out)  # before minutes of C simulation, not at the final rename
         if plan_only:
             refuse_unused("--plan-only (it writes only the modelled plan, no C simulation)",
-                          {"--scene": scene is not None, "--seed": seed is not None,
+                          {"--random-tiles": random_tiles is not None,
+                           "--scene": scene is not None, "--seed": seed is not None,
                            "--input-precision": input_precision is not None, "--synth": synth})
             _plan_only(checkpoint, out, board, tile, settings, quiet)
             return
-        from tinyicenet.hls.project import build_project
+        from tinyicenet.hls.project import DEFAULT_RANDOM_TILES, build_project
 
         result = build_project(checkpoint, out, board=board, tile=tile, settings=settings,
-                               n_random=random_tiles, scene=scene, n_scene=n_scene,
+                               n_random=DEFAULT_RANDOM_TILES if random_tiles is None
+                               else random_tiles, scene=scene, n_scene=n_scene,
                                seed=seed, input_precision=input_precision, synth=synth,
                                quiet=quiet)
         plan = result.plan

@@ -48,6 +48,9 @@ def register(app: typer.Typer) -> None:
         else:
             cfg = load_config(config, sets)
             run_dir = out or Path("runs") / cfg.model.name
+            if (run_dir / "final.pt").exists():
+                raise ConfigError(f"{run_dir}: already holds a finished run (final.pt); choose "
+                                  "another --out")
             if (run_dir / "last.pt").exists():
                 raise ConfigError(f"{run_dir}: already holds a run (last.pt); continue it with "
                                   f"--resume {run_dir} or choose another --out")

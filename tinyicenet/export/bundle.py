@@ -26,7 +26,8 @@ import numpy as np
 
 from tinyicenet.atomic import atomic_dir, check_output_dir
 from tinyicenet.errors import ExportError, VerificationError
-from tinyicenet.export.golden import GOLDEN_FILES, TileSet, random_tiles, scene_tiles, write_golden
+from tinyicenet.export.golden import (DEFAULT_SCENE_TILES, GOLDEN_FILES, TileSet, random_tiles,
+                                      scene_tiles, write_golden)
 from tinyicenet.export.onnx_export import export_onnx, qonnx_model, run_qonnx
 from tinyicenet.export.onnxruntime_session import make_session
 from tinyicenet.export.qgraph import input_format, output_format
@@ -84,7 +85,8 @@ def _compare(name: str, got: np.ndarray, want: np.ndarray) -> dict[str, Any]:
 
 def export_model(model_or_ckpt: Any, out_dir: str | os.PathLike[str], *, tile: int = 256,
                  n_random: int = 4, scene: str | os.PathLike[str] | None = None,
-                 n_scene: int = 2, seed: int | None = None, quiet: bool = True) -> ExportResult:
+                 n_scene: int = DEFAULT_SCENE_TILES, seed: int | None = None,
+                 quiet: bool = True) -> ExportResult:
     """Export ``model_or_ckpt`` (a checkpoint path or a TinyIceNet) into ``out_dir``."""
     from tinyicenet.export.intref import from_brevitas, save_intref
 

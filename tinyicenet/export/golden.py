@@ -26,6 +26,8 @@ GOLDEN_FILES = {
 }
 #: z-scored SAR rarely leaves +-4; 1.5 sigma random inputs also exercise the input saturation.
 RANDOM_SIGMA = 1.5
+#: Verification tiles cut from a scene when a scene is given and no count (export, hls).
+DEFAULT_SCENE_TILES = 2
 
 
 @dataclass

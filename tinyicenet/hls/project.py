@@ -31,10 +31,13 @@ import numpy as np
 
 from tinyicenet.atomic import atomic_dir, write_text
 from tinyicenet.errors import ExportError
+from tinyicenet.export.golden import DEFAULT_SCENE_TILES
 from tinyicenet.hls.board import Board, load_board
 from tinyicenet.hls.settings import HlsSettings, load_settings
 from tinyicenet.progress import info
 
+#: Fresh random tiles the C simulation is verified on by default.
+DEFAULT_RANDOM_TILES = 2
 RESOURCES_JSON = "resources.json"
 RESOURCES_MD = "resources.md"
 
@@ -129,8 +132,9 @@ def _write_tb_data(folder: Path, tiles_nhwc: np.ndarray, expected_nhwc: np.ndarr
 def build_project(model_or_ckpt: Any, out_dir: str | os.PathLike[str], *,
                   board: str | Board = "zcu102", tile: int | None = None,
                   settings: HlsSettings | str | os.PathLike[str] | None = None,
-                  n_random: int = 2, scene: str | os.PathLike[str] | None = None,
-                  n_scene: int = 2, seed: int | None = None,
+                  n_random: int = DEFAULT_RANDOM_TILES,
+                  scene: str | os.PathLike[str] | None = None,
+                  n_scene: int = DEFAULT_SCENE_TILES, seed: int | None = None,
                   input_precision: str | None = None, synth: bool = False,
                   quiet: bool = True) -> ProjectResult:
     """Generate, compile and verify the hls4ml project of a quantized model into ``out_dir``.

@@ -303,10 +303,10 @@ class _Trainer:
         if not 0 < epoch <= cfg.total_epochs:
             raise CheckpointError(f"{path}: epoch {epoch} is outside this config's "
                                   f"{cfg.total_epochs} epochs")
-        if epoch == cfg.total_epochs:  # nothing left to train: say so rather than rewrite final
-            more = "train.qat_epochs" if cfg.is_quantized else "train.float_epochs"
-            raise CheckpointError(f"{path}: the run already finished its {epoch} epochs; to "
-                                  f"train longer, resume with a larger --set {more}=N")
+        if epoch == cfg.total_epochs and (path.parent / FINAL).is_file():
+            # finished (a run stopped before final.pt was written still resumes, to write it)
+            raise CheckpointError(f"{path}: the run already finished its {epoch} epochs "
+                                  f"({FINAL} is there); nothing to resume")
         return epoch
 
     def _epoch(self, epoch: int, phase: str, model: nn.Module, ddp_model: nn.Module,
