@@ -284,3 +284,6 @@ def test_cli_bad_data_and_options(tmp_path, capsys) -> None:
     code, _, err = _main(capsys, "evaluate", str(tmp_path / "m.pt"), str(tmp_path / "empty"),
                          "--device", "tpu")
     assert code != 0 and "--device 'tpu'" in err
+    code, _, err = _main(capsys, "evaluate", str(tmp_path / "m.pt"), str(tmp_path / "empty"),
+                         "--retries", "3")
+    assert code == 2 and "--retries has no effect with no --workers or --scheduler" in err, err
