@@ -218,6 +218,12 @@ def test_out_dir_rules(inputs, tmp_path):
     with pytest.raises(ConfigError, match="holds other files"):
         write_report([fast], busy)
     assert (busy / "thesis.tex").read_text() == "keep me"
+    from tinyicenet.errors import OutputError
+    for bad, message in ((busy / "thesis.tex", "thesis.tex exists and is not a folder"),
+                         (busy / "thesis.tex" / "rep", "thesis.tex is a file, not a folder")):
+        with pytest.raises(OutputError, match=message):
+            write_report([fast], bad)
+    assert (busy / "thesis.tex").read_text() == "keep me"
     first = write_report([fast], tmp_path / "rep")
     again = write_report([inputs["dir"] / "two.json"], tmp_path / "rep")   # replaces a report
     assert first == again

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinyicenet.atomic import make_dir, write_text
+from tinyicenet.atomic import check_output_dir, make_dir, write_text
 from tinyicenet.errors import ConfigError
 from tinyicenet.progress import info
 
@@ -94,8 +94,7 @@ def attach_csim(record: dict[str, Any], check: Any, tile: int) -> None:
 
 def _prepare_out(out: Path) -> None:
     """Use an empty or missing folder, or one a previous demo wrote (it is replaced)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder")
+    check_output_dir(out)
     if out.is_dir() and any(out.iterdir()):
         if not (out / MARKER).is_file():
             raise ConfigError(f"{out}: folder is not empty and was not written by "

@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinyicenet.atomic import atomic_dir
+from tinyicenet.atomic import atomic_dir, check_output_dir
 from tinyicenet.errors import ConfigError
 from tinyicenet.report.accuracy import load_accuracy
 from tinyicenet.report.planning import DEFAULT_RAW, OrbitPlan
@@ -31,10 +31,9 @@ REPORT_FILES = ("report.html", "report.md", "report.json", "fps.png", "energy.pn
 
 
 def _check_out_dir(out_dir: Path) -> None:
+    check_output_dir(out_dir)
     if not out_dir.exists():
         return
-    if not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: exists and is not a folder")
     entries = list(out_dir.iterdir())
     if not entries:
         return
