@@ -70,4 +70,5 @@ def test_atomic_path_refuses_a_folder_and_writes_under_a_new_parent(tmp_path):
     with atomic_path(target) as tmp:
         assert tmp.suffix == ".txt" and tmp.parent == target.parent
         tmp.write_text("x")
-    assert target.read_text() == "x" and sorted(p.name for p in target.parent.iterdir()) == ["f.txt"]
+    assert target.read_text() == "x"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["f.txt"]

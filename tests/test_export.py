@@ -42,7 +42,8 @@ def test_qonnx_execution_equals_brevitas(name, sample_scene_dir):
     from tinyicenet.export.onnx_export import qonnx_model, run_qonnx
 
     model = calibrated_model(name, seed=11)
-    tiles = random_tiles(2, 2, 32, fresh_seed(name)) + scene_tiles(sample_scene_dir, 2, 32, align=model.stride)
+    tiles = random_tiles(2, 2, 32, fresh_seed(name)) + scene_tiles(sample_scene_dir, 2, 32,
+                                                                   align=model.stride)
     assert len(tiles) == 4 and tiles.sources[2].count(":") == 1
     got = run_qonnx(qonnx_model(model, 32), tiles.tiles)
     want = _brevitas(model, tiles.tiles)

@@ -20,7 +20,8 @@ def register(app: typer.Typer) -> None:
                                    help="A scene file or folder to cut more golden tiles from."),
         scene_tiles: int = typer.Option(None, "--scene-tiles", min=0,
                                         help="Tiles taken from --scene (default 2)."),
-        seed: int = typer.Option(None, "--seed", min=0, help="Seed of the random tiles (default: fresh)."),
+        seed: int = typer.Option(None, "--seed", min=0,
+                                 help="Seed of the random tiles (default: fresh)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     ) -> None:
         """Export CKPT: model.onnx (onnxruntime), model.qonnx.onnx, intref.npz, golden .npy.

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
                                    help="A scene file or folder to cut verification tiles from."),
         scene_tiles: int = typer.Option(None, "--scene-tiles", min=0,
                                         help="Tiles taken from --scene (default 2)."),
-        seed: int = typer.Option(None, "--seed", min=0, help="Seed of the random tiles (default: fresh)."),
+        seed: int = typer.Option(None, "--seed", min=0,
+                                 help="Seed of the random tiles (default: fresh)."),
         input_precision: str = typer.Option(
             None, "--input-precision",
             help="Override the model input precision (expert; default: the input quantizer's "

@@ -25,7 +25,8 @@ def check_dir_target(out: str | os.PathLike) -> None:
 
 
 def replace_dir(staging: str | os.PathLike, out: str | os.PathLike) -> None:
-    """Put the finished folder ``staging`` at ``out``, replacing an old ``out`` folder by renames."""
+    """Put the finished folder ``staging`` at ``out``, replacing an old ``out`` folder by
+    renames."""
     staging, out = Path(staging), Path(out)
     check_dir_target(out)
     if out.exists():
