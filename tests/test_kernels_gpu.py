@@ -55,16 +55,31 @@ def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips, design):
         np.testing.assert_array_equal(floats, model.dequantize_output(ref))
 
 
-def test_programmatic_dependent_launches_and_the_repeat_fast_path():
-    model = random_intmodel(weight_bits=8, act_bits=8, seed=29)
-    x = torch.randn(2, 2, 64, 80, generator=torch.Generator().manual_seed(61)).cuda() * 3
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("graphs", [True, False])
+def test_programmatic_dependent_launches_and_the_repeat_fast_path(design, graphs):
+    if design in ("gen6", "gen7"):
+        pytest.importorskip("cupy")
+    rng = fresh_rng(f"pdl {design} {graphs}")
+    model = random_intmodel(weight_bits=8, act_bits=8, seed=int(rng.integers(1 << 30)))
+    x = torch.from_numpy((rng.standard_normal((2, 2, 64, 80)) * 3).astype(np.float32)).cuda()
     ref = reference(model, x.cpu().numpy())
-    gpu = IntTinyIceNetGPU(model, pdl=True)
+    gpu = IntTinyIceNetGPU(model, design=design, pdl=True, graphs=graphs)
     for _ in range(3):   # the second and third calls take the fast path (same tensor)
         assert int((gpu.forward_int(x).cpu().numpy().astype(np.int64) != ref).sum()) == 0
     x.mul_(-1)           # in place: the graph reads the new values
     ref = reference(model, x.cpu().numpy())
     assert int((gpu.forward_int(x).cpu().numpy().astype(np.int64) != ref).sum()) == 0
+    # passes on other inputs queued back to back, each first conv right after the previous
+    # pass's last: a launch that starts early must still wait for its predecessor's data
+    xs = [torch.from_numpy((rng.standard_normal((1, 2, 256, 256)) * 2).astype(np.float32))
+          .cuda() for _ in range(4)]
+    state = gpu.state(1, 256, 256)
+    for v in xs:
+        for _, launch in gpu.launches(state, v):
+            launch()
+    ref = reference(model, xs[-1].cpu().numpy())
+    assert int((state.out.cpu().numpy().astype(np.int64) != ref).sum()) == 0
 
 
 def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):

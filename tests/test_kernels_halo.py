@@ -237,3 +237,77 @@ def test_fused_calls_take_one_launch_on_the_small_calls_tiles():
                              tiles={"decoder0": (8, 16, 2)})
     with pytest.raises(ConfigError, match="one warp count"):
         mixed.state(1, 32, 48)
+
+
+def test_programmatic_launch_structures_match_cuda_h(tmp_path):
+    import ctypes
+    import shutil
+    import subprocess
+
+    from tinyicenet.kernels import cuda_halo as C
+    # cuda.h: CUlaunchAttribute is an int id padded to 8 bytes and a 64-byte union;
+    # CUlaunchConfig is seven unsigned ints, then the stream, attrs and numAttrs
+    layout = {"attr": ctypes.sizeof(C.LaunchAttribute), "value": C.LaunchAttribute.value.offset,
+              "config": ctypes.sizeof(C.LaunchConfig), "shared": C.LaunchConfig.shared.offset,
+              "stream": C.LaunchConfig.stream.offset, "attrs": C.LaunchConfig.attrs.offset,
+              "num_attrs": C.LaunchConfig.num_attrs.offset}
+    assert layout == {"attr": 72, "value": 8, "config": 56, "shared": 24, "stream": 32,
+                      "attrs": 40, "num_attrs": 48}
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not on PATH: cuda.h not checked")
+    src = tmp_path / "layout.cu"
+    src.write_text(
+        "#include <cuda.h>\n#include <cstdio>\n#include <cstddef>\nint main() {\n"
+        ' printf("%zu %zu %zu %zu %zu %zu %zu %d\\n", sizeof(CUlaunchAttribute),'
+        " offsetof(CUlaunchAttribute, value), sizeof(CUlaunchConfig),"
+        " offsetof(CUlaunchConfig, sharedMemBytes), offsetof(CUlaunchConfig, hStream),"
+        " offsetof(CUlaunchConfig, attrs), offsetof(CUlaunchConfig, numAttrs),"
+        " (int)CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);\n}\n")
+    subprocess.run([nvcc, str(src), "-o", str(tmp_path / "layout")], check=True,
+                   capture_output=True)
+    got = subprocess.run([str(tmp_path / "layout")], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert [int(v) for v in got] == [*layout.values(), C.PROGRAMMATIC_STREAM_SERIALIZATION]
+
+
+def test_kernel_params_point_at_each_argument_as_the_signature_takes_it():
+    import ctypes
+
+    torch = pytest.importorskip("torch")
+    from tinyicenet.kernels.cuda_halo import kernel_params
+    t = torch.zeros(4, dtype=torch.int8)
+    params, values = kernel_params((t, 7, 0.25))
+    assert ctypes.c_uint64.from_address(params[0]).value == t.data_ptr()
+    assert ctypes.c_int32.from_address(params[1]).value == 7
+    assert ctypes.c_float.from_address(params[2]).value == 0.25
+    assert len(values) == 3
+
+
+@pytest.mark.slow
+def test_a_programmatic_halo_conv_waits_before_it_touches_an_activation(tmp_path):
+    import shutil
+    import subprocess
+
+    from tinyicenet.kernels.cuda_halo import HaloKernel
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not on PATH")
+    plan = P.lower(from_intref(random_intmodel(seed=5)), "gen7")
+    (src := tmp_path / "halo.cu").write_text(F.source())
+    for stage in (plan.stages[0], plan.stages[-1]):      # the stem, and decoder0 with the head
+        ptx = {}
+        for pdl in (False, True):
+            k = HaloKernel(stage, (8, 16, 4), plan.quant, pdl=pdl)
+            out = tmp_path / f"{stage.name}{pdl}.ptx"
+            subprocess.run([nvcc, "-ptx", "-arch=sm_90", *k.options, str(src), "-o", str(out)],
+                           check=True, capture_output=True)
+            ptx[pdl] = out.read_text()
+        assert "griddepcontrol" not in ptx[False]
+        body = ptx[True]
+        wait = body.index("griddepcontrol.wait")
+        assert wait < body.index("griddepcontrol.launch_dependents")
+        # every store, and every copy of an activation, comes after the wait; before it only
+        # the weights (16-byte copies) and the bias are read
+        assert "st.global" not in body[:wait]
+        assert "cp.async.ca" not in body[:wait] and body[:wait].count("cp.async.cg") >= 1

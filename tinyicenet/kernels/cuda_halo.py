@@ -6,11 +6,15 @@ binary on disk). A :class:`FusedKernel` composes several stages (each the source
 section in its own namespace, with its own constants) into one persistent kernel that waits
 grid-wide between them: one launch per forward pass. ``kernel[grid](*args)`` launches on
 PyTorch's current stream, so the runner's CUDA graphs capture it with any Triton kernels
-around it.
+around it. A halo kernel built with ``pdl=True`` is a programmatic dependent launch (Hopper):
+``cuLaunchKernelEx`` with the programmatic stream serialisation attribute (CUDA Driver API,
+docs.nvidia.com/cuda/cuda-driver-api, "CUlaunchConfig"), called through ctypes since CuPy's
+launch takes no attributes.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 from typing import Any
 
@@ -104,11 +108,69 @@ def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
     return "".join(parts)
 
 
+#: CUlaunchAttributeID of cuda.h: a launch that may overlap its predecessor's end
+PROGRAMMATIC_STREAM_SERIALIZATION = 6
+
+
+class LaunchAttribute(ctypes.Structure):
+    """cuda.h's CUlaunchAttribute: an id, padding to 8 bytes, a 64-byte value union (only its
+    leading int is set here)."""
+
+    _fields_ = [("id", ctypes.c_int), ("pad", ctypes.c_char * 4),
+                ("value", ctypes.c_int), ("value_pad", ctypes.c_char * 60)]
+
+
+class LaunchConfig(ctypes.Structure):
+    """cuda.h's CUlaunchConfig."""
+
+    _fields_ = [("grid", ctypes.c_uint * 3), ("block", ctypes.c_uint * 3),
+                ("shared", ctypes.c_uint), ("stream", ctypes.c_void_p),
+                ("attrs", ctypes.POINTER(LaunchAttribute)), ("num_attrs", ctypes.c_uint)]
+
+
+def kernel_params(args: tuple) -> tuple[Any, list[Any]]:
+    """``void**`` kernel parameters for ``args`` packed as the kernel's signature takes them
+    (tensors as their 64-bit addresses, floats as fp32, other numbers as int32), and the
+    ctypes values it points to (kept alive for the call)."""
+    import torch
+
+    values = [ctypes.c_uint64(a.data_ptr()) if isinstance(a, torch.Tensor)
+              else ctypes.c_float(a) if isinstance(a, float) else ctypes.c_int32(a)
+              for a in args]
+    return (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values)), values
+
+
+_libcuda: Any = None
+
+
+def launch_programmatic(function: int, grid: int, threads: int, shared: int, stream: int,
+                        args: tuple) -> None:
+    """Launch CUfunction ``function`` as a programmatic dependent launch on ``stream``."""
+    global _libcuda
+    if _libcuda is None:
+        lib = ctypes.CDLL("libcuda.so.1")
+        lib.cuLaunchKernelEx.argtypes = (ctypes.POINTER(LaunchConfig), ctypes.c_void_p,
+                                         ctypes.c_void_p, ctypes.c_void_p)
+        lib.cuGetErrorName.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
+        _libcuda = lib
+    attr = LaunchAttribute(id=PROGRAMMATIC_STREAM_SERIALIZATION, value=1)
+    config = LaunchConfig((ctypes.c_uint * 3)(grid, 1, 1), (ctypes.c_uint * 3)(threads, 1, 1),
+                          shared, stream, ctypes.pointer(attr), 1)
+    params, _values = kernel_params(args)
+    rc = _libcuda.cuLaunchKernelEx(ctypes.byref(config), function, params, None)
+    if rc:
+        name = ctypes.c_char_p()
+        _libcuda.cuGetErrorName(rc, ctypes.byref(name))
+        raise RuntimeError(f"cuLaunchKernelEx failed: {(name.value or b'?').decode()} ({rc})")
+
+
 class _Compiled:
     """A kernel compiled by NVRTC at its first launch, launched on PyTorch's stream."""
 
     #: launched as a cooperative kernel (the driver refuses a grid that cannot be resident)
     cooperative = False
+    #: launched as a programmatic dependent launch (compiled with GDC)
+    pdl = False
 
     name: str
     threads: int
@@ -163,6 +225,10 @@ class _Compiled:
 
         fn = self._function()
         ptr = torch.cuda.current_stream().cuda_stream
+        if self.pdl:
+            launch_programmatic(fn.kernel.ptr, int(grid[0]), self.threads, self.shared, ptr,
+                                args)
+            return
         stream = self._streams.get(ptr)
         if stream is None:
             stream = self._streams[ptr] = cupy.cuda.ExternalStream(ptr)
@@ -173,16 +239,18 @@ class _Compiled:
 
 
 class HaloKernel(_Compiled):
-    """The halo conv compiled for one stage and tile."""
+    """The halo conv compiled for one stage and tile; ``pdl``: a programmatic dependent
+    launch (compiled with GDC, launched with :func:`launch_programmatic`)."""
 
     entry = "halo_conv"
 
     def __init__(self, stage: ConvStage, tile: tuple[int, int, int],
-                 quant: QuantStage | None = None) -> None:
+                 quant: QuantStage | None = None, *, pdl: bool = False) -> None:
         super().__init__()
         self.name = stage.name
         self.tile = tuple(int(v) for v in tile)
-        self.options = options(stage, self.tile, quant)
+        self.pdl = bool(pdl)
+        self.options = options(stage, self.tile, quant) + (("-DGDC=1",) if self.pdl else ())
         self.code = source()
         self.shared = smem_bytes(stage, self.tile[0], self.tile[1])
         self.threads = 32 * self.tile[2]

@@ -27,7 +27,8 @@
 //
 // Compile-time parameters (-D): CUP, CSK, COUT (padded, multiple of 16), TH (even), TW
 // (multiple of 16), WARPS, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, POOL, HEAD (0/1) and with HEAD:
-// NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR; with STEM: QLO, QHI.
+// NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR; with STEM: QLO, QHI;
+// GDC (0/1) for a programmatic dependent launch.
 //
 // The file has three sections (marked //@stage and //@kernel): helpers, one stage's device
 // code, and the kernel of one stage. tinyicenet.kernels.cuda_halo also composes several
@@ -97,6 +98,18 @@ __device__ __forceinline__ u32 lds16(u32 addr) {
     u32 v;
     asm volatile("ld.shared.u16 %0, [%1];\n" : "=r"(v) : "r"(addr));
     return v;
+}
+
+// Programmatic dependent launch (PTX ISA "griddepcontrol", sm_90): compiled with GDC, a kernel
+// launched with the programmatic stream serialisation attribute (cuda_halo) may start while
+// its predecessor on the stream still runs. It stages its weights, then waits for that
+// predecessor's completion and memory flush before it reads or writes any activation, so
+// the order of the data is that of plain launches; then it lets its own dependent start.
+__device__ __forceinline__ void gdc_wait_then_release() {
+#if defined(GDC) && GDC && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 }
 
 // Grid-wide order between the stages of a fused kernel (all its programs are resident: the
@@ -414,15 +427,15 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
 
     for (int i = threadIdx.x; i < W_BYTES / 16; i += WARPS * 32)
         cp_async16(smem_u32(wsh + i * 16), wfrag + i * 16, true);
-    int tile = blockIdx.x;
-    load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
-
     int bias_r[NT][2];
 #pragma unroll
     for (int j = 0; j < NT; ++j) {
         bias_r[j][0] = bias[j * 8 + 2 * tq];
         bias_r[j][1] = bias[j * 8 + 2 * tq + 1];
     }
+    gdc_wait_then_release();   // (weights and bias are constants: read before the wait)
+    int tile = blockIdx.x;
+    load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
 
     for (int it = 0; tile < tiles; ++it, tile += gridDim.x) {
         const int next = tile + gridDim.x;

@@ -348,7 +348,8 @@ class IntTinyIceNetGPU:
         key = (low.design, stage.name, tile)
         kernel = self._halo_kernels.get(key)
         if kernel is None:
-            kernel = self._halo_kernels[key] = HaloKernel(stage, tile, low.plan.quant)
+            kernel = self._halo_kernels[key] = HaloKernel(stage, tile, low.plan.quant,
+                                                          pdl=self.pdl)
         return kernel
 
     @staticmethod
