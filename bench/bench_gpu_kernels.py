@@ -11,7 +11,7 @@ On one CUDA GPU, for the same integer TinyIceNet and the same inputs:
   1024x1024 batch 16) and variant (eager fp32, eager fp16, ``torch.compile(mode=
   'max-autotune')`` fp16, the kernels: ``kernels`` is the runner's default, the fastest exact
   design; ``kernels-gen1`` the first generation;
-  ``kernels-<design>[-pdl|-nopdl][-fused|-unfused]`` any other), measured by
+  ``kernels-<design>[-pdl|-nopdl][-fused|-unfused][-wide|-narrow]`` any other), measured by
   ``tinyicenet.bench.harness`` (the one measurement loop of the project):
   **throughput** and NVML energy from ``--repetitions`` queued windows of ``--window``
   seconds (calls back to back, one device synchronisation per window), **latency**
@@ -103,7 +103,7 @@ def load_model(spec: str) -> tuple[Any, str]:
 # ------------------------------------------------------------------------------------------
 def kernel_options(variant: str) -> dict[str, Any]:
     """Runner options of a kernel variant name:
-    ``kernels[-<design>][-pdl|-nopdl][-fused|-unfused]``."""
+    ``kernels[-<design>][-pdl|-nopdl][-fused|-unfused][-wide|-narrow]``."""
     parts = variant.split("-")[1:]
     opts: dict[str, Any] = {}
     for part in parts:
@@ -111,6 +111,8 @@ def kernel_options(variant: str) -> dict[str, Any]:
             opts["pdl"] = part == "pdl"
         elif part in ("fused", "unfused"):
             opts["fused"] = part == "fused"
+        elif part in ("wide", "narrow"):
+            opts["wide"] = part == "wide"
         else:
             opts["design"] = part
     return opts
@@ -141,7 +143,8 @@ def check_exact(model: Any, label: str, scenes: np.ndarray | None, seed: int,
     if scenes is not None:
         cases.append((f"scene tiles {scenes.shape[0]}x{scenes.shape[2]}x{scenes.shape[3]}",
                       scenes))
-    out = {"model": label, "runner": {"design": runner.design, "pdl": runner.pdl},
+    out = {"model": label, "runner": {"design": runner.design, "pdl": runner.pdl,
+                                          "wide": runner.wide},
            "cases": []}
     for name, x in cases:
         ref = np.concatenate([model.run_int(model.quantize_input(x[i:i + 4]))
@@ -265,7 +268,8 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
                                   **kernel_options(variant))
         design = runner.resolve(x32.numel() // x32.shape[1])
         return ((lambda: runner.forward_int(x32, copy=False)),
-                f"int (custom kernels, {design}{', PDL' if runner.pdl else ''})")
+                f"int (custom kernels, {design}{', PDL' if runner.pdl else ''}"
+                f"{', wide stores' if runner.wide else ''})")
     model = float_twin(net).to(x32.device)
     if variant == "eager-fp32":
         x = x32
@@ -349,7 +353,7 @@ def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256
         out[v] = {"forward_us": p50(lambda: runner.forward_int(x, copy=False)),
                   "replay_us": p50(graph.replay),
                   "gpu_us": _time_cuda(graph.replay, 200) * 1e6,
-                  "design": runner.design, "pdl": runner.pdl}
+                  "design": runner.design, "pdl": runner.pdl, "wide": runner.wide}
         log(f"latency probe {h}x{w}x1 {v}: {out[v]}")
     return out
 
@@ -769,22 +773,24 @@ def main(argv: list[str] | None = None) -> int:
         ops = 2 * macs_per_image(net, h, w)
         g = torch.Generator(device="cpu").manual_seed(h * 7 + batch)
         x32 = torch.randn(batch, net.in_channels, h, w, generator=g).to(args.device)
-        best_by_design: dict[str, Any] = {}
+        best_by_design: dict[tuple[str, bool | None], Any] = {}
         tune_here = args.stages and (args.stage_configs is None or cfg in
                                      args.stage_configs.split(","))
         if tune_here and kernel_variants:
             from tinyicenet.kernels.cuda_halo import available
             from tinyicenet.kernels.plan import lower, resolve_design
             from tinyicenet.kernels.traffic import stage_traffic
-            for design in dict.fromkeys(resolve_design(kernel_options(v).get("design"),
-                                                       batch * h * w, available())
-                                        for v in kernel_variants):
+            for design, wide in dict.fromkeys(
+                    (resolve_design(kernel_options(v).get("design"), batch * h * w, available()),
+                     kernel_options(v).get("wide")) for v in kernel_variants):
                 t = time.perf_counter()
                 # per-stage launches (a fused call's stages cannot be timed one by one)
                 table, best = tune(intmodel, batch, h, w,
-                                   {"design": design, "pdl": False, "fused": False},
+                                   {"design": design, "pdl": False, "fused": False,
+                                    "wide": wide},
                                    () if args.stage_shapes == "default" else TUNE_TILES)
-                key = f"{h}x{w}x{batch}/{design}"
+                key = f"{h}x{w}x{batch}/{design}" + {None: "", False: "-narrow",
+                                                     True: "-wide"}[wide]
                 traffic = stage_traffic(lower(net, design), batch, h, w)
                 record["stages"][key] = {"times_us": table, "chosen": best,
                                          "traffic": traffic,
@@ -793,11 +799,11 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"stages {key} {shape:16s} (us): " + ", ".join(
                         f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in times.items()))
-                diff = check_tuned(intmodel, best, {"design": design})
+                diff = check_tuned(intmodel, best, {"design": design, "wide": wide})
                 record["stages"][key]["chosen_differing"] = diff
                 record.setdefault("tuned_differing", 0)
                 record["tuned_differing"] += diff
-                best_by_design[design] = best
+                best_by_design[design, wide] = best
                 log(f"chosen per stage ({design}): {best}, differing {diff} "
                     f"({time.perf_counter() - t:.0f} s)")
                 for name, r in record["stages"][key]["roofline"].items():
@@ -813,8 +819,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 from tinyicenet.kernels.cuda_halo import available
                 from tinyicenet.kernels.plan import resolve_design
-                best = (best_by_design.get(resolve_design(kernel_options(variant).get("design"),
-                                                          batch * h * w, available()))
+                opts = kernel_options(variant) if is_kernels(variant) else {}
+                best = (best_by_design.get((resolve_design(opts.get("design"), batch * h * w,
+                                                           available()), opts.get("wide")))
                         if is_kernels(variant) else None)
                 fn, prec = make_fn(variant, net, intmodel, x32, best)
                 workload = CallableWorkload(

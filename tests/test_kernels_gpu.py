@@ -4,7 +4,8 @@ the integer reference value for value.
 Skipped cleanly without CUDA or Triton (CI); gen6 / gen7 cases without CuPy. Fresh random
 inputs every run, several shapes (tile multiples and not), gen7 fused and per stage, graphs on
 and off, a poisoned output buffer, batch splitting, and w8a8 / w4a4 models with and without
-skips, for every kernel design (plan.DESIGNS) and with programmatic dependent launches.
+skips, for every kernel design (plan.DESIGNS), with programmatic dependent launches, and the
+halo convs with 2- and 4-byte output stores.
 """
 
 from __future__ import annotations
@@ -110,14 +111,16 @@ def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
     assert int((got.cpu().numpy().astype(np.int64) != reference(model, x)).sum()) == 0
 
 
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("design,fused", [("gen7", True), ("gen7", False), ("gen6", False)])
 @pytest.mark.parametrize("wb,ab,skips", MODELS[:4])
-def test_gen7_fused_and_per_stage_launches_equal_intref(wb, ab, skips, fused):
+def test_halo_convs_fused_and_per_stage_in_both_store_layouts(wb, ab, skips, design, fused,
+                                                              wide):
     pytest.importorskip("cupy")
-    rng = fresh_rng("gen7 fused")
+    rng = fresh_rng(f"halo {design} fused={fused} wide={wide}")
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
                             seed=int(rng.integers(1 << 30)))
-    gpu = IntTinyIceNetGPU(model, design="gen7", fused=fused)
+    gpu = IntTinyIceNetGPU(model, design=design, fused=fused, wide=wide)
     for shape in [(4, 2, 256, 256), (3, 2, 40, 72), (1, 2, 4, 4)]:
         x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
         x[0, :, : shape[2] // 4] *= 30

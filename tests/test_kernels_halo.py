@@ -49,6 +49,26 @@ def test_head_channels_are_the_accumulator_layout_as_an_a_fragment():
             held = [16 * p + 2 * t, 16 * p + 2 * t + 1, 16 * p + 8 + 2 * t, 16 * p + 9 + 2 * t]
             assert list(ch[p, t]) == held
     assert sorted(ch.ravel()) == list(range(32))
+    # wide stores: lane t's accumulator columns of the pair are channels 4t .. 4t + 3, so the
+    # head reads the channels in their own order
+    assert np.array_equal(F.head_channels(32, wide=True).ravel(), np.arange(32))
+
+
+def test_wide_store_channels_give_each_lane_four_adjacent_channels():
+    cout = 64
+    channel = F.store_channels(cout, wide=True)
+    assert sorted(channel) == list(range(cout))             # a permutation
+    assert np.array_equal(F.store_channels(cout, wide=False), np.arange(cout))
+    for lane in range(32):
+        t = lane % 4
+        for q in range(cout // 16):
+            # the C layout: lane t holds columns 2t, 2t + 1 of n-tiles 2q and 2q + 1, and the
+            # kernel stores them, in that order, as one word at channel 16 q + 4 t
+            held = [channel[8 * j + 2 * t + e] for j in (2 * q, 2 * q + 1) for e in (0, 1)]
+            assert held == [16 * q + 4 * t + i for i in range(4)]
+    for j in range(cout // 8):       # the kernel's bias index (halo_conv.cu, WIDE)
+        for t in range(4):
+            assert channel[8 * j + 2 * t] == (j >> 1) * 16 + 4 * t + 2 * (j & 1)
 
 
 def test_ksteps_cover_every_tap_and_channel_once():
@@ -89,7 +109,8 @@ def _stage_outputs(plan: P.Plan, x: np.ndarray):
     # a 16-channel upsampled source (K = 16 steps), three class tiles, 48 -> 64 padded widths
     (8, 8, True, (16, 16, 16), 17), (4, 4, True, (16, 48, 96), 11),
     (8, 8, False, (32, 64, 128), 6)])
-def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes):
+@pytest.mark.parametrize("wide", [False, True])
+def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes, wide):
     rng = fresh_rng("halo model")
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, widths=widths,
                             classes=classes, seed=int(rng.integers(1 << 30)))
@@ -105,10 +126,11 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes):
         up, same = (None if s is None else bufs[s.buffer].flat for s in F.sources(stage))
         assert [s.mode for s in stage.sources] == ["halo"] * (1 + (skips and up is not None))
         for tile in ((8, 32, 4), (4, 16, 2), (16, 16, 4)):
-            got = F.model_stage(stage, up, same, n, h, w, tile)
+            got = F.model_stage(stage, up, same, n, h, w, tile, wide)
             assert int((got != y).sum()) == 0, (stage.name, tile)
         if stage.head is not None:
-            assert int((F.model_head(stage.head, y) != E._head(stage.head, y)).sum()) == 0
+            got = F.model_head(stage.head, y, wide)
+            assert int((got != E._head(stage.head, y)).sum()) == 0
         checked.append(stage.name)
     assert checked == ["encoder1", "bottleneck", "decoder1", "decoder0"]
 
@@ -125,7 +147,8 @@ def test_smem_bytes_of_the_default_stages_by_hand():
 
 @pytest.mark.parametrize("wb,ab,skips,widths", [
     (8, 8, True, (16, 32, 64)), (4, 4, False, (16, 32, 64)), (8, 8, True, (32, 64, 128))])
-def test_stem_model_equals_the_emulator(wb, ab, skips, widths):
+@pytest.mark.parametrize("wide", [False, True])
+def test_stem_model_equals_the_emulator(wb, ab, skips, widths, wide):
     # gen7's first conv (quantiser + im2col step from the fp32 halo) against the emulator's
     # reference quantiser and im2col conv, on partial tiles, saturating pixels, exact halves
     # of the quantisation step, infinities and NaN (the reference maps NaN to 0)
@@ -143,7 +166,7 @@ def test_stem_model_equals_the_emulator(wb, ab, skips, widths):
     assert stage.name == "encoder0" and F.is_stem(stage) and stage.halo
     assert not stage.weight[18:].any()     # the A bytes past K = 18 are free
     for tile in ((8, 32, 4), (4, 16, 2), (16, 16, 4), (8, 16, 1)):
-        got = F.model_stem(stage, plan.quant, x, tile)
+        got = F.model_stem(stage, plan.quant, x, tile, wide)
         assert int((got != y).sum()) == 0, tile
     # and the whole gen7 plan is the integer reference (the emulator's own oracle)
     expect = model.run_int(model.quantize_input(np.nan_to_num(x, nan=0.0)))

@@ -42,9 +42,10 @@ def check_tile(tile: tuple[int, int, int]) -> bool:
 
 
 def defines(stage: ConvStage, tile: tuple[int, int, int],
-            quant: QuantStage | None = None) -> dict[str, int]:
+            quant: QuantStage | None = None, wide: bool = False) -> dict[str, int]:
     """The kernel's compile-time constants for ``stage`` (see the head of the .cu file);
-    the stem also needs the plan's input quantiser ``quant``."""
+    the stem also needs the plan's input quantiser ``quant``; ``wide``: 4-byte output stores
+    (the weights packed with ``fragments.pack_conv(stage, wide=True)``)."""
     if is_stem(stage) and quant is None:
         raise ConfigError(f"{stage.name}: the stem needs the input quantiser")
     if not check_tile(tile):
@@ -56,7 +57,8 @@ def defines(stage: ConvStage, tile: tuple[int, int, int],
     d = dict(CUP=up.channels if up else 0, CSK=sk.channels if sk else 0, COUT=stage.cout_p,
              TH=th, TW=tw, WARPS=warps, RSHIFT=rq.rshift, LO=rq.lo, HI=rq.hi,
              OUT_XOR=stage.out_xor, WRITE_OUT=int(stage.out is not None),
-             POOL=int(stage.pool is not None), HEAD=int(stage.head is not None))
+             POOL=int(stage.pool is not None), HEAD=int(stage.head is not None),
+             WIDE=int(wide))
     if is_stem(stage):
         d.update(STEM=1, QLO=quant.lo, QHI=quant.hi)
     if stage.head is not None:
@@ -68,9 +70,10 @@ def defines(stage: ConvStage, tile: tuple[int, int, int],
 
 
 def options(stage: ConvStage, tile: tuple[int, int, int],
-            quant: QuantStage | None = None) -> tuple[str, ...]:
+            quant: QuantStage | None = None, wide: bool = False) -> tuple[str, ...]:
     """Compiler options (NVRTC and nvcc alike)."""
-    return ("-std=c++17",) + tuple(f"-D{k}={v}" for k, v in defines(stage, tile, quant).items())
+    return ("-std=c++17",) + tuple(f"-D{k}={v}"
+                                   for k, v in defines(stage, tile, quant, wide).items())
 
 
 #: macros the stage section defines from its constants (undefined after each fused stage)
@@ -80,7 +83,7 @@ DERIVED = ("SMEM_BYTES", "STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", 
 
 
 def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
-                 quant: QuantStage) -> str:
+                 quant: QuantStage, wide: bool = False) -> str:
     """CUDA source of one kernel ``tinyicenet_net`` running ``specs`` (stage, tile) in order:
     each stage's section of ``halo_conv.cu`` in namespace ``s<i>`` with its constants, and a
     grid-wide wait after every stage but the last. All tiles need the same warps."""
@@ -92,7 +95,7 @@ def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
         raise ConfigError(f"a fused kernel needs one warp count per program, not {sorted(warps)}")
     parts = [common]
     for i, (stage, tile) in enumerate(specs):
-        d = defines(stage, tile, quant)
+        d = defines(stage, tile, quant, wide)
         parts.append(f"namespace s{i} {{\n" + "".join(f"#define {k} {v}\n" for k, v in d.items())
                      + stage_code + "".join(f"#undef {k}\n" for k in dict.fromkeys([*d, *DERIVED]))
                      + f"}}  // namespace s{i}\n")
@@ -240,17 +243,20 @@ class _Compiled:
 
 class HaloKernel(_Compiled):
     """The halo conv compiled for one stage and tile; ``pdl``: a programmatic dependent
-    launch (compiled with GDC, launched with :func:`launch_programmatic`)."""
+    launch (compiled with GDC, launched with :func:`launch_programmatic`); ``wide``: 4-byte
+    output stores (:func:`defines`)."""
 
     entry = "halo_conv"
 
     def __init__(self, stage: ConvStage, tile: tuple[int, int, int],
-                 quant: QuantStage | None = None, *, pdl: bool = False) -> None:
+                 quant: QuantStage | None = None, *, pdl: bool = False,
+                 wide: bool = False) -> None:
         super().__init__()
         self.name = stage.name
         self.tile = tuple(int(v) for v in tile)
         self.pdl = bool(pdl)
-        self.options = options(stage, self.tile, quant) + (("-DGDC=1",) if self.pdl else ())
+        self.options = (options(stage, self.tile, quant, wide)
+                        + (("-DGDC=1",) if self.pdl else ()))
         self.code = source()
         self.shared = smem_bytes(stage, self.tile[0], self.tile[1])
         self.threads = 32 * self.tile[2]
@@ -266,11 +272,11 @@ class FusedKernel(_Compiled):
     cooperative = True
 
     def __init__(self, specs: list[tuple[ConvStage, tuple[int, int, int]]],
-                 quant: QuantStage) -> None:
+                 quant: QuantStage, wide: bool = False) -> None:
         super().__init__()
         self.name = "network"
         self.tiles = [tuple(int(v) for v in t) for _, t in specs]
-        self.code = fused_source(specs, quant)
+        self.code = fused_source(specs, quant, wide)
         self.options = ("-std=c++17",)
         self.shared = max(smem_bytes(s, t[0], t[1]) for s, t in specs)
         self.threads = 32 * self.tiles[0][2]

@@ -88,6 +88,21 @@ def is_stem(stage: ConvStage) -> bool:
     return stage.sources[0].mode == "stem"
 
 
+def store_channels(cout: int, wide: bool) -> np.ndarray:
+    """The output channel of each accumulator column ``8 j + n`` (n-tile j, C column n).
+
+    Narrow (gen6 / gen7 as first built): column ``8 j + n`` is channel ``8 j + n``, so lane t
+    holds channels 2t, 2t + 1 of each n-tile and stores 2 bytes at a time. Wide: within each
+    pair of n-tiles (2p, 2p + 1), columns 2t, 2t + 1 of n-tile 2p are channels 16p + 4t,
+    16p + 4t + 1 and those of n-tile 2p + 1 are 16p + 4t + 2, 16p + 4t + 3, so lane t holds four
+    adjacent channels of a pixel and stores them as one 4-byte word (the kernel's WIDE)."""
+    col = np.arange(cout)
+    if not wide:
+        return col
+    j, n = col // 8, col % 8
+    return 16 * (j // 2) + 4 * (n // 2) + 2 * (j % 2) + n % 2
+
+
 def _lane_bytes(block: np.ndarray, regs: int) -> np.ndarray:
     """``[n_tiles, 32 lanes, regs * 4]`` B-fragment bytes of a ``[K, N]`` block."""
     k, n = block.shape
@@ -102,14 +117,15 @@ def _lane_bytes(block: np.ndarray, regs: int) -> np.ndarray:
     return out
 
 
-def pack_conv(stage: ConvStage) -> np.ndarray:
-    """The stage's weights in the kernel's K-step order as B fragments (int8, flat).
+def pack_conv(stage: ConvStage, wide: bool = False) -> np.ndarray:
+    """The stage's weights in the kernel's K-step order as B fragments (int8, flat), their
+    columns in the accumulator order of :func:`store_channels`.
 
     The stage's sources are "halo" sources (tap order, all channels of a tap in one run of
     rows: ``plan.pack_source`` with ``bk = channels``); the kernel walks the upsampled source
     first (a decoder's first), then K steps.
     """
-    w = stage.weight.astype(np.int64)
+    w = stage.weight.astype(np.int64)[:, store_channels(stage.cout_p, wide)]
     if is_stem(stage):   # one im2col K = 32 step (plan.pack_im2col rows)
         if stage.sources[0].channels != STEM_CHANNELS or w.shape[0] != 32:
             raise ValueError(f"{stage.name}: the stem takes {STEM_CHANNELS} channels in one "
@@ -129,13 +145,13 @@ def pack_conv(stage: ConvStage) -> np.ndarray:
     return np.concatenate(parts).astype(np.int8)
 
 
-def head_channels(cout_p: int) -> np.ndarray:
+def head_channels(cout_p: int, wide: bool = False) -> np.ndarray:
     """``[pairs, 4 t, 4 i]``: the conv channel whose value lane t's byte i of the head's A
-    fragment holds (n-tiles 2p and 2p + 1 of the accumulator: channels 2t, 2t + 1, 8 + 2t,
-    9 + 2t of the pair)."""
-    p = np.arange(cout_p // 16)[:, None, None]
-    t = np.arange(4)[None, :, None]
-    return 16 * p + 2 * t + np.array([0, 1, 8, 9])[None, None, :]
+    fragment holds: columns 2t, 2t + 1 of n-tile 2p, then of n-tile 2p + 1, of the
+    accumulator (:func:`store_channels`; narrow: channels 2t, 2t + 1, 8 + 2t, 9 + 2t of the
+    pair; wide: 4t .. 4t + 3)."""
+    cols = np.array([0, 1, 8, 9])[None, None, :] + 2 * np.arange(4)[None, :, None]
+    return store_channels(cout_p, wide)[16 * np.arange(cout_p // 16)[:, None, None] + cols]
 
 
 def head_weight(head: HeadStage, cout_p: int) -> np.ndarray:
@@ -147,11 +163,11 @@ def class_tiles(head: HeadStage) -> int:
     return -(-head.classes // 8)
 
 
-def pack_head(head: HeadStage, cout_p: int) -> np.ndarray:
+def pack_head(head: HeadStage, cout_p: int, wide: bool = False) -> np.ndarray:
     """Head B fragments ``uint32 [pairs * class_tiles * 32]`` (m16n8k16, rows permuted as
     :func:`head_channels`)."""
     wh = head_weight(head, cout_p)
-    ch = head_channels(cout_p)                      # [pairs, t, i]
+    ch = head_channels(cout_p, wide)                # [pairs, t, i]
     ct = class_tiles(head)
     lane = np.arange(32)
     g, t = lane // 4, lane % 4
@@ -221,18 +237,21 @@ def lane_addresses(up: bool, channels: int, tile: tuple[int, int, int],
 
 
 def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarray | None,
-                n: int, h: int, w: int, tile: tuple[int, int, int] = TILE) -> np.ndarray:
+                n: int, h: int, w: int, tile: tuple[int, int, int] = TILE,
+                wide: bool = False) -> np.ndarray:
     """What the kernel computes for stage ``stage`` at level size ``h x w``: the requantised
     conv output ``[n, h, w, cout_p]`` (before any head or pool), from the stored source
     buffers (``up_flat`` of the upsampled source, ``sk_flat`` of the same-resolution one).
 
     Walks the kernel's tiles, copies each halo as ``load_halo`` does (zero fill past the
     bordered buffer), and accumulates each K step from the bytes at the kernel's ldmatrix
-    addresses (:func:`lane_addresses`), with weights read back through the B-fragment layout.
+    addresses (:func:`lane_addresses`), with weights read back through the B-fragment layout;
+    each accumulator column goes to the channel :func:`store_channels` names (``wide``).
     """
     th, tw, _ = tile
     cout = stage.cout_p
-    frags = pack_conv(stage).astype(np.int64)
+    frags = pack_conv(stage, wide).astype(np.int64)
+    channel = store_channels(cout, wide)
     up, sk = sources(stage)
     hl, wl = h // 2, w // 2
     out = np.zeros((n, h, w, cout), dtype=np.int64)
@@ -259,6 +278,7 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
                         wk = _unpack(frags[pos:pos + size], kw, cout)
                         pos += size
                         acc[pixel] += a @ wk
+                acc[:, channel] = acc.copy()             # the epilogue's column -> channel
                 acc += stage.bias.astype(np.int64)
                 y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
                 yh, xw = min(th, h - y0), min(tw, w - x0)
@@ -300,7 +320,7 @@ def stem_addresses(tile: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
-               tile: tuple[int, int, int] = TILE) -> np.ndarray:
+               tile: tuple[int, int, int] = TILE, wide: bool = False) -> np.ndarray:
     """What the stem computes from the float input ``x`` ``[n, 2, h, w]``: the requantised
     first conv ``[n, h, w, cout_p]``. Walks its tiles, copies each fp32 halo (zeros outside
     the image), quantises it (:func:`quantise`) into channel pairs and multiplies the bytes at
@@ -308,7 +328,8 @@ def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
     th, tw, _ = tile
     n, c, h, w = x.shape
     cout = stage.cout_p
-    wk = _unpack(pack_conv(stage).astype(np.int64), 32, cout)
+    wk = _unpack(pack_conv(stage, wide).astype(np.int64), 32, cout)
+    channel = store_channels(cout, wide)
     pixel, addr = stem_addresses(tile)
     out = np.zeros((n, h, w, cout), dtype=np.int64)
     pad = np.zeros((n, c, h + th + 2, w + tw + 2), dtype=np.float32)
@@ -321,6 +342,7 @@ def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
                 a = np.where(addr >= 0, np.append(q, 0)[addr], 0)
                 acc = np.zeros((th * tw, cout), dtype=np.int64)
                 acc[pixel] = a @ wk
+                acc[:, channel] = acc.copy()
                 acc += stage.bias.astype(np.int64)
                 y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
                 yh, xw = min(th, h - y0), min(tw, w - x0)
@@ -328,12 +350,12 @@ def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
     return out
 
 
-def model_head(head: HeadStage, y: np.ndarray) -> np.ndarray:
+def model_head(head: HeadStage, y: np.ndarray, wide: bool = False) -> np.ndarray:
     """The kernel's head: int8 logits ``[n, classes, h, w]`` of requantised conv outputs ``y``
     ``[n, h, w, cout_p]``, through the accumulator-to-A-fragment permutation."""
     n, h, w, cout = y.shape
-    ch = head_channels(cout).reshape(-1)             # K order of the head's MMAs
-    frag = pack_head(head, cout).view(np.int8).astype(np.int64)
+    ch = head_channels(cout, wide).reshape(-1)       # K order of the head's MMAs
+    frag = pack_head(head, cout, wide).view(np.int8).astype(np.int64)
     ct = class_tiles(head)
     f = frag.reshape(cout // 16, ct, 32 * 4)
     wk = np.zeros((cout, 8 * ct), dtype=np.int64)    # B read back per lane: [K, classes]

@@ -28,7 +28,8 @@
 // Compile-time parameters (-D): CUP, CSK, COUT (padded, multiple of 16), TH (even), TW
 // (multiple of 16), WARPS, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, POOL, HEAD (0/1) and with HEAD:
 // NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR; with STEM: QLO, QHI;
-// GDC (0/1) for a programmatic dependent launch.
+// WIDE (0/1): 4-byte output stores (fragments.store_channels); GDC (0/1) for a programmatic
+// dependent launch.
 //
 // The file has three sections (marked //@stage and //@kernel): helpers, one stage's device
 // code, and the kernel of one stage. tinyicenet.kernels.cuda_halo also composes several
@@ -411,10 +412,28 @@ __device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32
     }
 }
 
-// a 2-byte store of channels (2 tq, 2 tq + 1) of n-tile j, stored with offset OUT_XOR
-__device__ __forceinline__ void store_pair(i8* p, int a, int b) {
-    *reinterpret_cast<unsigned short*>(p) =
-        (unsigned short)(((a - OUT_XOR) & 0xff) | (((b - OUT_XOR) & 0xff) << 8));
+__device__ __forceinline__ u32 byte_of(int v) { return u32(v - OUT_XOR) & 0xff; }
+
+// This lane's channels of one pixel (accumulator row g + 8 half) with offset OUT_XOR, at px,
+// the pixel's channel 0. Narrow: 2 bytes per n-tile j, channels 8 j + 2 tq (+1). WIDE (the
+// packed columns of fragments.store_channels): 4 bytes per n-tile pair (2q, 2q + 1), channels
+// 16 q + 4 tq .. + 3.
+__device__ __forceinline__ void store_pixel(i8* px, const int (&v)[NT][4], int half, int tq) {
+    const int e = 2 * half;
+#if WIDE
+    // the low bytes of four values in one word: three byte permutes (PRMT), no masks
+#pragma unroll
+    for (int q = 0; q < NT / 2; ++q)
+        *reinterpret_cast<u32*>(px + 16 * q + 4 * tq) = __byte_perm(
+            __byte_perm(u32(v[2 * q][e] - OUT_XOR), u32(v[2 * q][e + 1] - OUT_XOR), 0x0040),
+            __byte_perm(u32(v[2 * q + 1][e] - OUT_XOR), u32(v[2 * q + 1][e + 1] - OUT_XOR),
+                        0x0040), 0x5410);
+#else
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+        *reinterpret_cast<unsigned short*>(px + 8 * j + 2 * tq) =
+            (unsigned short)(byte_of(v[j][e]) | (byte_of(v[j][e + 1]) << 8));
+#endif
 }
 
 // Every tile of this stage handled by this program (tiles blockIdx.x, + gridDim.x, ...).
@@ -430,8 +449,10 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
     int bias_r[NT][2];
 #pragma unroll
     for (int j = 0; j < NT; ++j) {
-        bias_r[j][0] = bias[j * 8 + 2 * tq];
-        bias_r[j][1] = bias[j * 8 + 2 * tq + 1];
+        // the channels of accumulator columns 8 j + 2 tq (+1) (fragments.store_channels)
+        const int c = WIDE ? (j >> 1) * 16 + 4 * tq + 2 * (j & 1) : j * 8 + 2 * tq;
+        bias_r[j][0] = bias[c];
+        bias_r[j][1] = bias[c + 1];
     }
     gdc_wait_then_release();   // (weights and bias are constants: read before the wait)
     int tile = blockIdx.x;
@@ -496,11 +517,8 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
                 for (int half = 0; half < 2; ++half) {
                     const int x = xb + g + 8 * half;
                     if ((g & 1) == 0 && y < H && x < W) {
-                        i8* p = pool + ((long(n) * (Hp + 2) + (y >> 1) + 1) * (Wp + 2)
-                                        + (x >> 1) + 1) * COUT + 2 * tq;
-#pragma unroll
-                        for (int j = 0; j < NT; ++j)
-                            store_pair(p + j * 8, m[j][2 * half], m[j][2 * half + 1]);
+                        store_pixel(pool + ((long(n) * (Hp + 2) + (y >> 1) + 1) * (Wp + 2)
+                                            + (x >> 1) + 1) * COUT, m, half, tq);
                     }
                 }
             }
@@ -515,19 +533,16 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
                 for (int half = 0; half < 2; ++half) {
                     const int x = xb + g + 8 * half;
                     if (y < H && x < W) {
-                        i8* p = out + ((long(n) * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT
-                                + 2 * tq;
-#pragma unroll
-                        for (int j = 0; j < NT; ++j)
-                            store_pair(p + j * 8, v[j][2 * half], v[j][2 * half + 1]);
+                        store_pixel(out + ((long(n) * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT,
+                                    v, half, tq);
                     }
                 }
             }
             if constexpr (HEAD) {
                 // the 1x1 head as m16n8k16 MMAs straight from the accumulator layout: for the
-                // n-tile pair (2p, 2p+1), lane (g, tq) holds channels 16p + {2tq, 2tq+1, 8+2tq,
-                // 9+2tq} of pixels g and g+8, which is the A fragment of K = 16 with the head's
-                // rows permuted accordingly (fragments.pack_head)
+                // n-tile pair (2p, 2p+1), lane (g, tq) holds columns 2tq, 2tq+1 of both of
+                // pixels g and g+8, which is the A fragment of K = 16 with the head's rows
+                // permuted to those columns' channels (fragments.head_channels, pack_head)
                 int h[NCLS_T][4];
 #pragma unroll
                 for (int ct = 0; ct < NCLS_T; ++ct) h[ct][0] = h[ct][1] = h[ct][2] = h[ct][3] = 0;

@@ -97,6 +97,8 @@ MIN_CHANNELS = 16
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
 DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7")
+#: the designs whose 3x3 convs after the first (gen7: all) are CUDA C++ halo convs
+HALO_DESIGNS = ("gen6", "gen7")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size (below /

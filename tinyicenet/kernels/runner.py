@@ -26,8 +26,8 @@ from tinyicenet.kernels import cuda_halo
 from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel, check_tile
 from tinyicenet.kernels.fragments import sources
 from tinyicenet.kernels.emulate import SLACK
-from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, IntNet, Plan, lower,
-                                     resolve_design)
+from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, HALO_DESIGNS, IntNet, Plan,
+                                     lower, resolve_design)
 
 INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
 #: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
@@ -103,6 +103,9 @@ class IntTinyIceNetGPU:
     STAGES = 3
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
     PDL = False
+    #: the halo convs' 4-byte output stores by default (fragments.store_channels; measured:
+    #: bench/gpu_kernels_notes.md)
+    WIDE = False
     QUANT_BLOCK = 256
     #: halo convs (gen6, gen7, CUDA C++): TH x TW output pixels per program, warps; per stage for
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
@@ -116,7 +119,8 @@ class IntTinyIceNetGPU:
     def __init__(self, model: Any, device: Any = "cuda", *, graphs: bool = True,
                  tiles: dict[str, tuple[int, ...]] | None = None,
                  stages: int | None = None, design: str | None = None,
-                 pdl: bool | None = None, fused: bool = False) -> None:
+                 pdl: bool | None = None, fused: bool = False,
+                 wide: bool | None = None) -> None:
         """``tiles`` overrides the launch shape per stage name (or ``"*"`` for all):
         ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
         with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
@@ -128,7 +132,8 @@ class IntTinyIceNetGPU:
         2-channel inputs; under "auto", its small calls) as one persistent kernel with
         grid-wide waits between the stages, on the small calls' tiles unless ``tiles`` says
         otherwise (measured slower than per-stage launches at every size tried:
-        bench/gpu_kernels_notes.md, so off by default). A named tile for a halo conv
+        bench/gpu_kernels_notes.md, so off by default). ``wide`` packs the halo convs'
+        output columns for 4-byte stores (default :attr:`WIDE`). A named tile for a halo conv
         (gen6 / gen7: encoder0 too in gen7) must suit it (:func:`cuda_halo.check_tile`)."""
         import torch
         from tinyicenet.kernels import triton_conv  # (fail early without triton)
@@ -156,10 +161,11 @@ class IntTinyIceNetGPU:
         #: on "meta" (kernel_resources.py, which compiles them with nvcc) they count as there
         self.cuda_cpp = self.device.type == "meta" or (self.device.type == "cuda"
                                                        and cuda_halo.available())
-        if self.design in ("gen6", "gen7") and self.device.type not in ("cuda", "meta"):
+        if self.design in HALO_DESIGNS and self.device.type not in ("cuda", "meta"):
             raise ConfigError(f"kernel design {self.design} runs CUDA C++ kernels: it needs a "
                               f"CUDA device (and CuPy), not {self.device.type}")
         self.fused = bool(fused)
+        self.wide = self.WIDE if wide is None else bool(wide)
         if self.fused and self.design not in (AUTO, "gen7"):
             raise ConfigError(f"fused=True runs gen7's CUDA C++ convs as one kernel; design "
                               f"{self.design} launches each stage")
@@ -249,10 +255,11 @@ class IntTinyIceNetGPU:
         for s in plan.stages:
             # transposed to [C_out, K]: K-major, as the int8 wgmma reads its B operand; a halo
             # conv's weights and head as mma.sync B fragments
-            w = fragments.pack_conv(s) if s.name in halo else s.weight.T
+            w = fragments.pack_conv(s, self.wide) if s.name in halo else s.weight.T
             t = [dev(w, torch.int8), dev(s.bias, torch.int32), None, None, None]
             if s.head is not None:
-                hw = (fragments.pack_head(s.head, s.cout_p).view(np.int32) if s.name in halo
+                hw = (fragments.pack_head(s.head, s.cout_p, self.wide).view(np.int32)
+                      if s.name in halo
                       else s.head.weight.T)
                 t[2:4] = [dev(hw, torch.int32 if s.name in halo else torch.int8),
                           dev(s.head.bias, torch.int32)]
@@ -349,7 +356,7 @@ class IntTinyIceNetGPU:
         kernel = self._halo_kernels.get(key)
         if kernel is None:
             kernel = self._halo_kernels[key] = HaloKernel(stage, tile, low.plan.quant,
-                                                          pdl=self.pdl)
+                                                          pdl=self.pdl, wide=self.wide)
         return kernel
 
     @staticmethod
@@ -467,7 +474,7 @@ class IntTinyIceNetGPU:
         key = (low.design, "network", tuple(t for _, t in specs))
         kernel = self._halo_kernels.get(key)
         if kernel is None:
-            kernel = self._halo_kernels[key] = FusedKernel(specs, low.plan.quant)
+            kernel = self._halo_kernels[key] = FusedKernel(specs, low.plan.quant, self.wide)
         args, most = [], 0
         for (stage, tile), tensors in zip(specs, low.tensors):
             a, tiles = self._halo_args(state, stage, tensors, tile, x)
