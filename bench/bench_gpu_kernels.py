@@ -118,6 +118,17 @@ def kernel_options(variant: str) -> dict[str, Any]:
     return opts
 
 
+def stage_design(variant: str, pixels: int) -> tuple[str, bool | None]:
+    """(design, 4-byte stores) a kernel variant runs for a call of ``pixels`` (``None``:
+    a design without halo convs, where the store layout does not apply)."""
+    from tinyicenet.kernels.cuda_halo import available
+    from tinyicenet.kernels.plan import HALO_DESIGNS, resolve_design
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    opts = kernel_options(variant)
+    design = resolve_design(opts.get("design"), pixels, available())
+    return design, (opts.get("wide", IntTinyIceNetGPU.WIDE) if design in HALO_DESIGNS else None)
+
+
 def is_kernels(variant: str) -> bool:
     return variant == KERNEL_PREFIX or variant.startswith(KERNEL_PREFIX + "-")
 
@@ -777,12 +788,10 @@ def main(argv: list[str] | None = None) -> int:
         tune_here = args.stages and (args.stage_configs is None or cfg in
                                      args.stage_configs.split(","))
         if tune_here and kernel_variants:
-            from tinyicenet.kernels.cuda_halo import available
-            from tinyicenet.kernels.plan import lower, resolve_design
+            from tinyicenet.kernels.plan import lower
             from tinyicenet.kernels.traffic import stage_traffic
-            for design, wide in dict.fromkeys(
-                    (resolve_design(kernel_options(v).get("design"), batch * h * w, available()),
-                     kernel_options(v).get("wide")) for v in kernel_variants):
+            for design, wide in dict.fromkeys(stage_design(v, batch * h * w)
+                                              for v in kernel_variants):
                 t = time.perf_counter()
                 # per-stage launches (a fused call's stages cannot be timed one by one)
                 table, best = tune(intmodel, batch, h, w,
@@ -817,11 +826,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{variant}-{h}x{w}x{batch}"
             fn = None
             try:
-                from tinyicenet.kernels.cuda_halo import available
-                from tinyicenet.kernels.plan import resolve_design
-                opts = kernel_options(variant) if is_kernels(variant) else {}
-                best = (best_by_design.get((resolve_design(opts.get("design"), batch * h * w,
-                                                           available()), opts.get("wide")))
+                best = (best_by_design.get(stage_design(variant, batch * h * w))
                         if is_kernels(variant) else None)
                 fn, prec = make_fn(variant, net, intmodel, x32, best)
                 workload = CallableWorkload(

@@ -103,9 +103,9 @@ class IntTinyIceNetGPU:
     STAGES = 3
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
     PDL = False
-    #: the halo convs' 4-byte output stores by default (fragments.store_channels; measured:
-    #: bench/gpu_kernels_notes.md)
-    WIDE = False
+    #: the halo convs' 4-byte output stores by default (fragments.store_channels): 2.5 % less
+    #: kernel time at 1024² x 16, 1.5 µs less GPU time at 256² x 1 (run 29, bench notes)
+    WIDE = True
     QUANT_BLOCK = 256
     #: halo convs (gen6, gen7, CUDA C++): TH x TW output pixels per program, warps; per stage for
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
