@@ -3,11 +3,11 @@
 Public API::
 
     IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,   # runner.py (CUDA + Triton; CuPy
-                                                             # for gen6's CUDA C++ convs)
-                     design=None, pdl=None)
+                                                             # for gen6 / gen7's CUDA C++ convs)
+                     design=None, pdl=None, fused=False, wide=None)
         .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
     lower(from_intref(intmodel), design=None) -> Plan        # plan.py / adapt.py (numpy);
-                                                             # designs gen1 .. gen6; the
+                                                             # designs gen1 .. gen7; the
                                                              # runner's "auto": resolve_design
     stage_traffic(plan, n, h, w)                             # traffic.py: work, bytes per stage
     run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin
@@ -16,7 +16,7 @@ Public API::
 
 The numpy modules import anywhere (``fragments`` packs and models the CUDA C++ halo conv,
 ``halo_conv.cu``); Triton is imported only by ``triton_conv`` / ``runner``, CuPy only by
-``cuda_halo`` when a gen6 kernel is first launched.
+``cuda_halo`` when a gen6 / gen7 kernel is first launched.
 Design, measurements and the reasons behind each version: ``bench/gpu_kernels_notes.md``.
 """
 
