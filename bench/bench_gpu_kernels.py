@@ -122,11 +122,11 @@ def stage_design(variant: str, pixels: int) -> tuple[str, bool | None]:
     """(design, 4-byte stores) a kernel variant runs for a call of ``pixels`` (``None``:
     a design without halo convs, where the store layout does not apply)."""
     from tinyicenet.kernels.cuda_halo import available
-    from tinyicenet.kernels.plan import HALO_DESIGNS, resolve_design
-    from tinyicenet.kernels.runner import IntTinyIceNetGPU
+    from tinyicenet.kernels.plan import resolve_design
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU, wide_stores
     opts = kernel_options(variant)
     design = resolve_design(opts.get("design"), pixels, available())
-    return design, (opts.get("wide", IntTinyIceNetGPU.WIDE) if design in HALO_DESIGNS else None)
+    return design, wide_stores(design, opts.get("wide", IntTinyIceNetGPU.WIDE))
 
 
 def is_kernels(variant: str) -> bool:
@@ -277,10 +277,10 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,
                                   tiles={k: tuple(v) for k, v in (tiles or {}).items()},
                                   **kernel_options(variant))
-        design = runner.resolve(x32.numel() // x32.shape[1])
+        pixels = x32.numel() // x32.shape[1]
         return ((lambda: runner.forward_int(x32, copy=False)),
-                f"int (custom kernels, {design}{', PDL' if runner.pdl else ''}"
-                f"{', wide stores' if runner.wide else ''})")
+                f"int (custom kernels, {runner.resolve(pixels)}{', PDL' if runner.pdl else ''}"
+                f"{', wide stores' if runner.wide_stores(pixels) else ''})")
     model = float_twin(net).to(x32.device)
     if variant == "eager-fp32":
         x = x32
@@ -364,7 +364,8 @@ def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256
         out[v] = {"forward_us": p50(lambda: runner.forward_int(x, copy=False)),
                   "replay_us": p50(graph.replay),
                   "gpu_us": _time_cuda(graph.replay, 200) * 1e6,
-                  "design": runner.design, "pdl": runner.pdl, "wide": runner.wide}
+                  "design": runner.design, "pdl": runner.pdl,
+                  "wide": runner.wide_stores(h * w)}
         log(f"latency probe {h}x{w}x1 {v}: {out[v]}")
     return out
 

@@ -190,9 +190,14 @@ def test_bench_records_name_the_design_each_call_size_runs():
     backend.runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False)
     assert backend.design_note(1, 256, 256).startswith("kernel design gen7 (chosen per call")
     assert backend.design_note(16, 1024, 1024).startswith("kernel design gen6 (chosen per call")
+    # the store layout is named where the call runs halo convs, and only there
+    assert backend.design_note(1, 256, 256).endswith(", 4-byte output stores")
     backend.runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False,
                                       design="gen3")
     assert backend.design_note(1, 256, 256) == "kernel design gen3 (fixed by the caller)"
+    backend.runner = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False,
+                                      design="gen7", wide=False)
+    assert backend.design_note(1, 256, 256) == "kernel design gen7 (fixed by the caller)"
 
 
 @pytest.mark.parametrize("cin", [1, 3, 7, 10, 12])

@@ -72,7 +72,9 @@ def test_programmatic_dependent_launches_and_the_repeat_fast_path(design, graphs
     ref = reference(model, x.cpu().numpy())
     assert int((gpu.forward_int(x).cpu().numpy().astype(np.int64) != ref).sum()) == 0
     # passes on other inputs queued back to back, each first conv right after the previous
-    # pass's last: a launch that starts early must still wait for its predecessor's data
+    # pass's last: a launch that starts early must still wait for its predecessor's data.
+    # (The last pass is checked; an earlier pass's output is overwritten by the next one, so
+    # a write before the wait would show only through the last pass's own stages.)
     xs = [torch.from_numpy((rng.standard_normal((1, 2, 256, 256)) * 2).astype(np.float32))
           .cuda() for _ in range(4)]
     state = gpu.state(1, 256, 256)

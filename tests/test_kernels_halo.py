@@ -298,13 +298,16 @@ def test_kernel_params_point_at_each_argument_as_the_signature_takes_it():
     import ctypes
 
     torch = pytest.importorskip("torch")
-    from tinyicenet.kernels.cuda_halo import kernel_params
+    from tinyicenet.kernels.cuda_halo import kernel_args, kernel_params
     t = torch.zeros(4, dtype=torch.int8)
-    params, values = kernel_params((t, 7, 0.25))
+    values = kernel_args((t, 7, 0.25, -3))
+    assert [v.dtype for v in values] == [np.uint64, np.int32, np.float32, np.int32]
+    params, held = kernel_params(values)
     assert ctypes.c_uint64.from_address(params[0]).value == t.data_ptr()
     assert ctypes.c_int32.from_address(params[1]).value == 7
     assert ctypes.c_float.from_address(params[2]).value == 0.25
-    assert len(values) == 3
+    assert ctypes.c_int32.from_address(params[3]).value == -3
+    assert [ctypes.sizeof(v) for v in held] == [8, 4, 4, 4]
 
 
 @pytest.mark.slow
@@ -331,6 +334,8 @@ def test_a_programmatic_halo_conv_waits_before_it_touches_an_activation(tmp_path
         wait = body.index("griddepcontrol.wait")
         assert wait < body.index("griddepcontrol.launch_dependents")
         # every store, and every copy of an activation, comes after the wait; before it only
-        # the weights (16-byte copies) and the bias are read
-        assert "st.global" not in body[:wait]
-        assert "cp.async.ca" not in body[:wait] and body[:wait].count("cp.async.cg") >= 1
+        # the weights (16-byte copies, not yet committed) and the bias are read: each halo
+        # copy ends in a commit, so no commit may precede the wait
+        before = body[:wait]
+        assert "st.global" not in before and "cp.async.ca" not in before
+        assert "cp.async.cg" in before and "cp.async.commit_group" not in before

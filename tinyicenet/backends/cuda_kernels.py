@@ -108,13 +108,13 @@ class CudaKernelsBackend(Backend):
 
     def design_note(self, batch: int, height: int, width: int) -> str:
         """Which kernel design a call of ``batch`` tiles of ``height x width`` runs, for records."""
-        from tinyicenet.kernels.plan import HALO_DESIGNS
         chosen = self.runner.resolve(batch * height * width)
         how = ("chosen per call size by tinyicenet.kernels.plan.resolve_design"
                if chosen != self.runner.design else "fixed by the caller")
         extras = [name for name, on in (("programmatic dependent launches", self.runner.pdl),
-                                        ("4-byte output stores", self.runner.wide
-                                         and chosen in HALO_DESIGNS)) if on]
+                                        ("4-byte output stores",
+                                         self.runner.wide_stores(batch * height * width)))
+                  if on]
         return f"kernel design {chosen} ({how}){''.join(', ' + e for e in extras)}"
 
     def run_codes(self, tiles: np.ndarray) -> np.ndarray:

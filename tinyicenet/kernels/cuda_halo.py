@@ -15,8 +15,11 @@ launch takes no attributes.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 from typing import Any
+
+import numpy as np
 
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 from tinyicenet.kernels.fragments import class_tiles, is_stem, smem_bytes, source, sources
@@ -131,39 +134,43 @@ class LaunchConfig(ctypes.Structure):
                 ("attrs", ctypes.POINTER(LaunchAttribute)), ("num_attrs", ctypes.c_uint)]
 
 
-def kernel_params(args: tuple) -> tuple[Any, list[Any]]:
-    """``void**`` kernel parameters for ``args`` packed as the kernel's signature takes them
-    (tensors as their 64-bit addresses, floats as fp32, other numbers as int32), and the
-    ctypes values it points to (kept alive for the call)."""
+def kernel_args(args: tuple[Any, ...]) -> list[np.generic]:
+    """``args`` as the kernel's signature takes them: tensors as their 64-bit addresses, floats
+    as fp32, other numbers as int32 (what CuPy's launch takes, and :func:`kernel_params`)."""
     import torch
 
-    values = [ctypes.c_uint64(a.data_ptr()) if isinstance(a, torch.Tensor)
-              else ctypes.c_float(a) if isinstance(a, float) else ctypes.c_int32(a)
-              for a in args]
-    return (ctypes.c_void_p * len(values))(*(ctypes.addressof(v) for v in values)), values
+    return [np.uint64(a.data_ptr()) if isinstance(a, torch.Tensor)
+            else np.float32(a) if isinstance(a, float) else np.int32(a) for a in args]
 
 
-_libcuda: Any = None
+def kernel_params(values: list[np.generic]) -> tuple[Any, list[Any]]:
+    """``void**`` kernel parameters pointing at ctypes copies of ``values``
+    (:func:`kernel_args`), and those copies (to keep alive for the call)."""
+    held = [np.ctypeslib.as_ctypes_type(v.dtype)(v.item()) for v in values]
+    return (ctypes.c_void_p * len(held))(*(ctypes.addressof(v) for v in held)), held
+
+
+@functools.cache
+def _libcuda() -> Any:
+    lib = ctypes.CDLL("libcuda.so.1")
+    lib.cuLaunchKernelEx.argtypes = (ctypes.POINTER(LaunchConfig), ctypes.c_void_p,
+                                     ctypes.c_void_p, ctypes.c_void_p)
+    lib.cuGetErrorName.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
+    return lib
 
 
 def launch_programmatic(function: int, grid: int, threads: int, shared: int, stream: int,
-                        args: tuple) -> None:
-    """Launch CUfunction ``function`` as a programmatic dependent launch on ``stream``."""
-    global _libcuda
-    if _libcuda is None:
-        lib = ctypes.CDLL("libcuda.so.1")
-        lib.cuLaunchKernelEx.argtypes = (ctypes.POINTER(LaunchConfig), ctypes.c_void_p,
-                                         ctypes.c_void_p, ctypes.c_void_p)
-        lib.cuGetErrorName.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))
-        _libcuda = lib
+                        values: list[np.generic]) -> None:
+    """Launch CUfunction ``function`` with ``values`` (:func:`kernel_args`) as a programmatic
+    dependent launch on ``stream``."""
     attr = LaunchAttribute(id=PROGRAMMATIC_STREAM_SERIALIZATION, value=1)
     config = LaunchConfig((ctypes.c_uint * 3)(grid, 1, 1), (ctypes.c_uint * 3)(threads, 1, 1),
                           shared, stream, ctypes.pointer(attr), 1)
-    params, _values = kernel_params(args)
-    rc = _libcuda.cuLaunchKernelEx(ctypes.byref(config), function, params, None)
+    params, _held = kernel_params(values)
+    rc = _libcuda().cuLaunchKernelEx(ctypes.byref(config), function, params, None)
     if rc:
         name = ctypes.c_char_p()
-        _libcuda.cuGetErrorName(rc, ctypes.byref(name))
+        _libcuda().cuGetErrorName(rc, ctypes.byref(name))
         raise RuntimeError(f"cuLaunchKernelEx failed: {(name.value or b'?').decode()} ({rc})")
 
 
@@ -223,22 +230,20 @@ class _Compiled:
         """Launch on PyTorch's current CUDA stream (tensors pass as their addresses, floats as
         fp32, other numbers as int32)."""
         import cupy
-        import numpy as np
         import torch
 
         fn = self._function()
         ptr = torch.cuda.current_stream().cuda_stream
+        values = kernel_args(args)
         if self.pdl:
             launch_programmatic(fn.kernel.ptr, int(grid[0]), self.threads, self.shared, ptr,
-                                args)
+                                values)
             return
         stream = self._streams.get(ptr)
         if stream is None:
             stream = self._streams[ptr] = cupy.cuda.ExternalStream(ptr)
-        cargs = tuple(np.uint64(a.data_ptr()) if isinstance(a, torch.Tensor)
-                      else np.float32(a) if isinstance(a, float) else np.int32(a) for a in args)
         with stream:
-            fn((int(grid[0]),), (self.threads,), cargs, shared_mem=self.shared)
+            fn((int(grid[0]),), (self.threads,), tuple(values), shared_mem=self.shared)
 
 
 class HaloKernel(_Compiled):

@@ -103,6 +103,25 @@ def store_channels(cout: int, wide: bool) -> np.ndarray:
     return 16 * (j // 2) + 4 * (n // 2) + 2 * (j % 2) + n % 2
 
 
+def epilogue(cout: int, wide: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's epilogue as ``halo_conv.cu`` writes it, transcribed on its own (not from
+    :func:`store_channels`, which packs the weights, so the model tests compare the two):
+    (the bias channel each accumulator column ``8 j + 2 t + e`` adds, as ``bias_r`` reads it;
+    the accumulator column ``store_pixel`` writes at each channel)."""
+    bias = np.empty(cout, dtype=np.int64)
+    stored = np.empty(cout, dtype=np.int64)
+    for j in range(cout // 8):
+        for t in range(4):
+            c = (j >> 1) * 16 + 4 * t + 2 * (j & 1) if wide else j * 8 + 2 * t
+            bias[8 * j + 2 * t:8 * j + 2 * t + 2] = (c, c + 1)
+            if wide and j % 2 == 0:    # one word: columns 2t, 2t + 1 of n-tiles j, j + 1
+                stored[16 * (j // 2) + 4 * t:][:4] = [8 * j + 2 * t, 8 * j + 2 * t + 1,
+                                                      8 * j + 8 + 2 * t, 8 * j + 9 + 2 * t]
+            elif not wide:
+                stored[8 * j + 2 * t:8 * j + 2 * t + 2] = (8 * j + 2 * t, 8 * j + 2 * t + 1)
+    return bias, stored
+
+
 def _lane_bytes(block: np.ndarray, regs: int) -> np.ndarray:
     """``[n_tiles, 32 lanes, regs * 4]`` B-fragment bytes of a ``[K, N]`` block."""
     k, n = block.shape
@@ -246,12 +265,12 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
     Walks the kernel's tiles, copies each halo as ``load_halo`` does (zero fill past the
     bordered buffer), and accumulates each K step from the bytes at the kernel's ldmatrix
     addresses (:func:`lane_addresses`), with weights read back through the B-fragment layout;
-    each accumulator column goes to the channel :func:`store_channels` names (``wide``).
+    bias, requantisation and stores in accumulator columns as the kernel's :func:`epilogue`.
     """
     th, tw, _ = tile
     cout = stage.cout_p
     frags = pack_conv(stage, wide).astype(np.int64)
-    channel = store_channels(cout, wide)
+    bias_ch, stored = epilogue(cout, wide)
     up, sk = sources(stage)
     hl, wl = h // 2, w // 2
     out = np.zeros((n, h, w, cout), dtype=np.int64)
@@ -278,9 +297,8 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
                         wk = _unpack(frags[pos:pos + size], kw, cout)
                         pos += size
                         acc[pixel] += a @ wk
-                acc[:, channel] = acc.copy()             # the epilogue's column -> channel
-                acc += stage.bias.astype(np.int64)
-                y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
+                acc += stage.bias.astype(np.int64)[bias_ch]
+                y = apply_requant(acc, stage.requant)[:, stored].reshape(th, tw, cout)
                 yh, xw = min(th, h - y0), min(tw, w - x0)
                 out[b, y0:y0 + yh, x0:x0 + xw] = y[:yh, :xw]
     return out
@@ -329,7 +347,7 @@ def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
     n, c, h, w = x.shape
     cout = stage.cout_p
     wk = _unpack(pack_conv(stage, wide).astype(np.int64), 32, cout)
-    channel = store_channels(cout, wide)
+    bias_ch, stored = epilogue(cout, wide)
     pixel, addr = stem_addresses(tile)
     out = np.zeros((n, h, w, cout), dtype=np.int64)
     pad = np.zeros((n, c, h + th + 2, w + tw + 2), dtype=np.float32)
@@ -342,9 +360,8 @@ def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
                 a = np.where(addr >= 0, np.append(q, 0)[addr], 0)
                 acc = np.zeros((th * tw, cout), dtype=np.int64)
                 acc[pixel] = a @ wk
-                acc[:, channel] = acc.copy()
-                acc += stage.bias.astype(np.int64)
-                y = apply_requant(acc, stage.requant).reshape(th, tw, cout)
+                acc += stage.bias.astype(np.int64)[bias_ch]
+                y = apply_requant(acc, stage.requant)[:, stored].reshape(th, tw, cout)
                 yh, xw = min(th, h - y0), min(tw, w - x0)
                 out[b, y0:y0 + yh, x0:x0 + xw] = y[:yh, :xw]
     return out
@@ -352,9 +369,15 @@ def model_stem(stage: ConvStage, quant: QuantStage, x: np.ndarray,
 
 def model_head(head: HeadStage, y: np.ndarray, wide: bool = False) -> np.ndarray:
     """The kernel's head: int8 logits ``[n, classes, h, w]`` of requantised conv outputs ``y``
-    ``[n, h, w, cout_p]``, through the accumulator-to-A-fragment permutation."""
+    ``[n, h, w, cout_p]``. The A operand is the accumulator as the kernel holds it (columns,
+    :func:`epilogue`): byte i of lane t for n-tile pair p is column 16 p + 2 t + (0, 1, 8, 9)[i];
+    the B operand is :func:`pack_head` read back through the fragment layout."""
     n, h, w, cout = y.shape
-    ch = head_channels(cout, wide).reshape(-1)       # K order of the head's MMAs
+    _, stored = epilogue(cout, wide)
+    cols = np.empty((n * h * w, cout), dtype=np.int64)
+    cols[:, stored] = y.reshape(-1, cout)
+    k = np.arange(cout)                              # K order of the head's MMAs
+    a_cols = 16 * (k // 16) + 2 * (k % 16 // 4) + np.array([0, 1, 8, 9])[k % 4]
     frag = pack_head(head, cout, wide).view(np.int8).astype(np.int64)
     ct = class_tiles(head)
     f = frag.reshape(cout // 16, ct, 32 * 4)
@@ -362,7 +385,7 @@ def model_head(head: HeadStage, y: np.ndarray, wide: bool = False) -> np.ndarray
     for p in range(cout // 16):
         for c in range(ct):
             wk[16 * p:16 * p + 16, 8 * c:8 * c + 8] = _unpack(f[p, c], 16, 8)
-    a = y.reshape(-1, cout)[:, ch] - head.xor
+    a = cols[:, a_cols] - head.xor
     acc = a @ wk + np.pad(head.bias.astype(np.int64), (0, max(0, 8 * ct - head.bias.size)))[:8 * ct]
     out = apply_requant(acc, head.requant)[:, :head.classes]
     return out.reshape(n, h, w, head.classes).transpose(0, 3, 1, 2)

@@ -30,6 +30,12 @@ from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, HALO_DESIGNS,
                                      lower, resolve_design)
 
 INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
+
+
+def wide_stores(design: str, wide: bool) -> bool | None:
+    """The store layout a call of ``design`` runs with the option ``wide``: None where the
+    design has no halo convs (the layout is theirs alone)."""
+    return bool(wide) if design in HALO_DESIGNS else None
 #: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
 #: beyond that, one more graph copies the input into its own static buffer first
 GRAPHS_IN_PLACE = 4
@@ -103,8 +109,8 @@ class IntTinyIceNetGPU:
     STAGES = 3
     #: programmatic dependent launches by default (measured: bench/gpu_kernels_notes.md)
     PDL = False
-    #: the halo convs' 4-byte output stores by default (fragments.store_channels): 2.5 % less
-    #: kernel time at 1024² x 16, 1.5 µs less GPU time at 256² x 1 (run 29, bench notes)
+    #: the halo convs' 4-byte output stores by default (fragments.store_channels): 2.2 % less
+    #: kernel time at 1024² x 16, 1.1 µs less GPU time at 256² x 1 (run 30, bench notes)
     WIDE = True
     QUANT_BLOCK = 256
     #: halo convs (gen6, gen7, CUDA C++): TH x TW output pixels per program, warps; per stage for
@@ -229,6 +235,10 @@ class IntTinyIceNetGPU:
             if graph is not state.copy_graph and x is x_in:
                 self._fast = (x, x.data_ptr(), x.shape, graph, state.out)
         return state.out.clone() if copy else state.out
+
+    def wide_stores(self, pixels: int) -> bool | None:
+        """Whether a call of ``pixels`` stores 4 bytes at a time (:func:`wide_stores`)."""
+        return wide_stores(self.resolve(pixels), self.wide)
 
     def resolve(self, pixels: int) -> str:
         """The design a call of ``pixels`` full-resolution pixels runs (``plan.resolve_design``)."""
