@@ -91,11 +91,6 @@ __device__ __forceinline__ int requant(int acc) {
     return min(max(q, MINV), MAXV);
 }
 
-// The low bytes of a, b, c, d as one word, a lowest: three byte permutes (PRMT), no masks.
-__device__ __forceinline__ u32 pack4(u32 a, u32 b, u32 c, u32 d) {
-    return __byte_perm(__byte_perm(a, b, 0x0040), __byte_perm(c, d, 0x0040), 0x5410);
-}
-
 __device__ __forceinline__ void cp_async4(u32 dst, const void* src, bool valid) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n"
                  :: "r"(dst), "l"(src), "r"(valid ? 4 : 0));
@@ -417,6 +412,8 @@ __device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32
     }
 }
 
+__device__ __forceinline__ u32 byte_of(int v) { return u32(v - OUT_XOR) & 0xff; }
+
 // This lane's channels of one pixel (accumulator row g + 8 half) with offset OUT_XOR, at px,
 // the pixel's channel 0. Narrow: 2 bytes per n-tile j, channels 8 j + 2 tq (+1). WIDE (the
 // packed columns of fragments.store_channels): 4 bytes per n-tile pair (2q, 2q + 1), channels
@@ -424,16 +421,18 @@ __device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32
 __device__ __forceinline__ void store_pixel(i8* px, const int (&v)[NT][4], int half, int tq) {
     const int e = 2 * half;
 #if WIDE
+    // the low bytes of four values in one word: three byte permutes (PRMT), no masks
 #pragma unroll
     for (int q = 0; q < NT / 2; ++q)
-        *reinterpret_cast<u32*>(px + 16 * q + 4 * tq) =
-            pack4(v[2 * q][e] - OUT_XOR, v[2 * q][e + 1] - OUT_XOR, v[2 * q + 1][e] - OUT_XOR,
-                  v[2 * q + 1][e + 1] - OUT_XOR);
+        *reinterpret_cast<u32*>(px + 16 * q + 4 * tq) = __byte_perm(
+            __byte_perm(u32(v[2 * q][e] - OUT_XOR), u32(v[2 * q][e + 1] - OUT_XOR), 0x0040),
+            __byte_perm(u32(v[2 * q + 1][e] - OUT_XOR), u32(v[2 * q + 1][e + 1] - OUT_XOR),
+                        0x0040), 0x5410);
 #else
 #pragma unroll
     for (int j = 0; j < NT; ++j)
-        *reinterpret_cast<unsigned short*>(px + 8 * j + 2 * tq) = (unsigned short)(
-            ((v[j][e] - OUT_XOR) & 0xff) | (((v[j][e + 1] - OUT_XOR) & 0xff) << 8));
+        *reinterpret_cast<unsigned short*>(px + 8 * j + 2 * tq) =
+            (unsigned short)(byte_of(v[j][e]) | (byte_of(v[j][e + 1]) << 8));
 #endif
 }
 
@@ -553,8 +552,10 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
 #pragma unroll
                     for (int half = 0; half < 2; ++half) {
                         const int e = 2 * half;
-                        a[half] = pack4(v[2 * p][e] - H_XOR, v[2 * p][e + 1] - H_XOR,
-                                        v[2 * p + 1][e] - H_XOR, v[2 * p + 1][e + 1] - H_XOR);
+                        a[half] = (u32(v[2 * p][e] - H_XOR) & 0xff)
+                                  | ((u32(v[2 * p][e + 1] - H_XOR) & 0xff) << 8)
+                                  | ((u32(v[2 * p + 1][e] - H_XOR) & 0xff) << 16)
+                                  | ((u32(v[2 * p + 1][e + 1] - H_XOR) & 0xff) << 24);
                     }
 #pragma unroll
                     for (int ct = 0; ct < NCLS_T; ++ct)
