@@ -109,16 +109,16 @@ def epilogue(cout: int, wide: bool) -> tuple[np.ndarray, np.ndarray]:
     (the bias channel each accumulator column ``8 j + 2 t + e`` adds, as ``bias_r`` reads it;
     the accumulator column ``store_pixel`` writes at each channel)."""
     bias = np.empty(cout, dtype=np.int64)
-    stored = np.empty(cout, dtype=np.int64)
+    stored = np.arange(cout)                  # narrow: 2 bytes of n-tile j at channel 8 j + 2 t
     for j in range(cout // 8):
         for t in range(4):
             c = (j >> 1) * 16 + 4 * t + 2 * (j & 1) if wide else j * 8 + 2 * t
-            bias[8 * j + 2 * t:8 * j + 2 * t + 2] = (c, c + 1)
-            if wide and j % 2 == 0:    # one word: columns 2t, 2t + 1 of n-tiles j, j + 1
-                stored[16 * (j // 2) + 4 * t:][:4] = [8 * j + 2 * t, 8 * j + 2 * t + 1,
-                                                      8 * j + 8 + 2 * t, 8 * j + 9 + 2 * t]
-            elif not wide:
-                stored[8 * j + 2 * t:8 * j + 2 * t + 2] = (8 * j + 2 * t, 8 * j + 2 * t + 1)
+            bias[8 * j + 2 * t:][:2] = (c, c + 1)
+    if wide:   # the word at channel 16 q + 4 t: columns 2t, 2t + 1 of n-tiles 2q, then 2q + 1
+        for q in range(cout // 16):
+            for t in range(4):
+                stored[16 * q + 4 * t:][:4] = [16 * q + 2 * t, 16 * q + 2 * t + 1,
+                                               16 * q + 8 + 2 * t, 16 * q + 9 + 2 * t]
     return bias, stored
 
 
