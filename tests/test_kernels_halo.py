@@ -66,9 +66,12 @@ def test_wide_store_channels_give_each_lane_four_adjacent_channels():
             # kernel stores them, in that order, as one word at channel 16 q + 4 t
             held = [channel[8 * j + 2 * t + e] for j in (2 * q, 2 * q + 1) for e in (0, 1)]
             assert held == [16 * q + 4 * t + i for i in range(4)]
-    for j in range(cout // 8):       # the kernel's bias index (halo_conv.cu, WIDE)
-        for t in range(4):
-            assert channel[8 * j + 2 * t] == (j >> 1) * 16 + 4 * t + 2 * (j & 1)
+    # the kernel's epilogue (its own transcription) agrees with the packing in both layouts:
+    # each column adds the bias of its channel, and each channel is stored from its column
+    for wide in (False, True):
+        channel = F.store_channels(cout, wide)
+        bias, stored = F.epilogue(cout, wide)
+        assert np.array_equal(bias, channel) and np.array_equal(channel[stored], np.arange(cout))
 
 
 def test_ksteps_cover_every_tap_and_channel_once():
