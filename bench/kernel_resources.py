@@ -64,7 +64,7 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     from triton.compiler import ASTSource
 
     from tinyicenet.errors import ConfigError, ToolNotFoundError, VerificationError
-    from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel
+    from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel, NetTileKernel
     from tinyicenet.kernels.occupancy import programs_per_sm
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
@@ -79,7 +79,7 @@ def kernel_resources(model: Any, design: str, n: int, h: int, w: int,
     x = torch.empty(n, runner.plan.in_channels, h, w, device="meta")
     rows = []
     for name, kernel, grid, args, kwargs in runner.launch_specs(runner.state(n, h, w), x):
-        if isinstance(kernel, (HaloKernel, FusedKernel)):
+        if isinstance(kernel, (HaloKernel, FusedKernel, NetTileKernel)):
             rows.append(_halo_row(kernel, int(grid[0]), arch, cuobjdump, sms))
             continue
         kwargs = dict(kwargs)
@@ -125,9 +125,9 @@ def _cubin_usage(name: str, cubin_bytes: bytes, cuobjdump: Path) -> tuple[int, i
 
 
 def _halo_row(kernel: Any, tiles: int, arch: int, cuobjdump: Path, sms: int) -> dict[str, Any]:
-    """A halo conv (gen6 / gen7) or a fused network kernel compiled with nvcc (the source and
-    options of its NVRTC compile); its grid is the persistent one the runner launches for
-    ``tiles`` tiles on ``sms`` SMs."""
+    """A halo conv (gen6 / gen7), a fused network kernel or gen8's network kernel compiled
+    with nvcc (the source and options of its NVRTC compile); its grid is the one the runner
+    launches for ``tiles`` tiles on ``sms`` SMs."""
     import shutil
 
     from tinyicenet.errors import ToolNotFoundError, VerificationError

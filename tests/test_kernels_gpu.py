@@ -1,11 +1,11 @@
-"""The custom kernels (Triton, and the CUDA C++ halo convs of gen6 / gen7) on a CUDA GPU equal
-the integer reference value for value.
+"""The custom kernels (Triton, and the CUDA C++ kernels of gen6 / gen7 / gen8) on a CUDA GPU
+equal the integer reference value for value.
 
-Skipped cleanly without CUDA or Triton (CI); gen6 / gen7 cases without CuPy. Fresh random
-inputs every run, several shapes (tile multiples and not), gen7 fused and per stage, graphs on
-and off, a poisoned output buffer, batch splitting, and w8a8 / w4a4 models with and without
-skips, for every kernel design (plan.DESIGNS), with programmatic dependent launches, and the
-halo convs with 2- and 4-byte output stores.
+Skipped cleanly without CUDA or Triton (CI); gen6 / gen7 / gen8 cases without CuPy. Fresh random
+inputs every run, several shapes (tile multiples and not), gen7 fused and per stage, gen8 on
+several program tiles, graphs on and off, a poisoned output buffer, batch splitting, and
+w8a8 / w4a4 models with and without skips, for every kernel design (plan.DESIGNS), with
+programmatic dependent launches, and the halo convs with 2- and 4-byte output stores.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if not torch.cuda.is_available():
 pytest.importorskip("triton")
 
 from tinyicenet.kernels import runner as R  # noqa: E402
-from tinyicenet.kernels.plan import DESIGNS  # noqa: E402
+from tinyicenet.kernels.plan import DESIGNS, HALO_DESIGNS  # noqa: E402
 from tinyicenet.kernels.runner import IntTinyIceNetGPU  # noqa: E402
 from tinyicenet.kernels.synthetic import random_intmodel  # noqa: E402
 from helpers import fresh_rng  # noqa: E402
@@ -36,7 +36,7 @@ def reference(model, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("wb,ab,skips", MODELS)
 def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips, design):
-    if design in ("gen6", "gen7"):
+    if design in HALO_DESIGNS:
         pytest.importorskip("cupy")
     rng = fresh_rng("kernels vs intref")  # fresh every run, seed printed
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
@@ -59,7 +59,7 @@ def test_kernels_equal_intref_on_fresh_random_inputs(wb, ab, skips, design):
 @pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("graphs", [True, False])
 def test_programmatic_dependent_launches_and_the_repeat_fast_path(design, graphs):
-    if design in ("gen6", "gen7"):
+    if design in HALO_DESIGNS:
         pytest.importorskip("cupy")
     rng = fresh_rng(f"pdl {design} {graphs}")
     model = random_intmodel(weight_bits=8, act_bits=8, seed=int(rng.integers(1 << 30)))
@@ -100,10 +100,10 @@ def test_graph_and_plain_launches_agree_and_batches_split(monkeypatch):
 @pytest.mark.parametrize("tiles", [None, {"*": (16, 16, 8, 2)}, {"*": (8, 16, 4, 3, 8)},
                                    {"decoder0": (4, 16, 4, 4), "encoder0": (8, 32, 4, 3, 8)}])
 def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
-    if design in ("gen6", "gen7"):
+    if design in HALO_DESIGNS:
         pytest.importorskip("cupy")
     monkeypatch.setattr(IntTinyIceNetGPU, "LARGE_PIXELS", 0)  # tiles=None: the large shapes
-    if design in ("gen6", "gen7") and tiles and "decoder0" in tiles:
+    if design in HALO_DESIGNS and tiles and "decoder0" in tiles:
         # (4, 16) does not suit a halo conv (tests/test_kernels_halo.py): its own shapes
         tiles = {"decoder0": (16, 32, 4), "encoder1": (8, 16, 2), "encoder0": tiles["encoder0"]}
     model = random_intmodel(seed=17)
@@ -136,6 +136,29 @@ def test_halo_convs_fused_and_per_stage_in_both_store_layouts(wb, ab, skips, des
             assert int((got.astype(np.int64) != ref).sum()) == 0, shape
             if fused:
                 assert not state.sync.any()
+
+
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("tile", [None, (8, 16, 4), (16, 16, 8), (32, 32, 16)])
+@pytest.mark.parametrize("wb,ab,skips,widths,classes", [
+    *((*m, (16, 32, 64), 6) for m in MODELS[:4]),
+    (8, 8, True, (16, 16, 16), 17)])   # 16-channel upsampled sources, three class tiles
+def test_whole_network_tiles_in_both_store_layouts(wb, ab, skips, widths, classes, tile, wide):
+    pytest.importorskip("cupy")
+    rng = fresh_rng(f"gen8 {tile} wide={wide}")
+    model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, widths=widths,
+                            classes=classes, seed=int(rng.integers(1 << 30)))
+    gpu = IntTinyIceNetGPU(model, design="gen8", wide=wide,
+                           tiles=None if tile is None else {"network": tile})
+    for shape in [(2, 2, 256, 256), (3, 2, 40, 72), (1, 2, 4, 4), (1, 2, 36, 44)]:
+        x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
+        x[0, :, : shape[2] // 4] *= 30
+        x[-1, 1, -1, :2] = [3e38, -3e38]
+        state = gpu.state(*shape[:1], *shape[2:])
+        assert not state.buffers   # every activation stays on chip
+        state.out.fill_(127)
+        got = gpu.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
+        assert int((got.astype(np.int64) != reference(model, x)).sum()) == 0, shape
 
 
 def test_brevitas_model_if_available():

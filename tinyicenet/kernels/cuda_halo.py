@@ -1,4 +1,5 @@
-"""Compile and launch the halo convs (``halo_conv.cu``, designs gen6 / gen7) through CuPy.
+"""Compile and launch the CUDA C++ kernels through CuPy: the halo convs (``halo_conv.cu``,
+designs gen6 / gen7) and the whole network per tile (``net_tile.cu``, gen8).
 
 One :class:`HaloKernel` per stage and tile: the stage's constants become ``-D``
 definitions, so each compile is specialised like a Triton constexpr kernel (CuPy caches the
@@ -22,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from tinyicenet.errors import ConfigError, ToolNotFoundError
+from tinyicenet.kernels import net_tile
 from tinyicenet.kernels.fragments import class_tiles, is_stem, smem_bytes, source, sources
 from tinyicenet.kernels.occupancy import programs_per_sm
-from tinyicenet.kernels.plan import ConvStage, QuantStage
+from tinyicenet.kernels.plan import ConvStage, Plan, QuantStage
 
 #: shared memory a kernel may use without opting in
 DEFAULT_SHARED = 48 * 1024
@@ -300,3 +302,25 @@ class FusedKernel(_Compiled):
             except (ImportError, AttributeError):   # the cooperative launch still checks
                 pass
         return n
+
+
+class NetTileKernel(_Compiled):
+    """The whole network per output tile (design gen8, :mod:`~tinyicenet.kernels.net_tile`)
+    for ``plan`` on ``tile`` (TH, TW, warps). Arguments: the float input, per stage its packed
+    weights and bias, the head's fragments and bias, the logits, H, W, tiles per row, tiles per
+    image, the input scale; one program per tile."""
+
+    entry = "net_tile"
+
+    def __init__(self, plan: Plan, tile: tuple[int, int, int], wide: bool = False) -> None:
+        super().__init__()
+        self.name = "network"
+        self.tile = tuple(int(v) for v in tile)
+        self.code = net_tile.kernel_source(plan, self.tile, wide)
+        self.options = ("-std=c++17",)
+        self.shared = net_tile.geometry(plan, self.tile).smem
+        self.threads = 32 * self.tile[2]
+
+    def programs(self, tiles: int, sms: int, registers: int | None = None) -> int:
+        """One program per tile: the grid is not persistent."""
+        return tiles

@@ -101,6 +101,91 @@ __device__ __forceinline__ u32 lds16(u32 addr) {
     return v;
 }
 
+// ---- shared with net_tile.cu (design gen8): templates over a stage's constants ----------
+
+// The integer reference's input quantiser (tinyicenet_io.fixedpoint.codes): round half to even
+// of v * 2**-input_exp (exact in fp32), clamped to [QL, QH]; NaN gives 0.
+template <int QL, int QH>
+__device__ __forceinline__ int quantise_code(float v, float scale) {
+    if (v != v) return 0;
+    return __float2int_rn(fminf(fmaxf(v * scale, float(QL)), float(QH)));
+}
+
+// This lane's B fragments of one K step (KW = 32 or 16) for every n-tile, from the packed
+// weights at wsm (tinyicenet.kernels.fragments.pack_conv: one KW / 4-byte word per lane).
+template <int NT, int KW>
+__device__ __forceinline__ void load_bt(u32 (&b)[NT][2], u32 wsm, int lane) {
+    constexpr int WB = KW / 4;                      // weight bytes per lane per n-tile
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        if (KW == 32) {
+            asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
+                         : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * WB));
+        } else {
+            asm volatile("ld.shared.u32 %0, [%1];\n"
+                         : "=r"(b[j][0]) : "r"(wsm + (j * 32 + lane) * WB));
+            b[j][1] = 0;
+        }
+    }
+}
+
+// The channel of accumulator column 8 j + 2 tq (its neighbour is + 1): fragments.store_channels.
+template <bool WIDE_>
+__device__ __forceinline__ int bias_channel(int j, int tq) {
+    return WIDE_ ? (j >> 1) * 16 + 4 * tq + 2 * (j & 1) : j * 8 + 2 * tq;
+}
+
+// This lane's channels of one pixel (accumulator row g + 8 half) with offset XOR, at px, the
+// pixel's channel 0; the stored form of 0 where !keep. Narrow: 2 bytes per n-tile j, channels
+// 8 j + 2 tq (+1). WIDE (the packed columns of fragments.store_channels): 4 bytes per n-tile
+// pair (2q, 2q + 1), channels 16 q + 4 tq .. + 3.
+template <int NT, int XOR, bool WIDE_>
+__device__ __forceinline__ void store_channels(i8* px, const int (&v)[NT][4], int half, int tq,
+                                               bool keep = true) {
+    const int e = 2 * half, k = keep ? -1 : 0;
+    if constexpr (WIDE_) {
+        // the low bytes of four values in one word: three byte permutes (PRMT), no masks
+#pragma unroll
+        for (int q = 0; q < NT / 2; ++q)
+            *reinterpret_cast<u32*>(px + 16 * q + 4 * tq) = __byte_perm(
+                __byte_perm(u32((v[2 * q][e] & k) - XOR), u32((v[2 * q][e + 1] & k) - XOR),
+                            0x0040),
+                __byte_perm(u32((v[2 * q + 1][e] & k) - XOR),
+                            u32((v[2 * q + 1][e + 1] & k) - XOR), 0x0040), 0x5410);
+    } else {
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+            *reinterpret_cast<unsigned short*>(px + 8 * j + 2 * tq) = (unsigned short)(
+                (u32((v[j][e] & k) - XOR) & 0xff) | ((u32((v[j][e + 1] & k) - XOR) & 0xff) << 8));
+    }
+}
+
+// The 1x1 head as m16n8k16 MMAs straight from the accumulator layout: for the n-tile pair
+// (2p, 2p+1), lane (g, tq) holds columns 2tq, 2tq+1 of both n-tiles for pixels g and g+8, which
+// is the A fragment of K = 16 with the head's rows permuted to those columns' channels
+// (fragments.head_channels).
+template <int NT, int NCLS_T_, int XOR>
+__device__ __forceinline__ void head_mma(int (&h)[NCLS_T_][4], const int (&v)[NT][4],
+                                         const u32* __restrict__ hfrag, int lane) {
+#pragma unroll
+    for (int ct = 0; ct < NCLS_T_; ++ct) h[ct][0] = h[ct][1] = h[ct][2] = h[ct][3] = 0;
+#pragma unroll
+    for (int p = 0; p < NT / 2; ++p) {
+        u32 a[2];
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int e = 2 * half;
+            a[half] = (u32(v[2 * p][e] - XOR) & 0xff)
+                      | ((u32(v[2 * p][e + 1] - XOR) & 0xff) << 8)
+                      | ((u32(v[2 * p + 1][e] - XOR) & 0xff) << 16)
+                      | ((u32(v[2 * p + 1][e + 1] - XOR) & 0xff) << 24);
+        }
+#pragma unroll
+        for (int ct = 0; ct < NCLS_T_; ++ct)
+            mma_k16(h[ct], a[0], a[1], hfrag[(p * NCLS_T_ + ct) * 32 + lane]);
+    }
+}
+
 // Programmatic dependent launch (PTX ISA "griddepcontrol", sm_90): compiled with GDC, a kernel
 // launched with the programmatic stream serialisation attribute (cuda_halo) may start while
 // its predecessor on the stream still runs. It stages its weights, then waits for that
@@ -225,24 +310,6 @@ __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, i
     }
 }
 
-// This lane's B fragments of one K step (KW = 32 or 16) for every n-tile, from the packed
-// weights at wsm (tinyicenet.kernels.fragments.pack_conv: one KW / 4-byte word per lane).
-template <int KW>
-__device__ __forceinline__ void load_b(u32 (&b)[NT][2], u32 wsm, int lane) {
-    constexpr int WB = KW / 4;                      // weight bytes per lane per n-tile
-#pragma unroll
-    for (int j = 0; j < NT; ++j) {
-        if (KW == 32) {
-            asm volatile("ld.shared.v2.u32 {%0,%1}, [%2];\n"
-                         : "=r"(b[j][0]), "=r"(b[j][1]) : "r"(wsm + (j * 32 + lane) * WB));
-        } else {
-            asm volatile("ld.shared.u32 %0, [%1];\n"
-                         : "=r"(b[j][0]) : "r"(wsm + (j * 32 + lane) * WB));
-            b[j][1] = 0;
-        }
-    }
-}
-
 #if STEM
 // Copy tile `tile`'s halo of the float input x (NCHW, two channels, no border; passed as sk)
 // into `halo` as two fp32 planes of SH x SW: image pixels (y0 - 1 + hy, x0 - 1 + hx), zeros
@@ -268,20 +335,13 @@ __device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
     cp_commit();
 }
 
-// The integer reference's input quantiser (tinyicenet_io.fixedpoint.codes): round half to even
-// of v * 2**-input_exp (exact in fp32), clamped to [QLO, QHI]; NaN gives 0.
-__device__ __forceinline__ int quantise(float v, float scale) {
-    if (v != v) return 0;
-    return __float2int_rn(fminf(fmaxf(v * scale, float(QLO)), float(QHI)));
-}
-
 // The fp32 halo -> one 2-byte channel pair per pixel (q), each pixel quantised once.
 __device__ __forceinline__ void quantise_halo(i8* q, const i8* raw, float scale) {
     const float* f = reinterpret_cast<const float*>(raw);
     constexpr int PIX = SH * SW;
     for (int i = threadIdx.x; i < PIX; i += WARPS * 32) {
-        const u32 v = (u32(quantise(f[i], scale)) & 0xff)
-                      | ((u32(quantise(f[PIX + i], scale)) & 0xff) << 8);
+        const u32 v = (u32(quantise_code<QLO, QHI>(f[i], scale)) & 0xff)
+                      | ((u32(quantise_code<QLO, QHI>(f[PIX + i], scale)) & 0xff) << 8);
         reinterpret_cast<unsigned short*>(q)[i] = (unsigned short)v;
     }
 }
@@ -292,7 +352,7 @@ __device__ __forceinline__ void quantise_halo(i8* q, const i8* raw, float scale)
 __device__ __forceinline__ void stem_step(int (&acc)[MT_PER_WARP][NT][4], u32 q, u32 wsm,
                                           int warp, int lane) {
     u32 b[NT][2];
-    load_b<32>(b, wsm, lane);
+    load_bt<NT, 32>(b, wsm, lane);
     const int g = lane >> 2, t0 = 2 * (lane & 3), t1 = t0 + 1;
     const u32 o0 = ((t0 / 3) * SW + t0 % 3) * 2, o1 = ((t1 / 3) * SW + t1 % 3) * 2;
     constexpr u32 O8 = (2 * SW + 2) * 2;
@@ -331,7 +391,7 @@ template <bool IS_UP, int C, int KW>
 __device__ __forceinline__ void kstep(int (&acc)[MT_PER_WARP][NT][4], const u32 (&base)[3],
                                       u32 wsm, int tap, int ch, int lane) {
     u32 b[NT][2];
-    load_b<KW>(b, wsm, lane);
+    load_bt<NT, KW>(b, wsm, lane);
     const int dy = tap / 3, dx = tap % 3;
 #pragma unroll
     for (int t = 0; t < MT_PER_WARP; ++t) {
@@ -412,28 +472,9 @@ __device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32
     }
 }
 
-__device__ __forceinline__ u32 byte_of(int v) { return u32(v - OUT_XOR) & 0xff; }
-
-// This lane's channels of one pixel (accumulator row g + 8 half) with offset OUT_XOR, at px,
-// the pixel's channel 0. Narrow: 2 bytes per n-tile j, channels 8 j + 2 tq (+1). WIDE (the
-// packed columns of fragments.store_channels): 4 bytes per n-tile pair (2q, 2q + 1), channels
-// 16 q + 4 tq .. + 3.
+// This lane's channels of one pixel (accumulator row g + 8 half) at px: store_channels.
 __device__ __forceinline__ void store_pixel(i8* px, const int (&v)[NT][4], int half, int tq) {
-    const int e = 2 * half;
-#if WIDE
-    // the low bytes of four values in one word: three byte permutes (PRMT), no masks
-#pragma unroll
-    for (int q = 0; q < NT / 2; ++q)
-        *reinterpret_cast<u32*>(px + 16 * q + 4 * tq) = __byte_perm(
-            __byte_perm(u32(v[2 * q][e] - OUT_XOR), u32(v[2 * q][e + 1] - OUT_XOR), 0x0040),
-            __byte_perm(u32(v[2 * q + 1][e] - OUT_XOR), u32(v[2 * q + 1][e + 1] - OUT_XOR),
-                        0x0040), 0x5410);
-#else
-#pragma unroll
-    for (int j = 0; j < NT; ++j)
-        *reinterpret_cast<unsigned short*>(px + 8 * j + 2 * tq) =
-            (unsigned short)(byte_of(v[j][e]) | (byte_of(v[j][e + 1]) << 8));
-#endif
+    store_channels<NT, OUT_XOR, bool(WIDE)>(px, v, half, tq);
 }
 
 // Every tile of this stage handled by this program (tiles blockIdx.x, + gridDim.x, ...).
@@ -449,8 +490,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
     int bias_r[NT][2];
 #pragma unroll
     for (int j = 0; j < NT; ++j) {
-        // the channels of accumulator columns 8 j + 2 tq (+1) (fragments.store_channels)
-        const int c = WIDE ? (j >> 1) * 16 + 4 * tq + 2 * (j & 1) : j * 8 + 2 * tq;
+        const int c = bias_channel<bool(WIDE)>(j, tq);
         bias_r[j][0] = bias[c];
         bias_r[j][1] = bias[c + 1];
     }
@@ -544,23 +584,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
                 // n-tiles for pixels g and g+8, which is the A fragment of K = 16 with the
                 // head's rows permuted to those columns' channels (fragments.head_channels)
                 int h[NCLS_T][4];
-#pragma unroll
-                for (int ct = 0; ct < NCLS_T; ++ct) h[ct][0] = h[ct][1] = h[ct][2] = h[ct][3] = 0;
-#pragma unroll
-                for (int p = 0; p < NT / 2; ++p) {
-                    u32 a[2];
-#pragma unroll
-                    for (int half = 0; half < 2; ++half) {
-                        const int e = 2 * half;
-                        a[half] = (u32(v[2 * p][e] - H_XOR) & 0xff)
-                                  | ((u32(v[2 * p][e + 1] - H_XOR) & 0xff) << 8)
-                                  | ((u32(v[2 * p + 1][e] - H_XOR) & 0xff) << 16)
-                                  | ((u32(v[2 * p + 1][e + 1] - H_XOR) & 0xff) << 24);
-                    }
-#pragma unroll
-                    for (int ct = 0; ct < NCLS_T; ++ct)
-                        mma_k16(h[ct], a[0], a[1], hfrag[(p * NCLS_T + ct) * 32 + lane]);
-                }
+                head_mma<NT, NCLS_T, H_XOR>(h, v, hfrag, lane);
 #pragma unroll
                 for (int ct = 0; ct < NCLS_T; ++ct) {
 #pragma unroll

@@ -74,6 +74,11 @@ measurements behind each:
   slower than gen6 for large calls (its first conv is bound by its epilogue's instructions,
   not its bytes), a little faster for small ones (the default there), and slower fused
   (bench/gpu_kernels_notes.md, runs 23-25).
+* ``"gen8"``: gen7's plan run as **one kernel per output tile** (``net_tile.cu`` through
+  :mod:`tinyicenet.kernels.net_tile`): each program computes its tile of the logits through
+  every conv in shared memory, each stage over the region the stages after it read (halos
+  recomputed), so no activation goes through global memory and a call is one launch. Needs
+  gen7's stages (2 input channels) and a tile whose buffers fit in shared memory.
 
 Everything here is plain integer bookkeeping, so CPU tests check it against the integer
 reference through :mod:`tinyicenet.kernels.emulate`, which executes a plan with numpy in the
@@ -96,9 +101,10 @@ MIN_CHANNELS = 16
 #: K granule of an int8 tensor-core dot.
 K_GRANULE = 32
 #: the kernel designs :func:`lower` can produce (see the module docstring)
-DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7")
-#: the designs whose 3x3 convs after the first (gen7: all) are CUDA C++ halo convs
-HALO_DESIGNS = ("gen6", "gen7")
+DESIGNS = ("gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7", "gen8")
+#: the designs whose 3x3 convs after the first (gen7, gen8: all) are CUDA C++ halo convs
+#: (gen8 runs them all in one kernel per tile)
+HALO_DESIGNS = ("gen6", "gen7", "gen8")
 #: the design :func:`lower` builds unless told otherwise
 DEFAULT_DESIGN = "gen3"
 #: the runner's default, per call: the fastest exact design measured for its size (below /

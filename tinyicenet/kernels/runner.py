@@ -3,7 +3,8 @@
 Triton kernels (``triton_conv``), except the gen6 design's 3x3 convs after the first and gen7's
 every conv (2-channel inputs; others keep gen6's first conv), which are CUDA C++
 (``halo_conv.cu`` through ``cuda_halo``); gen7 can also run a call as one fused persistent
-kernel (``fused=True``).
+kernel (``fused=True``); gen8 runs a call as one kernel in which each program computes the
+whole network for one output tile (``net_tile.cu``).
 
 Built from the integer reference model (or an :class:`~tinyicenet.kernels.plan.IntNet`); its
 int8 output equals the reference's value for value. Per input shape it keeps the bordered
@@ -21,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from tinyicenet.errors import ConfigError
-from tinyicenet.kernels import fragments
+from tinyicenet.kernels import fragments, net_tile
 from tinyicenet.kernels import cuda_halo
-from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel, check_tile
+from tinyicenet.kernels.cuda_halo import FusedKernel, HaloKernel, NetTileKernel, check_tile
 from tinyicenet.kernels.fragments import sources
 from tinyicenet.kernels.emulate import SLACK
 from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, HALO_DESIGNS, IntNet, Plan,
@@ -117,6 +118,8 @@ class IntTinyIceNetGPU:
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
     #: gen7's first conv (encoder0) of five to nine shapes in runs 23-24 (bench notes)
     HALO_TILE = fragments.TILE
+    #: gen8's program: TH x TW logits, warps (:data:`net_tile.TILE`; ``tiles={"network": ...}``)
+    NET_TILE = net_tile.TILE
     HALO_TILES = ({"encoder0": (8, 16, 4), "encoder1": (8, 16, 4), "bottleneck": (8, 16, 4),
                    "decoder1": (8, 16, 4), "decoder0": (16, 16, 4)},
                   {"encoder0": (16, 32, 4), "encoder1": (8, 16, 2), "bottleneck": (8, 16, 2),
@@ -182,6 +185,8 @@ class IntTinyIceNetGPU:
         self._lowered: dict[str, _Lowered] = {}
         #: the plan of small calls; shape-independent facts (classes, stride) are any plan's
         self.plan: Plan = self._lower(self.resolve(0)).plan
+        if self.design == "gen8":
+            self._net_tile()   # fail early where gen8 cannot run this net
         self.pdl = (self.PDL if pdl is None else bool(pdl)) and self.device.type == "cuda" \
             and not triton_conv.INTERPRETED
         self.graphs = bool(graphs) and self.device.type == "cuda"
@@ -311,7 +316,8 @@ class IntTinyIceNetGPU:
         if state is None:
             low = self._lower(self.resolve(n * h * w))
             bufs = {}
-            for name, (level, ch, offset) in low.plan.buffers.items():
+            for name, (level, ch, offset) in ({} if low.design == "gen8"   # all on chip
+                                              else low.plan.buffers).items():
                 size = n * ((h >> level) + 2) * ((w >> level) + 2) * ch + SLACK
                 # the border (never written) holds the stored form of 0
                 bufs[name] = torch.full((size,), -offset, dtype=torch.int8, device=self.device)
@@ -396,6 +402,8 @@ class IntTinyIceNetGPU:
         q = plan.quant
         if state.sync is not None:
             return [self._fused_spec(state, x)]
+        if state.low.design == "gen8":
+            return [self._net_tile_spec(state, x)]
         out: list[tuple[str, Any, tuple[int], tuple, dict[str, Any]]] = []
         if not plan.quant_fused:
             blocks = -(-(h * w) // self.QUANT_BLOCK)
@@ -492,6 +500,41 @@ class IntTinyIceNetGPU:
             most = max(most, tiles)
         grid = (most if self._sms is None else min(most, kernel.resident(self._sms)),)
         return "network", kernel, grid, (*args, state.sync), {}
+
+    def _net_tile(self) -> tuple[int, int, int]:
+        """gen8's program tile: ``tiles["network"]``, else ``"*"`` where gen8 can run it, else
+        :attr:`NET_TILE`; ConfigError where gen8 cannot run this net on it."""
+        plan = self._lower("gen8").plan
+        tile = self.NET_TILE
+        if "network" in self.tiles:
+            tile = self.tiles["network"][:3]
+        elif "*" in self.tiles and net_tile.eligible(plan, self.tiles["*"][:3]):
+            tile = self.tiles["*"][:3]
+        geo = net_tile.geometry(plan, tile)
+        if geo.smem > net_tile.MAX_SMEM:
+            raise ConfigError(f"design gen8 on tile {tile} needs {geo.smem} bytes of shared "
+                              f"memory per program, over {net_tile.MAX_SMEM}: give a smaller "
+                              'tiles={"network": (TH, TW, warps)}')
+        return tuple(int(v) for v in tile)
+
+    def _net_tile_spec(self, state: _State, x: Any) -> tuple:
+        """The one launch of a gen8 call: one program per output tile."""
+        low = state.low
+        tile = self._net_tile()
+        key = (low.design, "network", tile)
+        kernel = self._halo_kernels.get(key)
+        if kernel is None:
+            kernel = self._halo_kernels[key] = NetTileKernel(low.plan, tile, self.wide)
+        th, tw, _ = tile
+        tiles_x = -(-state.w // tw)
+        tiles_img = -(-state.h // th) * tiles_x
+        args = [x]
+        for t in low.tensors:
+            args += t[:2]
+        head = low.tensors[-1]
+        args += [head[2], head[3], state.out, state.h, state.w, tiles_x, tiles_img,
+                 float(low.plan.quant.input_scale)]
+        return "network", kernel, (state.n * tiles_img,), tuple(args), {}
 
     def _capture(self, state: _State, x: Any) -> Any:
         import torch
