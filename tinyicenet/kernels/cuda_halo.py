@@ -308,15 +308,17 @@ class NetTileKernel(_Compiled):
     """The whole network per output tile (design gen8, :mod:`~tinyicenet.kernels.net_tile`)
     for ``plan`` on ``tile`` (TH, TW, warps). Arguments: the float input, per stage its packed
     weights and bias, the head's fragments and bias, the logits, H, W, tiles per row, tiles per
-    image, the input scale; one program per tile."""
+    image, the input scale; one program per tile. ``source``: :func:`net_tile.kernel_source`'s
+    options (``clocks``, ``group``)."""
 
     entry = "net_tile"
 
-    def __init__(self, plan: Plan, tile: tuple[int, int, int], wide: bool = False) -> None:
+    def __init__(self, plan: Plan, tile: tuple[int, int, int], wide: bool = False,
+                 **source: Any) -> None:
         super().__init__()
         self.name = "network"
         self.tile = tuple(int(v) for v in tile)
-        self.code = net_tile.kernel_source(plan, self.tile, wide)
+        self.code = net_tile.kernel_source(plan, self.tile, wide, **source)
         self.options = ("-std=c++17",)
         self.shared = net_tile.geometry(plan, self.tile).smem
         self.threads = 32 * self.tile[2]

@@ -30,6 +30,15 @@ __device__ __forceinline__ bool in_image(const Tile& t, int level, int y, int x)
            && unsigned((t.x0 >> level) + x) < unsigned(t.w >> level);
 }
 
+// A profile (kernel_source with clocks): thread 0 writes the global timer (ns) as stamp k.
+__device__ __forceinline__ void stamp(unsigned long long* clocks, int k, int stamps) {
+    if (threadIdx.x == 0) {
+        unsigned long long ns;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+        clocks[blockIdx.x * stamps + k] = ns;
+    }
+}
+
 // Copy BYTES of packed weights into shared memory as one cp.async group of this thread.
 template <int BYTES>
 __device__ __forceinline__ void stage_weights(i8* dst, const i8* __restrict__ src) {

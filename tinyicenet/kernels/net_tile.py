@@ -227,11 +227,15 @@ def _epilogue(plan: Plan, stage: ConvStage, geo: Geometry) -> tuple[int, str | N
                         UOX=2 * region.ox - reg.ox)
 
 
-def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = False) -> str:
+def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = False,
+                  clocks: bool = False, group: int | None = None) -> str:
     """CUDA source of kernel ``net_tile`` for ``plan`` on ``tile``: halo_conv.cu's helpers,
     net_tile.cu, the phase constants and the kernel (arguments: the float input, per stage its
     packed weights and bias, the head's fragments and bias, the logits, H, W, tiles per row,
-    tiles per image, the input scale)."""
+    tiles per image, the input scale). ``clocks``: one more argument, ``uint64 [programs,
+    len(phase_labels(plan))]``, where thread 0 of each program writes the global timer after
+    each phase (a profile; off in the runner). ``group``: at most this many m-tiles per warp
+    and group (default :data:`GROUP` by n-tiles)."""
     geo = geometry(plan, tile)
     if geo.smem > MAX_SMEM:
         raise ConfigError(f"{plan.name}: gen8 on tile {tile} needs {geo.smem} bytes of shared "
@@ -244,15 +248,22 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     inp = geo.buffers["input"][0]
     parts.append(_struct("Q0", dict(OY=inp.oy, OX=inp.ox, ROWS=inp.rows, COLS=inp.cols,
                                     LO=q.lo, HI=q.hi)))
-    smem = "smem"
-    body = []
+    body: list[str] = []
+    labels = phase_labels(plan)
 
     def at(name: str, extra: int = 0) -> str:
-        return f"{smem} + {geo.buffers[name][3] + extra}"
+        return f"smem + {geo.buffers[name][3] + extra}"
+
+    def stamp() -> None:
+        if clocks:
+            body.append(f"    stamp(clocks, {stamp.k}, {len(labels)});\n")
+        stamp.k += 1
+    stamp.k = 0
 
     n = len(plan.stages)
+    stamp()
     for k, s in enumerate(plan.stages):
-        body.append(f"    stage_weights<{weight_bytes(s)}>({smem} + {geo.weights[s.name]}, w{k});\n")
+        body.append(f"    stage_weights<{weight_bytes(s)}>(smem + {geo.weights[s.name]}, w{k});\n")
     body.append(f"    load_input<Q0>({at('input')}, x, t, qscale);\n")
     for k, s in enumerate(plan.stages):
         region = geo.conv[s.name]
@@ -260,7 +271,7 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
         epi, dst, extra = _epilogue(plan, s, geo)
         fields: dict[str, int | bool] = dict(
             NT=nt, NPIX=region.pixels, COLS=region.cols,
-            MB=min(GROUP[nt], -(-m_tiles(region) // warps)),
+            MB=min(group or GROUP[nt], -(-m_tiles(region) // warps)),
             RSHIFT=s.requant.rshift, LO=s.requant.lo, HI=s.requant.hi, OUT_XOR=s.out_xor,
             WIDE=bool(wide), EPI=epi, LEVEL=s.level, OY=region.oy, OX=region.ox, **extra)
         if s.level and not s.name.startswith("decoder"):   # its pooled source first
@@ -270,11 +281,13 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
             parts.append(_struct(f"P{k}", dict(C=ch, ROWS=reg.rows, COLS=reg.cols,
                                                 LEVEL=reg.level, OY=reg.oy, OX=reg.ox,
                                                 SPITCH=ereg.cols, SOY=sy, SOX=sx, XOR=xor)))
-            body.append("    __syncthreads();\n"
-                        f"    pool_phase<P{k}>({at(f'encoder{s.level - 1}')}, "
+            body.append("    __syncthreads();\n")
+            stamp()
+            body.append(f"    pool_phase<P{k}>({at(f'encoder{s.level - 1}')}, "
                         f"{at(f'pooled{s.level}')}, t);\n")
         body.append(f"    cp_wait<{n - 1 - k}>();\n    __syncthreads();\n")
-        wsm = f"smem_u32({smem} + {geo.weights[s.name]})"
+        stamp()
+        wsm = f"smem_u32(smem + {geo.weights[s.name]})"
         out = at(dst) if dst else "nullptr"
         if F.is_stem(s):
             fields["QPITCH"] = inp.cols
@@ -293,18 +306,33 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
         head = "hfrag, hbias, logits" if epi == 2 else "nullptr, nullptr, nullptr"
         body.append(f"    conv_phase<S{k}>({views[True]}, {views[False]}, {wsm}, b{k}, {out}, "
                     f"{head}, t);\n")
+    if clocks:
+        body.append("    __syncthreads();\n")
+        stamp()
     params = ", ".join(f"const i8* __restrict__ w{k}, const int* __restrict__ b{k}"
                        for k in range(n))
     parts.append(
         f'extern "C" __global__ void __launch_bounds__({32 * warps}, 1) net_tile('
         f"const float* __restrict__ x, {params}, const u32* __restrict__ hfrag, "
         "const int* __restrict__ hbias, i8* __restrict__ logits, int H, int W, int tiles_x, "
-        "int tiles_img, float qscale) {\n"
+        "int tiles_img, float qscale" + (", unsigned long long* clocks" if clocks else "")
+        + ") {\n"
         "    extern __shared__ __align__(128) i8 smem[];\n"
         "    const int n = blockIdx.x / tiles_img, r = blockIdx.x - n * tiles_img;\n"
         f"    const Tile t{{n, (r / tiles_x) * {th}, (r % tiles_x) * {tw}, H, W}};\n"
         + "".join(body) + "}\n")
     return "".join(parts)
+
+
+def phase_labels(plan: Plan) -> list[str]:
+    """What each stamp of :func:`kernel_source` with ``clocks`` ends: "start", then the
+    input load (with the first weights), each stage, each pool before its conv."""
+    out, prev = ["start"], "input"
+    for s in plan.stages:
+        out += [prev, f"pool{s.level}"] if s.level and not s.name.startswith("decoder") \
+            else [prev]
+        prev = s.name
+    return out + [prev]
 
 
 # --------------------------------------------------------------------------------------------
