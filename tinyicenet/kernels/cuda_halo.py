@@ -320,7 +320,7 @@ class NetTileKernel(_Compiled):
         self.tile = tuple(int(v) for v in tile)
         self.code = net_tile.kernel_source(plan, self.tile, wide, **source)
         self.options = ("-std=c++17",)
-        self.shared = net_tile.geometry(plan, self.tile).smem
+        self.shared = net_tile.geometry(plan, self.tile, source.get("pad", True)).smem
         self.threads = 32 * self.tile[2]
 
     def programs(self, tiles: int, sms: int, registers: int | None = None) -> int:

@@ -19,6 +19,14 @@
 // address per row, so rows need not lie in one image row). The K steps and the weights'
 // B fragments are the halo convs' (fragments.ksteps, fragments.pack_conv).
 
+// Bytes from one pixel to the next in a buffer of C channels: 16 more than C from 32 channels
+// on (PAD_PIXELS), so that the 8 pixels of an ldmatrix matrix fall on 8 distinct bank groups
+// (C = 32 or 64 alone would give 2- or 4-way bank conflicts); net_tile.pixel_bytes.
+template <int C>
+__device__ __forceinline__ constexpr int pixel_bytes() {
+    return PAD_PIXELS && C >= 32 ? C + 16 : C;
+}
+
 // The tile: image n, its origin (y0, x0) at full resolution, the image's size.
 struct Tile {
     int n, y0, x0, h, w;
@@ -52,18 +60,27 @@ __device__ __forceinline__ void stage_weights(i8* dst, const i8* __restrict__ sr
 template <class Q>
 __device__ __forceinline__ void load_input(i8* q, const float* __restrict__ x, const Tile& t,
                                            float scale) {
+    constexpr int PIX = Q::ROWS * Q::COLS, IT = (PIX + THREADS - 1) / THREADS;
     const long plane = long(t.h) * t.w;
     const float* img = x + long(t.n) * 2 * plane;
-#pragma unroll 4
-    for (int i = threadIdx.x; i < Q::ROWS * Q::COLS; i += THREADS) {
-        const int r = i / Q::COLS, c = i - r * Q::COLS;
-        u32 v = 0;
-        if (in_image(t, 0, Q::OY + r, Q::OX + c)) {
+    float v[IT][2];
+#pragma unroll
+    for (int k = 0; k < IT; ++k) {   // every load first: one latency, not IT of them
+        const int i = threadIdx.x + k * THREADS, r = i / Q::COLS, c = i - r * Q::COLS;
+        v[k][0] = v[k][1] = 0.0f;    // quantises to code 0 (lower() checks 0 is in range)
+        if (i < PIX && in_image(t, 0, Q::OY + r, Q::OX + c)) {
             const float* p = img + long(t.y0 + Q::OY + r) * t.w + t.x0 + Q::OX + c;
-            v = (u32(quantise_code<Q::LO, Q::HI>(__ldg(p), scale)) & 0xff)
-                | ((u32(quantise_code<Q::LO, Q::HI>(__ldg(p + plane), scale)) & 0xff) << 8);
+            v[k][0] = __ldg(p);
+            v[k][1] = __ldg(p + plane);
         }
-        reinterpret_cast<unsigned short*>(q)[i] = (unsigned short)v;
+    }
+#pragma unroll
+    for (int k = 0; k < IT; ++k) {
+        const int i = threadIdx.x + k * THREADS;
+        if (i < PIX)
+            reinterpret_cast<unsigned short*>(q)[i] = (unsigned short)(
+                (u32(quantise_code<Q::LO, Q::HI>(v[k][0], scale)) & 0xff)
+                | ((u32(quantise_code<Q::LO, Q::HI>(v[k][1], scale)) & 0xff) << 8));
     }
 }
 
@@ -73,17 +90,17 @@ __device__ __forceinline__ void load_input(i8* q, const float* __restrict__ x, c
 // Outside the image: the stored form of 0.
 template <class P>
 __device__ __forceinline__ void pool_phase(const i8* src, i8* dst, const Tile& t) {
-    constexpr int WORDS = P::C / 4, ROW = P::SPITCH * WORDS;
+    constexpr int WORDS = P::C / 4, PW = pixel_bytes<P::C>() / 4, ROW = P::SPITCH * PW;
     const u32 zero = 0x01010101u * (u32(-P::XOR) & 0xff);
     const u32* s = reinterpret_cast<const u32*>(src);
     for (int i = threadIdx.x; i < P::ROWS * P::COLS * WORDS; i += THREADS) {
         const int p = i / WORDS, k = i - p * WORDS, r = p / P::COLS, c = p - r * P::COLS;
         u32 o = zero;
         if (in_image(t, P::LEVEL, P::OY + r, P::OX + c)) {
-            const u32* a = s + ((2 * r + P::SOY) * P::SPITCH + 2 * c + P::SOX) * WORDS + k;
-            o = __vmaxs4(__vmaxs4(a[0], a[WORDS]), __vmaxs4(a[ROW], a[ROW + WORDS]));
+            const u32* a = s + ((2 * r + P::SOY) * P::SPITCH + 2 * c + P::SOX) * PW + k;
+            o = __vmaxs4(__vmaxs4(a[0], a[PW]), __vmaxs4(a[ROW], a[ROW + PW]));
         }
-        reinterpret_cast<u32*>(dst)[i] = o;
+        reinterpret_cast<u32*>(dst)[p * PW + k] = o;
     }
 }
 
@@ -116,11 +133,11 @@ __device__ __forceinline__ void region_step(int (&acc)[MB][NT][4], const u32 (&b
 template <int C, int PITCH, bool UP, int COLS, int NPIX, int MB>
 __device__ __forceinline__ void region_bases(u32 (&base)[MB], u32 view, int t0, int lane) {
     const int m = (lane & 7) + 8 * ((lane >> 3) & 1), h = lane >> 4;
-    constexpr int PAIR = C == 16 ? (UP ? 0 : PITCH * C) : 16;
+    constexpr int PB = pixel_bytes<C>(), PAIR = C == 16 ? (UP ? 0 : PITCH * PB) : 16;
 #pragma unroll
     for (int i = 0; i < MB; ++i) {
         const int p = min(16 * (t0 + i) + m, NPIX - 1), r = p / COLS, c = p - r * COLS;
-        base[i] = view + (r * PITCH + c) * C + PAIR * h;
+        base[i] = view + (r * PITCH + c) * PB + PAIR * h;
     }
 }
 
@@ -129,21 +146,22 @@ template <int C, int PITCH, bool UP, int NT, int MB>
 __device__ __forceinline__ void region_source(int (&acc)[MB][NT][4], const u32 (&base)[MB],
                                               u32& wsm, int live, int lane) {
     if constexpr (C > 0) {
+        constexpr int PB = pixel_bytes<C>();
         if constexpr (C == 16 && UP) {          // one tap per K = 16 step
 #pragma unroll
             for (int tap = 0; tap < 9; ++tap) {
-                region_step<16>(acc, base, wsm, ((tap / 3) * PITCH + tap % 3) * C, live, lane);
+                region_step<16>(acc, base, wsm, ((tap / 3) * PITCH + tap % 3) * PB, live, lane);
                 wsm += NT * 32 * 4;
             }
         } else if constexpr (C == 16) {         // taps (0, dx) + (1, dx), then (2, dx)
 #pragma unroll
             for (int dx = 0; dx < 3; ++dx) {
-                region_step<32>(acc, base, wsm, dx * C, live, lane);
+                region_step<32>(acc, base, wsm, dx * PB, live, lane);
                 wsm += NT * 32 * 8;
             }
 #pragma unroll
             for (int dx = 0; dx < 3; ++dx) {
-                region_step<16>(acc, base, wsm, (2 * PITCH + dx) * C, live, lane);
+                region_step<16>(acc, base, wsm, (2 * PITCH + dx) * PB, live, lane);
                 wsm += NT * 32 * 4;
             }
         } else {                                // per tap: 32-channel slices
@@ -151,7 +169,7 @@ __device__ __forceinline__ void region_source(int (&acc)[MB][NT][4], const u32 (
             for (int tap = 0; tap < 9; ++tap) {
 #pragma unroll
                 for (int c0 = 0; c0 < C; c0 += 32) {
-                    region_step<32>(acc, base, wsm, ((tap / 3) * PITCH + tap % 3) * C + c0,
+                    region_step<32>(acc, base, wsm, ((tap / 3) * PITCH + tap % 3) * PB + c0,
                                     live, lane);
                     wsm += NT * 32 * 8;
                 }
@@ -209,14 +227,16 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
                 if (p >= S::NPIX) continue;
                 const bool keep = in_image(t, S::LEVEL, S::OY + r, S::OX + c);
                 if constexpr (S::EPI == EPI_STORE) {
-                    store_channels<NT, S::OUT_XOR, S::WIDE>(dst + p * NT * 8, v, half, tq, keep);
+                    store_channels<NT, S::OUT_XOR, S::WIDE>(dst + p * pixel_bytes<NT * 8>(), v,
+                                                            half, tq, keep);
                 } else {
 #pragma unroll
                     for (int k = 0; k < 4; ++k) {
                         const int rr = 2 * r + (k >> 1) + S::UOY, cc = 2 * c + (k & 1) + S::UOX;
                         if (unsigned(rr) < unsigned(S::UROWS) && unsigned(cc) < unsigned(S::UCOLS))
                             store_channels<NT, S::OUT_XOR, S::WIDE>(
-                                dst + (rr * S::UCOLS + cc) * NT * 8, v, half, tq, keep);
+                                dst + (rr * S::UCOLS + cc) * pixel_bytes<NT * 8>(), v, half,
+                                tq, keep);
                     }
                 }
             }

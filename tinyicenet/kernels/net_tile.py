@@ -94,10 +94,21 @@ class Geometry:
     buffers: dict[str, tuple[Region, int, int, int]]
     weights: dict[str, int]
     smem: int
+    pad: bool = True
+
+    def pixel_bytes(self, channels: int) -> int:
+        return pixel_bytes(channels, self.pad)
 
 
 def _round128(n: int) -> int:
     return -(-n // 128) * 128
+
+
+def pixel_bytes(channels: int, pad: bool = True) -> int:
+    """Bytes from one pixel to the next in a buffer (``net_tile.cu``'s ``pixel_bytes``): 16
+    more than the channels from 32 channels on with ``pad``, so that the 8 pixels an ldmatrix
+    matrix reads fall on distinct shared-memory bank groups."""
+    return channels + 16 if pad and channels >= 32 else channels
 
 
 def weight_bytes(stage: ConvStage) -> int:
@@ -122,8 +133,9 @@ def check_plan(plan: Plan) -> dict[str, ConvStage]:
     return stages
 
 
-def geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
-    """Regions and shared-memory layout of one program of ``plan`` on ``tile``."""
+def geometry(plan: Plan, tile: tuple[int, int, int] = TILE, pad: bool = True) -> Geometry:
+    """Regions and shared-memory layout of one program of ``plan`` on ``tile`` (``pad``: the
+    pixel stride of :func:`pixel_bytes`)."""
     stages = check_plan(plan)
     th, tw, warps = (int(v) for v in tile)
     levels = plan.stride.bit_length() - 1
@@ -160,8 +172,8 @@ def geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
     buffers = {}
     for name, (reg, ch, xor) in regions.items():
         buffers[name] = (reg, ch, xor, offset)
-        offset += _round128(reg.pixels * ch)
-    return Geometry((th, tw, warps), conv, buffers, weights, offset)
+        offset += _round128(reg.pixels * pixel_bytes(ch, pad))
+    return Geometry((th, tw, warps), conv, buffers, weights, offset, pad)
 
 
 def eligible(plan: Plan, tile: tuple[int, int, int] = TILE) -> bool:
@@ -203,7 +215,7 @@ def _sources(plan: Plan, stage: ConvStage, geo: Geometry) -> list[tuple[str, int
         dy, dx = src_region.offset_in(reg)
         if ch != s.channels:
             raise AssertionError(f"{stage.name}: source {name} has {ch} channels, not {s.channels}")
-        out.append((name, (dy * reg.cols + dx) * ch, reg.cols, s.up))
+        out.append((name, (dy * reg.cols + dx) * geo.pixel_bytes(ch), reg.cols, s.up))
     return out
 
 
@@ -228,15 +240,15 @@ def _epilogue(plan: Plan, stage: ConvStage, geo: Geometry) -> tuple[int, str | N
 
 
 def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = False,
-                  clocks: bool = False, group: int | None = None) -> str:
+                  clocks: bool = False, group: int | None = None, pad: bool = True) -> str:
     """CUDA source of kernel ``net_tile`` for ``plan`` on ``tile``: halo_conv.cu's helpers,
     net_tile.cu, the phase constants and the kernel (arguments: the float input, per stage its
     packed weights and bias, the head's fragments and bias, the logits, H, W, tiles per row,
     tiles per image, the input scale). ``clocks``: one more argument, ``uint64 [programs,
     len(phase_labels(plan))]``, where thread 0 of each program writes the global timer after
     each phase (a profile; off in the runner). ``group``: at most this many m-tiles per warp
-    and group (default :data:`GROUP` by n-tiles)."""
-    geo = geometry(plan, tile)
+    and group (default :data:`GROUP` by n-tiles); ``pad``: :func:`pixel_bytes`."""
+    geo = geometry(plan, tile, pad)
     if geo.smem > MAX_SMEM:
         raise ConfigError(f"{plan.name}: gen8 on tile {tile} needs {geo.smem} bytes of shared "
                           f"memory per program, over {MAX_SMEM}")
@@ -244,7 +256,8 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     common = F.source().split("//@stage\n")[0]
     net = resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()
     q = plan.quant
-    parts = [f"#define THREADS {32 * warps}\n#define WARPS {warps}\n", common, net, "\n"]
+    parts = [f"#define THREADS {32 * warps}\n#define WARPS {warps}\n"
+             f"#define PAD_PIXELS {int(pad)}\n", common, net, "\n"]
     inp = geo.buffers["input"][0]
     parts.append(_struct("Q0", dict(OY=inp.oy, OX=inp.ox, ROWS=inp.rows, COLS=inp.cols,
                                     LO=q.lo, HI=q.hi)))
@@ -339,16 +352,17 @@ def phase_labels(plan: Plan) -> list[str]:
 # numpy model of one launch (CPU tests)
 # --------------------------------------------------------------------------------------------
 def region_addresses(npix: int, cols: int, pitch: int, channels: int, up: bool,
-                     step: tuple[tuple[int, int], ...]) -> np.ndarray:
+                     step: tuple[tuple[int, int], ...], stride: int) -> np.ndarray:
     """The kernel's ldmatrix row addresses of one K step (``region_bases`` plus the step's
-    offset in ``region_source``), bytes from the source view: ``[npix, halves]`` for the
-    region's pixels (the K = 32 step's second half from the lane base, not from ``step``)."""
+    offset in ``region_source``), bytes from the source view (``stride`` bytes per pixel):
+    ``[npix, halves]`` for the region's pixels (the K = 32 step's second half from the lane
+    base, not from ``step``)."""
     p = np.arange(npix)
     r, c = p // cols, p % cols
-    pair = (0 if up else pitch * channels) if channels == 16 else 16
+    pair = (0 if up else pitch * stride) if channels == 16 else 16
     tap, ch = step[0]
-    off = ((tap // 3) * pitch + tap % 3) * channels + ch
-    base = (r * pitch + c) * channels + off
+    off = ((tap // 3) * pitch + tap % 3) * stride + ch
+    base = (r * pitch + c) * stride + off
     return np.stack([base + pair * h for h in range(len(step))], axis=1)
 
 
@@ -362,16 +376,21 @@ def _inside(region: Region, y0: int, x0: int, h: int, w: int) -> np.ndarray:
 
 
 def _conv(stage: ConvStage, views: list[tuple[np.ndarray, int, int, bool]], region: Region,
-          frags: np.ndarray) -> np.ndarray:
-    """Accumulators ``[pixels, cout_p]`` of a conv phase from its source views (flat stored
-    buffer, view offset, pitch, upsampled), K step by K step at the kernel's addresses."""
+          frags: np.ndarray, pad: bool) -> np.ndarray:
+    """Accumulators ``[pixels, cout_p]`` of a conv phase from its source views (stored buffer
+    ``[pixels, channels]``, view offset, pitch, upsampled), K step by K step at the kernel's
+    addresses in the buffer laid out as in shared memory (:func:`pixel_bytes`)."""
     cout = stage.cout_p
     acc = np.zeros((region.pixels, cout), dtype=np.int64)
     pos = 0
-    for (flat, off, pitch, up), src in zip(views, stage.sources):
+    for (buf, off, pitch, up), src in zip(views, stage.sources):
+        stride = pixel_bytes(src.channels, pad)
+        flat = np.zeros((len(buf), stride), dtype=np.int64)
+        flat[:, :src.channels] = buf
+        flat = flat.ravel()
         for step in F.ksteps(src.channels, up):
             addr = off + region_addresses(region.pixels, region.cols, pitch, src.channels, up,
-                                          step)
+                                          step, stride)
             a = flat[addr[:, :, None] + np.arange(16)].reshape(region.pixels, -1)
             kw = 16 * len(step)
             wk = F._unpack(frags[pos:pos + cout * kw], kw, cout)
@@ -381,7 +400,7 @@ def _conv(stage: ConvStage, views: list[tuple[np.ndarray, int, int, bool]], regi
 
 
 def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
-          wide: bool = False) -> np.ndarray:
+          wide: bool = False, pad: bool = True) -> np.ndarray:
     """What the gen8 kernel computes: int8 logits ``[n, classes, h, w]`` for float input ``x``.
 
     Per program: the quantised input region, then each phase as the kernel runs it (the
@@ -389,7 +408,7 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
     weights read back through the B layout, bias and stores by ``fragments.epilogue``), pools
     byte-wise on the stored buffers and upsampled copies, the stored form of 0 outside the
     image; the head by ``fragments.model_head``."""
-    geo = geometry(plan, tile)
+    geo = geometry(plan, tile, pad)
     th, tw, _ = geo.tile
     n, _, h, w = x.shape
     frags = {s.name: F.pack_conv(s, wide).astype(np.int64) for s in plan.stages}
@@ -405,17 +424,18 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
                 ok = _inside(inp, y0, x0, h, w)
                 raw[:, ok] = xf[b][:, ys.clip(0, h - 1)][:, :, xs.clip(0, w - 1)][:, ok]
                 q = np.where(ok, F.quantise(plan.quant, raw), 0)          # [2, rows, cols]
-                bufs["input"] = q.transpose(1, 2, 0).ravel()
+                bufs["input"] = q.transpose(1, 2, 0).reshape(-1, 2)
                 for s in plan.stages:
                     region = geo.conv[s.name]
                     if F.is_stem(s):
-                        acc = _stem(bufs["input"], region, inp.cols, frags[s.name], s.cout_p)
+                        acc = _stem(bufs["input"].ravel(), region, inp.cols, frags[s.name],
+                                    s.cout_p)
                     else:
                         if s.name.startswith("encoder") or s.name == "bottleneck":
                             _pool(bufs, geo, s.level, y0, x0, h, w)
                         views = [(bufs[name], off, pitch, up)
                                  for name, off, pitch, up in _sources(plan, s, geo)]
-                        acc = _conv(s, views, region, frags[s.name])
+                        acc = _conv(s, views, region, frags[s.name], pad)
                     bias_ch, stored = F.epilogue(s.cout_p, wide)
                     v = apply_requant(acc + s.bias.astype(np.int64)[bias_ch], s.requant)
                     v = v[:, stored]                                     # channel order
@@ -429,14 +449,14 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
                     stored_v = np.where(keep[:, None], v, 0) - s.out_xor
                     epi, dst, _ = _epilogue(plan, s, geo)
                     if epi == 0:
-                        bufs[dst] = stored_v.ravel()
+                        bufs[dst] = stored_v
                     else:
                         ureg, ch, _, _ = geo.buffers[dst]
                         # upsampled pixel (y, x) copies output pixel ((y + oy) >> 1) - region
                         yy = ((ureg.oy + np.arange(ureg.rows)) >> 1) - region.oy
                         xx = ((ureg.ox + np.arange(ureg.cols)) >> 1) - region.ox
                         grid = stored_v.reshape(region.rows, region.cols, ch)
-                        bufs[dst] = grid[yy][:, xx].ravel()
+                        bufs[dst] = grid[yy][:, xx].reshape(-1, ch)
     return logits.astype(np.int8)
 
 
@@ -469,5 +489,5 @@ def _pool(bufs: dict[str, np.ndarray], geo: Geometry, level: int, y0: int, x0: i
     win = e[sy:sy + 2 * reg.rows, sx:sx + 2 * reg.cols]
     pooled = win.reshape(reg.rows, 2, reg.cols, 2, ch).max(axis=(1, 3))
     keep = _inside(reg, y0, x0, h, w)
-    bufs[f"pooled{level}"] = np.where(keep[:, :, None], pooled, -xor).ravel()
+    bufs[f"pooled{level}"] = np.where(keep[:, :, None], pooled, -xor).reshape(-1, ch)
 
