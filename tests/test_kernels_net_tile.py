@@ -44,10 +44,13 @@ def test_regions_and_shared_memory_of_the_default_tile_by_hand():
                        "pooled2": (R(2, -2, -2, 8, 12), 32),
                        "upsampled1": (R(1, -2, -2, 12, 20), 64)}
     # weights 32 x 16 + 9 x 16 x 32 + 9 x 32 x 64 + 9 x 96 x 32 + 9 x 48 x 16, then the
-    # buffers (pixels x channels, each to 128 bytes: the input's 4104 -> 4224, 7488 -> 7552)
+    # buffers (pixels x bytes per pixel, each to 128 bytes: the input's 4104 -> 4224,
+    # 7488 -> 7552); 32 and 64 channels take 48 and 80 bytes per pixel (29376 -> 29440)
     weights = 512 + 4608 + 18432 + 27648 + 6912
     assert geo.buffers["input"][3] == weights
-    assert geo.smem == weights + 4224 + 29952 + 7552 + 19584 + 12288 + 3072 + 15360 == 150144
+    assert geo.smem == weights + 4224 + 29952 + 7552 + 29440 + 18432 + 4608 + 19200 == 171520
+    assert N.geometry(_plan(), pad=False).smem == (
+        weights + 4224 + 29952 + 7552 + 19584 + 12288 + 3072 + 15360)
     assert N.m_tiles(geo.conv["decoder1"]) == 12   # 180 pixels: the last m-tile padded
 
 
@@ -77,9 +80,9 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes, wide):
     x[0, 1, 5, 3:6] = [np.inf, -np.inf, np.nan]
     ref = E.run_plan(plan, np.nan_to_num(x, nan=0.0))
     assert len(np.unique(ref)) >= 4
-    for tile in ((16, 32, 8), (8, 16, 4) if wide else (12, 20, 2)):
-        got = N.model(plan, x, tile, wide)
-        assert int((got != ref).sum()) == 0, tile
+    for tile, pad in (((16, 32, 8), True), ((8, 16, 4), False) if wide else ((12, 20, 2), True)):
+        got = N.model(plan, x, tile, wide, pad)
+        assert int((got != ref).sum()) == 0, (tile, pad)
     expect = model.run_int(model.quantize_input(np.nan_to_num(x, nan=0.0)))
     assert np.array_equal(ref, expect)
 
