@@ -393,8 +393,9 @@ def tune(intmodel: Any, n: int, h: int, w: int, options: dict[str, Any] | None =
     if not shapes:
         from tinyicenet.kernels.runner import IntTinyIceNetGPU
         runner = IntTinyIceNetGPU(intmodel, device="cuda", graphs=False, **(options or {}))
-        from tinyicenet.kernels.cuda_halo import HaloKernel
-        default = {name: list(k.tile if isinstance(k, HaloKernel) else runner._tile(name, n * h * w))
+        from tinyicenet.kernels.cuda_halo import HaloKernel, NetTileKernel
+        default = {name: list(k.tile if isinstance(k, (HaloKernel, NetTileKernel))
+                              else runner._tile(name, n * h * w))
                    for name, k, *_ in runner.launch_specs(runner.state(n, h, w), None)}
         del runner
         table["default"] = stage_times(intmodel, n, h, w, None, options)
@@ -790,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
                                      args.stage_configs.split(","))
         if tune_here and kernel_variants:
             from tinyicenet.kernels.plan import lower
-            from tinyicenet.kernels.traffic import stage_traffic
+            from tinyicenet.kernels.traffic import network_traffic, stage_traffic
             for design, wide in dict.fromkeys(stage_design(v, batch * h * w)
                                               for v in kernel_variants):
                 t = time.perf_counter()
@@ -801,7 +802,8 @@ def main(argv: list[str] | None = None) -> int:
                                    () if args.stage_shapes == "default" else TUNE_TILES)
                 key = f"{h}x{w}x{batch}/{design}" + {None: "", False: "-narrow",
                                                      True: "-wide"}[wide]
-                traffic = stage_traffic(lower(net, design), batch, h, w)
+                traffic = (network_traffic if design == "gen8" else stage_traffic)(
+                    lower(net, design), batch, h, w)
                 record["stages"][key] = {"times_us": table, "chosen": best,
                                          "traffic": traffic,
                                          "roofline": stage_roofline(traffic, table, best, peaks)}

@@ -308,19 +308,19 @@ class NetTileKernel(_Compiled):
     """The whole network per output tile (design gen8, :mod:`~tinyicenet.kernels.net_tile`)
     for ``plan`` on ``tile`` (TH, TW, warps). Arguments: the float input, per stage its packed
     weights and bias, the head's fragments and bias, the logits, H, W, tiles per row, tiles per
-    image, the input scale; one program per tile. ``source``: :func:`net_tile.kernel_source`'s
-    options (``clocks``, ``group``)."""
+    image, the input scale; one program per tile. ``clocks``: the profile of
+    :func:`net_tile.kernel_source` (one more argument)."""
 
     entry = "net_tile"
 
     def __init__(self, plan: Plan, tile: tuple[int, int, int], wide: bool = False,
-                 **source: Any) -> None:
+                 clocks: bool = False) -> None:
         super().__init__()
         self.name = "network"
         self.tile = tuple(int(v) for v in tile)
-        self.code = net_tile.kernel_source(plan, self.tile, wide, **source)
+        self.code = net_tile.kernel_source(plan, self.tile, wide, clocks)
         self.options = ("-std=c++17",)
-        self.shared = net_tile.geometry(plan, self.tile, source.get("pad", True)).smem
+        self.shared = net_tile.geometry(plan, self.tile).smem
         self.threads = 32 * self.tile[2]
 
     def programs(self, tiles: int, sms: int, registers: int | None = None) -> int:

@@ -20,11 +20,11 @@
 // B fragments are the halo convs' (fragments.ksteps, fragments.pack_conv).
 
 // Bytes from one pixel to the next in a buffer of C channels: 16 more than C from 32 channels
-// on (PAD_PIXELS), so that the 8 pixels of an ldmatrix matrix fall on 8 distinct bank groups
-// (C = 32 or 64 alone would give 2- or 4-way bank conflicts); net_tile.pixel_bytes.
+// on, so that the 8 pixels of an ldmatrix matrix fall on 8 distinct bank groups (C = 32 or 64
+// alone would give 2- or 4-way bank conflicts); net_tile.pixel_bytes.
 template <int C>
 __device__ __forceinline__ constexpr int pixel_bytes() {
-    return PAD_PIXELS && C >= 32 ? C + 16 : C;
+    return C >= 32 ? C + 16 : C;
 }
 
 // The tile: image n, its origin (y0, x0) at full resolution, the image's size.

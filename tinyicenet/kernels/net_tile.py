@@ -27,8 +27,9 @@ from tinyicenet.kernels.plan import ConvStage, Plan, apply_requant
 
 #: the kernel's own source (package data); halo_conv.cu's helper section comes first
 SOURCE = "net_tile.cu"
-#: TH x TW logits per program, warps: 128 programs for a 256² image (an H200 has 132 SMs)
-TILE = (16, 32, 8)
+#: TH x TW logits per program, warps: 128 programs for a 256² image (an H200 has 132 SMs);
+#: 16 warps measured 2-3 µs faster than 8 at 256² x 1 (bench/gpu_kernels_notes.md, run 34)
+TILE = (16, 32, 16)
 #: shared memory one program may use on Hopper (sm_90: 227 KB per block)
 MAX_SMEM = 227 * 1024
 #: m-tiles per warp per group, by n-tiles of the stage: accumulators of at most 64 registers
@@ -94,21 +95,18 @@ class Geometry:
     buffers: dict[str, tuple[Region, int, int, int]]
     weights: dict[str, int]
     smem: int
-    pad: bool = True
-
-    def pixel_bytes(self, channels: int) -> int:
-        return pixel_bytes(channels, self.pad)
 
 
 def _round128(n: int) -> int:
     return -(-n // 128) * 128
 
 
-def pixel_bytes(channels: int, pad: bool = True) -> int:
+def pixel_bytes(channels: int) -> int:
     """Bytes from one pixel to the next in a buffer (``net_tile.cu``'s ``pixel_bytes``): 16
-    more than the channels from 32 channels on with ``pad``, so that the 8 pixels an ldmatrix
-    matrix reads fall on distinct shared-memory bank groups."""
-    return channels + 16 if pad and channels >= 32 else channels
+    more than the channels from 32 channels on, so that the 8 pixels an ldmatrix matrix reads
+    fall on distinct shared-memory bank groups (3.6 µs less per call at 256² x 1 than 2- and
+    4-way conflicts: bench/gpu_kernels_notes.md, run 34)."""
+    return channels + 16 if channels >= 32 else channels
 
 
 def weight_bytes(stage: ConvStage) -> int:
@@ -133,9 +131,8 @@ def check_plan(plan: Plan) -> dict[str, ConvStage]:
     return stages
 
 
-def geometry(plan: Plan, tile: tuple[int, int, int] = TILE, pad: bool = True) -> Geometry:
-    """Regions and shared-memory layout of one program of ``plan`` on ``tile`` (``pad``: the
-    pixel stride of :func:`pixel_bytes`)."""
+def geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
+    """Regions and shared-memory layout of one program of ``plan`` on ``tile``."""
     stages = check_plan(plan)
     th, tw, warps = (int(v) for v in tile)
     levels = plan.stride.bit_length() - 1
@@ -172,8 +169,8 @@ def geometry(plan: Plan, tile: tuple[int, int, int] = TILE, pad: bool = True) ->
     buffers = {}
     for name, (reg, ch, xor) in regions.items():
         buffers[name] = (reg, ch, xor, offset)
-        offset += _round128(reg.pixels * pixel_bytes(ch, pad))
-    return Geometry((th, tw, warps), conv, buffers, weights, offset, pad)
+        offset += _round128(reg.pixels * pixel_bytes(ch))
+    return Geometry((th, tw, warps), conv, buffers, weights, offset)
 
 
 def eligible(plan: Plan, tile: tuple[int, int, int] = TILE) -> bool:
@@ -215,7 +212,7 @@ def _sources(plan: Plan, stage: ConvStage, geo: Geometry) -> list[tuple[str, int
         dy, dx = src_region.offset_in(reg)
         if ch != s.channels:
             raise AssertionError(f"{stage.name}: source {name} has {ch} channels, not {s.channels}")
-        out.append((name, (dy * reg.cols + dx) * geo.pixel_bytes(ch), reg.cols, s.up))
+        out.append((name, (dy * reg.cols + dx) * pixel_bytes(ch), reg.cols, s.up))
     return out
 
 
@@ -240,15 +237,14 @@ def _epilogue(plan: Plan, stage: ConvStage, geo: Geometry) -> tuple[int, str | N
 
 
 def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = False,
-                  clocks: bool = False, group: int | None = None, pad: bool = True) -> str:
+                  clocks: bool = False) -> str:
     """CUDA source of kernel ``net_tile`` for ``plan`` on ``tile``: halo_conv.cu's helpers,
     net_tile.cu, the phase constants and the kernel (arguments: the float input, per stage its
     packed weights and bias, the head's fragments and bias, the logits, H, W, tiles per row,
     tiles per image, the input scale). ``clocks``: one more argument, ``uint64 [programs,
     len(phase_labels(plan))]``, where thread 0 of each program writes the global timer after
-    each phase (a profile; off in the runner). ``group``: at most this many m-tiles per warp
-    and group (default :data:`GROUP` by n-tiles); ``pad``: :func:`pixel_bytes`."""
-    geo = geometry(plan, tile, pad)
+    each phase (a profile; off in the runner)."""
+    geo = geometry(plan, tile)
     if geo.smem > MAX_SMEM:
         raise ConfigError(f"{plan.name}: gen8 on tile {tile} needs {geo.smem} bytes of shared "
                           f"memory per program, over {MAX_SMEM}")
@@ -256,8 +252,7 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     common = F.source().split("//@stage\n")[0]
     net = resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()
     q = plan.quant
-    parts = [f"#define THREADS {32 * warps}\n#define WARPS {warps}\n"
-             f"#define PAD_PIXELS {int(pad)}\n", common, net, "\n"]
+    parts = [f"#define THREADS {32 * warps}\n#define WARPS {warps}\n", common, net, "\n"]
     inp = geo.buffers["input"][0]
     parts.append(_struct("Q0", dict(OY=inp.oy, OX=inp.ox, ROWS=inp.rows, COLS=inp.cols,
                                     LO=q.lo, HI=q.hi)))
@@ -284,7 +279,7 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
         epi, dst, extra = _epilogue(plan, s, geo)
         fields: dict[str, int | bool] = dict(
             NT=nt, NPIX=region.pixels, COLS=region.cols,
-            MB=min(group or GROUP[nt], -(-m_tiles(region) // warps)),
+            MB=min(GROUP[nt], -(-m_tiles(region) // warps)),
             RSHIFT=s.requant.rshift, LO=s.requant.lo, HI=s.requant.hi, OUT_XOR=s.out_xor,
             WIDE=bool(wide), EPI=epi, LEVEL=s.level, OY=region.oy, OX=region.ox, **extra)
         if s.level and not s.name.startswith("decoder"):   # its pooled source first
@@ -376,7 +371,7 @@ def _inside(region: Region, y0: int, x0: int, h: int, w: int) -> np.ndarray:
 
 
 def _conv(stage: ConvStage, views: list[tuple[np.ndarray, int, int, bool]], region: Region,
-          frags: np.ndarray, pad: bool) -> np.ndarray:
+          frags: np.ndarray) -> np.ndarray:
     """Accumulators ``[pixels, cout_p]`` of a conv phase from its source views (stored buffer
     ``[pixels, channels]``, view offset, pitch, upsampled), K step by K step at the kernel's
     addresses in the buffer laid out as in shared memory (:func:`pixel_bytes`)."""
@@ -384,7 +379,7 @@ def _conv(stage: ConvStage, views: list[tuple[np.ndarray, int, int, bool]], regi
     acc = np.zeros((region.pixels, cout), dtype=np.int64)
     pos = 0
     for (buf, off, pitch, up), src in zip(views, stage.sources):
-        stride = pixel_bytes(src.channels, pad)
+        stride = pixel_bytes(src.channels)
         flat = np.zeros((len(buf), stride), dtype=np.int64)
         flat[:, :src.channels] = buf
         flat = flat.ravel()
@@ -400,7 +395,7 @@ def _conv(stage: ConvStage, views: list[tuple[np.ndarray, int, int, bool]], regi
 
 
 def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
-          wide: bool = False, pad: bool = True) -> np.ndarray:
+          wide: bool = False) -> np.ndarray:
     """What the gen8 kernel computes: int8 logits ``[n, classes, h, w]`` for float input ``x``.
 
     Per program: the quantised input region, then each phase as the kernel runs it (the
@@ -408,7 +403,7 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
     weights read back through the B layout, bias and stores by ``fragments.epilogue``), pools
     byte-wise on the stored buffers and upsampled copies, the stored form of 0 outside the
     image; the head by ``fragments.model_head``."""
-    geo = geometry(plan, tile, pad)
+    geo = geometry(plan, tile)
     th, tw, _ = geo.tile
     n, _, h, w = x.shape
     frags = {s.name: F.pack_conv(s, wide).astype(np.int64) for s in plan.stages}
@@ -435,7 +430,7 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
                             _pool(bufs, geo, s.level, y0, x0, h, w)
                         views = [(bufs[name], off, pitch, up)
                                  for name, off, pitch, up in _sources(plan, s, geo)]
-                        acc = _conv(s, views, region, frags[s.name], pad)
+                        acc = _conv(s, views, region, frags[s.name])
                     bias_ch, stored = F.epilogue(s.cout_p, wide)
                     v = apply_requant(acc + s.bias.astype(np.int64)[bias_ch], s.requant)
                     v = v[:, stored]                                     # channel order

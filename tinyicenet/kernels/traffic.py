@@ -12,13 +12,16 @@ For a stage at its output resolution (``pixels`` output pixels):
   bytes any design with these stored tensors moves).
 
 Counting only (numpy-free arithmetic on the plan); the benchmark divides by measured stage
-times and compares with the measured ceilings (int8 GEMM rate, copy bandwidth).
+times and compares with the measured ceilings (int8 GEMM rate, copy bandwidth). gen8 runs the
+network as one kernel: :func:`network_traffic` counts it as one stage, ``network``, whose
+``mma_macs`` include the halos each program recomputes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tinyicenet.kernels import net_tile
 from tinyicenet.kernels.fragments import TILE
 from tinyicenet.kernels.plan import ConvStage, Plan
 
@@ -87,3 +90,27 @@ def _stage(stage: ConvStage, px: int) -> dict[str, float]:
     return {"pixels": px, "macs": macs * px, "mma_macs": mma * px,
             "gathered_bytes": (gathered + written) * px,
             "compulsory_bytes": (compulsory + written) * px}
+
+
+def network_traffic(plan: Plan, n: int, h: int, w: int,
+                    tile: tuple[int, int, int] = net_tile.TILE) -> dict[str, dict[str, float]]:
+    """gen8's one stage, ``network``, for a batch of ``n`` images of ``h`` x ``w``: the
+    network's own macs; mma_macs over each program's regions (padded m-tiles, halos
+    recomputed); gathered bytes: each program's fp32 input region and packed weights, and the
+    logits; compulsory: the input once and the logits."""
+    geo = net_tile.geometry(plan, tile)
+    th, tw, _ = geo.tile
+    programs = n * -(-h // th) * -(-w // tw)
+    per_program = 0
+    for s in plan.stages:
+        rows = 32 if s.sources[0].mode == "stem" else 9 * sum(x.channels for x in s.sources)
+        mma = rows * s.cout_p + (s.head.weight.size if s.head is not None else 0)
+        per_program += net_tile.m_tiles(geo.conv[s.name]) * 16 * mma
+    macs = sum(v["macs"] for v in stage_traffic(plan, n, h, w).values())
+    px = n * h * w
+    logits = px * plan.classes
+    inp = geo.buffers["input"][0].pixels * 4 * plan.in_channels
+    weights = sum(net_tile.weight_bytes(s) for s in plan.stages)
+    return {"network": {"pixels": px, "macs": macs, "mma_macs": programs * per_program,
+                        "gathered_bytes": programs * (inp + weights) + logits,
+                        "compulsory_bytes": px * 4 * plan.in_channels + logits}}
