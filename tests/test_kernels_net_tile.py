@@ -114,12 +114,6 @@ def test_the_runner_launches_one_kernel_with_no_activation_buffers():
     with pytest.raises(ConfigError, match="shared memory"):
         IntTinyIceNetGPU(random_intmodel(seed=2, widths=(32, 64, 128)), device="meta",
                          design="gen8")
-    # "auto": gen8 for calls up to one 256² image where it can run the net, else gen7
-    auto = IntTinyIceNetGPU(random_intmodel(seed=2), device="meta", graphs=False)
-    assert auto.resolve(256 * 256) == "gen8" and auto.resolve(2 * 256 * 256) == "gen7"
-    for model in (random_intmodel(seed=2, widths=(32, 64, 128)),
-                  random_intmodel(seed=2, in_channels=3)):
-        assert IntTinyIceNetGPU(model, device="meta", graphs=False).resolve(0) != "gen8"
 
 
 def test_the_generated_kernel_compiles(tmp_path):

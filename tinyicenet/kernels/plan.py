@@ -118,10 +118,6 @@ AUTO = "auto"
 AUTO_DESIGNS = ("gen7", "gen6")
 AUTO_FALLBACK = ("gen3", "gen4")
 AUTO_PIXELS = 2 ** 22
-#: calls of at most this many pixels (one 256² image: 128 gen8 programs, one per SM of an
-#: H200) run gen8 under "auto" where it can run the net: 1 µs less GPU time than gen7 at
-#: 256² x 1, but 2 x slower from 4 images on (bench/gpu_kernels_notes.md, runs 32-34)
-GEN8_PIXELS = 2 ** 16
 #: gen3 uses a quad program for a decoder when its accumulator is at most this wide
 #: (4 x padded output channels): at 128 columns the two int32 accumulators of a 64-quad tile
 #: take 256 registers per thread and the quad decoder measured 1.5x slower than parity
@@ -383,15 +379,14 @@ class Plan:
 # --------------------------------------------------------------------------------------------
 # Helpers (each tested on the CPU)
 # --------------------------------------------------------------------------------------------
-def resolve_design(design: str | None, pixels: int, cuda_cpp: bool = True,
-                   whole: bool = True) -> str:
+def resolve_design(design: str | None, pixels: int, cuda_cpp: bool = True) -> str:
     """The design a call of ``pixels`` full-resolution pixels runs: ``design`` itself, or for
-    None / :data:`AUTO` the size's choice: gen8 up to :data:`GEN8_PIXELS` where it can run
-    the net (``whole``), else :data:`AUTO_DESIGNS` (:data:`AUTO_FALLBACK` where the CUDA C++
-    kernels cannot run: ``cuda_cpp=False``)."""
+    None / :data:`AUTO` the size's choice in :data:`AUTO_DESIGNS` (:data:`AUTO_FALLBACK`
+    where the CUDA C++ kernels cannot run: ``cuda_cpp=False``). gen8 is never chosen: at
+    256² x 1 it measured as fast as gen7 (within a microsecond either way) at 26 % more
+    energy per image, and slower from 4 images per call on (bench/gpu_kernels_notes.md,
+    runs 32-35)."""
     if design in (None, AUTO):
-        if cuda_cpp and whole and pixels <= GEN8_PIXELS:
-            return "gen8"
         return (AUTO_DESIGNS if cuda_cpp else AUTO_FALLBACK)[pixels >= AUTO_PIXELS]
     return design
 

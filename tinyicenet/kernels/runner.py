@@ -185,9 +185,6 @@ class IntTinyIceNetGPU:
         self._lowered: dict[str, _Lowered] = {}
         if self.design == "gen8":
             self._net_tile()   # fail early where gen8 cannot run this net
-        #: whether "auto" may take gen8 (its stages, and its tile's shared memory)
-        self.whole = self.cuda_cpp and net_tile.eligible(self._lower("gen8").plan,
-                                                         self._net_tile_shape())
         #: the plan of small calls; shape-independent facts (classes, stride) are any plan's
         self.plan: Plan = self._lower(self.resolve(0)).plan
         self.pdl = (self.PDL if pdl is None else bool(pdl)) and self.device.type == "cuda" \
@@ -250,7 +247,7 @@ class IntTinyIceNetGPU:
 
     def resolve(self, pixels: int) -> str:
         """The design a call of ``pixels`` full-resolution pixels runs (``plan.resolve_design``)."""
-        return resolve_design(self.design, pixels, self.cuda_cpp, self.whole)
+        return resolve_design(self.design, pixels, self.cuda_cpp)
 
     def state(self, n: int, h: int, w: int) -> _State:
         """Buffers (and graphs, once captured) for input shape ``[n, C, h, w]``."""
@@ -504,20 +501,16 @@ class IntTinyIceNetGPU:
         grid = (most if self._sms is None else min(most, kernel.resident(self._sms)),)
         return "network", kernel, grid, (*args, state.sync), {}
 
-    def _net_tile_shape(self) -> tuple[int, int, int]:
-        """gen8's program tile: ``tiles["network"]``, else ``"*"`` where gen8 can run it, else
-        :attr:`NET_TILE`."""
-        if "network" in self.tiles:
-            return self.tiles["network"][:3]
-        if "*" in self.tiles and net_tile.eligible(self._lower("gen8").plan,
-                                                   self.tiles["*"][:3]):
-            return self.tiles["*"][:3]
-        return self.NET_TILE
-
     def _net_tile(self) -> tuple[int, int, int]:
-        """:meth:`_net_tile_shape`, or ConfigError where gen8 cannot run this net on it."""
-        tile = self._net_tile_shape()
-        geo = net_tile.geometry(self._lower("gen8").plan, tile)
+        """gen8's program tile: ``tiles["network"]``, else ``"*"`` where gen8 can run it, else
+        :attr:`NET_TILE`; ConfigError where gen8 cannot run this net on it."""
+        plan = self._lower("gen8").plan
+        tile = self.NET_TILE
+        if "network" in self.tiles:
+            tile = self.tiles["network"][:3]
+        elif "*" in self.tiles and net_tile.eligible(plan, self.tiles["*"][:3]):
+            tile = self.tiles["*"][:3]
+        geo = net_tile.geometry(plan, tile)
         if geo.smem > net_tile.MAX_SMEM:
             raise ConfigError(f"design gen8 on tile {tile} needs {geo.smem} bytes of shared "
                               f"memory per program, over {net_tile.MAX_SMEM}: give a smaller "
