@@ -92,6 +92,7 @@ def test_plans_and_tiles_gen8_cannot_run_are_refused():
         N.geometry(_plan(), (6, 32, 4))
     wide_net = _plan(widths=(32, 64, 128))       # its weights alone take 230 KB
     assert not N.eligible(wide_net) and N.eligible(_plan())
+    assert N.geometry(_plan(), (32, 32, 16)).smem > N.MAX_SMEM   # the default net's limit
     with pytest.raises(ConfigError, match="shared memory"):
         N.kernel_source(wide_net)
 
