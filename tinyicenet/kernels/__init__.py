@@ -3,20 +3,22 @@
 Public API::
 
     IntTinyIceNetGPU(intmodel, device="cuda", graphs=True,   # runner.py (CUDA + Triton; CuPy
-                                                             # for gen6 / gen7's CUDA C++ convs)
+                                                             # for gen6 - gen8's CUDA C++)
                      design=None, pdl=None, fused=False, wide=None)
         .forward_int(x) -> int8 head codes [N, K, H, W]; __call__(x) -> dequantised logits
     lower(from_intref(intmodel), design=None) -> Plan        # plan.py / adapt.py (numpy);
-                                                             # designs gen1 .. gen7; the
+                                                             # designs gen1 .. gen8; the
                                                              # runner's "auto": resolve_design
     stage_traffic(plan, n, h, w)                             # traffic.py: work, bytes per stage
+    network_traffic(plan, n, h, w)                           # traffic.py: gen8's one kernel
     run_plan(plan, x) -> int8 codes                          # emulate.py: the kernels' CPU twin
     float_twin(net), macs_per_image(net, h, w)               # float_twin.py (bench baselines)
     random_intmodel(...)                                     # synthetic.py (tests, speed runs)
 
 The numpy modules import anywhere (``fragments`` packs and models the CUDA C++ halo conv,
-``halo_conv.cu``); Triton is imported only by ``triton_conv`` / ``runner``, CuPy only by
-``cuda_halo`` when a gen6 / gen7 kernel is first launched.
+``halo_conv.cu``; ``net_tile`` lays out, writes and models gen8's whole-network kernel,
+``net_tile.cu``); Triton is imported only by ``triton_conv`` / ``runner``, CuPy only by
+``cuda_halo`` when a gen6 - gen8 kernel is first launched.
 Design, measurements and the reasons behind each version: ``bench/gpu_kernels_notes.md``.
 """
 
@@ -28,7 +30,7 @@ _EXPORTS = {
     "IntTinyIceNetGPU": "runner", "lower": "plan", "IntNet": "plan", "IntConv": "plan",
     "Plan": "plan", "from_intref": "adapt", "run_plan": "emulate", "float_twin": "float_twin",
     "macs_per_image": "float_twin", "random_intmodel": "synthetic",
-    "stage_traffic": "traffic", "DESIGNS": "plan",
+    "stage_traffic": "traffic", "network_traffic": "traffic", "DESIGNS": "plan",
 }
 
 __all__ = list(_EXPORTS)

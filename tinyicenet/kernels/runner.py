@@ -143,7 +143,9 @@ class IntTinyIceNetGPU:
         otherwise (measured slower than per-stage launches at every size tried:
         bench/gpu_kernels_notes.md, so off by default). ``wide`` packs the halo convs'
         output columns for 4-byte stores (default :attr:`WIDE`). A named tile for a halo conv
-        (gen6 / gen7: encoder0 too in gen7) must suit it (:func:`cuda_halo.check_tile`)."""
+        (gen6 / gen7: encoder0 too in gen7) must suit it (:func:`cuda_halo.check_tile`);
+        gen8's program tile is ``tiles["network"]`` (default :attr:`NET_TILE`), and gen8 refuses
+        a net or tile whose buffers do not fit in shared memory."""
         import torch
         from tinyicenet.kernels import triton_conv  # (fail early without triton)
 
