@@ -802,8 +802,9 @@ def main(argv: list[str] | None = None) -> int:
                                    () if args.stage_shapes == "default" else TUNE_TILES)
                 key = f"{h}x{w}x{batch}/{design}" + {None: "", False: "-narrow",
                                                      True: "-wide"}[wide]
-                traffic = (network_traffic if design == "gen8" else stage_traffic)(
-                    lower(net, design), batch, h, w)
+                traffic = (network_traffic(lower(net, design), batch, h, w,
+                                           tuple(best["network"][:3])) if design == "gen8"
+                           else stage_traffic(lower(net, design), batch, h, w))
                 record["stages"][key] = {"times_us": table, "chosen": best,
                                          "traffic": traffic,
                                          "roofline": stage_roofline(traffic, table, best, peaks)}

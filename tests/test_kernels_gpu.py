@@ -142,7 +142,8 @@ def test_halo_convs_fused_and_per_stage_in_both_store_layouts(wb, ab, skips, des
 @pytest.mark.parametrize("tile", [None, (8, 16, 4), (16, 16, 8), (32, 16, 8)])
 @pytest.mark.parametrize("wb,ab,skips,widths,classes", [
     *((*m, (16, 32, 64), 6) for m in MODELS[:4]),
-    (8, 8, True, (16, 16, 16), 17)])   # 16-channel upsampled sources, three class tiles
+    (8, 8, True, (16, 16, 16), 17),    # 16-channel upsampled sources, three class tiles
+    (4, 4, True, (16, 16, 128), 11)])  # a 128-channel bottleneck (16 n-tiles)
 def test_whole_network_tiles_in_both_store_layouts(wb, ab, skips, widths, classes, tile, wide):
     pytest.importorskip("cupy")
     rng = fresh_rng(f"gen8 {tile} wide={wide}")

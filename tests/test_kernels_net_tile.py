@@ -61,8 +61,9 @@ def test_without_skips_the_encoders_cover_their_pools_only():
 @pytest.mark.parametrize("wb,ab,skips,widths,classes", [
     (8, 8, True, (16, 32, 64), 6), (4, 4, True, (16, 32, 64), 6),
     (8, 8, False, (16, 32, 64), 6), (4, 4, False, (16, 32, 64), 6),
-    # 16-channel upsampled sources (K = 16 steps), three class tiles; 48 -> 64 padded widths
-    (8, 8, True, (16, 16, 16), 17), (4, 4, True, (16, 48, 96), 11)])
+    # 16-channel upsampled sources (K = 16 steps), three class tiles; a 128-channel bottleneck
+    # (16 n-tiles, one m-tile per group)
+    (8, 8, True, (16, 16, 16), 17), (4, 4, True, (16, 16, 128), 11)])
 @pytest.mark.parametrize("wide", [False, True])
 def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes, wide):
     rng = fresh_rng("gen8 model")
@@ -78,7 +79,7 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes, wide):
     x[0, 1, 5, 3:6] = [np.inf, -np.inf, np.nan]
     ref = E.run_plan(plan, np.nan_to_num(x, nan=0.0))
     assert len(np.unique(ref)) >= 4
-    for tile in ((16, 32, 16), (8, 16, 4) if wide else (12, 20, 2)):
+    for tile in ((16, 32, 16), (8, 16, 4) if wide else (32, 16, 8)):
         got = N.model(plan, x, tile, wide)
         assert int((got != ref).sum()) == 0, tile
     expect = model.run_int(model.quantize_input(np.nan_to_num(x, nan=0.0)))
@@ -121,9 +122,11 @@ def test_the_generated_kernel_compiles(tmp_path):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not on PATH")
-    for k, (skips, tile, wide) in enumerate([(True, N.TILE, True), (False, (8, 16, 4), False)]):
+    for k, (plan, tile, wide) in enumerate([(_plan(), N.TILE, True),
+                                            (_plan(skips=False), (8, 16, 4), False),
+                                            (_plan(widths=(16, 16, 128)), N.TILE, True)]):
         src = tmp_path / f"net{k}.cu"
-        src.write_text(N.kernel_source(_plan(skips=skips), tile, wide))
+        src.write_text(N.kernel_source(plan, tile, wide))
         proc = subprocess.run([nvcc, "-std=c++17", "-arch=sm_90", "-cubin", "--resource-usage",
                                "-o", str(tmp_path / f"net{k}.cubin"), str(src)],
                               capture_output=True, text=True)
@@ -143,3 +146,25 @@ def test_network_traffic_counts_the_recomputed_halos():
     assert t["mma_macs"] == 128 * per
     assert t["macs"] == sum(v["macs"] for v in stage_traffic(plan, 1, 256, 256).values())
     assert t["compulsory_bytes"] == 256 * 256 * (8 + 6)     # fp32 HH, HV in; int8 logits out
+
+
+def test_every_phase_waits_for_its_weights_and_the_phase_before():
+    # the generated body: before stage k's call, cp_wait<stages - 1 - k> and a barrier; a
+    # barrier before each pool; nothing reads a buffer before the barrier after its writer
+    plan = _plan()
+    body = N.kernel_source(plan).split("net_tile(const float*")[1]
+    calls = [ln.strip() for ln in body.splitlines()
+             if ln.strip().startswith(("cp_wait", "__syncthreads", "stem_phase", "conv_phase",
+                                       "pool_phase", "load_input", "stage_weights"))]
+    n = len(plan.stages)
+    assert [c.split("<")[0] for c in calls[:n + 1]] == ["stage_weights"] * n + ["load_input"]
+    phases = [i for i, c in enumerate(calls) if c.startswith(("stem_phase", "conv_phase"))]
+    assert len(phases) == n
+    for k, i in enumerate(phases):
+        assert calls[i - 2:i] == [f"cp_wait<{n - 1 - k}>();", "__syncthreads();"], calls[i - 2:i]
+    for i, c in enumerate(calls):
+        if c.startswith("pool_phase"):
+            assert calls[i - 1] == "__syncthreads();"
+    assert N.phase_labels(plan) == ["start", "input", "encoder0", "pool1", "encoder1", "pool2",
+                                    "bottleneck", "decoder1", "decoder0"]
+    assert N.kernel_source(plan, clocks=True).count("stamp(clocks,") == len(N.phase_labels(plan))

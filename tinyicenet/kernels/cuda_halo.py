@@ -200,7 +200,7 @@ class _Compiled:
             try:
                 import cupy
             except ImportError:
-                raise ToolNotFoundError("the gen6 / gen7 kernel designs need CuPy (pip install "
+                raise ToolNotFoundError("the gen6 - gen8 kernel designs need CuPy (pip install "
                                         "cupy-cuda13x, or cupy-cuda12x for CUDA 12)") from None
             fn = cupy.RawModule(code=self.code, options=self.options,
                                 enable_cooperative_groups=self.cooperative

@@ -66,7 +66,8 @@ def sources(stage: ConvStage) -> tuple[Any, Any]:
     return up, same
 
 
-def _round128(n: int) -> int:
+def round128(n: int) -> int:
+    """``n`` rounded up to 128 bytes (shared-memory buffers start at 128-byte offsets)."""
     return -(-n // 128) * 128
 
 
@@ -75,12 +76,12 @@ def smem_bytes(stage: ConvStage, th: int, tw: int) -> int:
     (the kernel's W_BYTES and HALO_BYTES), and for the stem its quantised halo (Q_BYTES)."""
     if is_stem(stage):   # fp32 planes of the 2 input channels; one 2-byte pair per pixel
         pixels = (th + 2) * (tw + 2)
-        return (_round128(32 * stage.cout_p) + 2 * _round128(pixels * 2 * 4)
-                + _round128(pixels * 2))
+        return (round128(32 * stage.cout_p) + 2 * round128(pixels * 2 * 4)
+                + round128(pixels * 2))
     up, sk = sources(stage)
     cup, csk = (0 if s is None else s.channels for s in (up, sk))
     halo = (th // 2 + 2) * (tw // 2 + 2) * cup + (th + 2) * (tw + 2) * csk
-    return _round128(9 * (cup + csk) * stage.cout_p) + 2 * _round128(halo)
+    return round128(9 * (cup + csk) * stage.cout_p) + 2 * round128(halo)
 
 
 def is_stem(stage: ConvStage) -> bool:

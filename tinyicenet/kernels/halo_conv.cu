@@ -579,11 +579,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
                 }
             }
             if constexpr (HEAD) {
-                // the 1x1 head as m16n8k16 MMAs straight from the accumulator layout: for the
-                // n-tile pair (2p, 2p+1), lane (g, tq) holds columns 2tq, 2tq+1 of both
-                // n-tiles for pixels g and g+8, which is the A fragment of K = 16 with the
-                // head's rows permuted to those columns' channels (fragments.head_channels)
-                int h[NCLS_T][4];
+                int h[NCLS_T][4];   // the 1x1 head: head_mma
                 head_mma<NT, NCLS_T, H_XOR>(h, v, hfrag, lane);
 #pragma unroll
                 for (int ct = 0; ct < NCLS_T; ++ct) {

@@ -9,9 +9,9 @@ for recomputed halos: at the default 16 x 32 tile the first conv runs over 36 x 
 
 This module sizes the regions (:func:`geometry`), lays out shared memory, writes the kernel
 (:func:`kernel_source`: one struct of constants per phase and the call sequence after
-``net_tile.cu``), and models the kernel in numpy (:func:`model`), address for address, so
-the CPU tests hold its geometry, padding, pooling, upsampling and K steps to the integer
-reference.
+``net_tile.cu``), and models the kernel in numpy (:func:`model`: each conv phase's operand
+bytes at the kernel's lane addresses, in the kernel's K-step order), so the CPU tests hold
+its geometry, padding, pooling, upsampling and K steps to the integer reference.
 """
 
 from __future__ import annotations
@@ -28,12 +28,16 @@ from tinyicenet.kernels.plan import ConvStage, Plan, apply_requant
 #: the kernel's own source (package data); halo_conv.cu's helper section comes first
 SOURCE = "net_tile.cu"
 #: TH x TW logits per program, warps: 128 programs for a 256² image (an H200 has 132 SMs);
-#: 16 warps measured 2-3 µs faster than 8 at 256² x 1 (bench/gpu_kernels_notes.md, run 34)
+#: 16 warps measured 1.3 µs faster than 8 at 256² x 1 (bench/gpu_kernels_notes.md, run 34)
 TILE = (16, 32, 16)
 #: shared memory one program may use on Hopper (sm_90: 227 KB per block)
 MAX_SMEM = 227 * 1024
-#: m-tiles per warp per group, by n-tiles of the stage: accumulators of at most 64 registers
-GROUP = {1: 4, 2: 4, 4: 4, 8: 2}
+
+
+def group_size(n_tiles: int) -> int:
+    """At most this many m-tiles per warp and group for a stage of ``n_tiles`` n-tiles: 4, and
+    fewer where the accumulators would pass 64 registers (8 n-tiles: 2; 16: 1)."""
+    return max(1, min(4, 16 // n_tiles))
 
 
 @dataclass(frozen=True)
@@ -97,15 +101,11 @@ class Geometry:
     smem: int
 
 
-def _round128(n: int) -> int:
-    return -(-n // 128) * 128
-
-
 def pixel_bytes(channels: int) -> int:
     """Bytes from one pixel to the next in a buffer (``net_tile.cu``'s ``pixel_bytes``): 16
     more than the channels from 32 channels on, so that the 8 pixels an ldmatrix matrix reads
-    fall on distinct shared-memory bank groups (3.6 µs less per call at 256² x 1 than 2- and
-    4-way conflicts: bench/gpu_kernels_notes.md, run 34)."""
+    fall on distinct shared-memory bank groups instead of 2- and 4-way conflicts (decoder1
+    3.6 µs instead of 4.6 at 256² x 1: bench/gpu_kernels_notes.md, run 34)."""
     return channels + 16 if channels >= 32 else channels
 
 
@@ -116,13 +116,17 @@ def weight_bytes(stage: ConvStage) -> int:
     return 9 * sum(s.channels for s in stage.sources) * stage.cout_p
 
 
+def levels(plan: Plan) -> int:
+    """Encoder levels of the plan's network (its stride is 2 ** levels)."""
+    return plan.stride.bit_length() - 1
+
+
 def check_plan(plan: Plan) -> dict[str, ConvStage]:
     """The plan's stages by name, or ConfigError where gen8 cannot run it: it needs gen7's
     stages (a CUDA C++ first conv on 2 input channels, halo convs after it)."""
     stages = {s.name: s for s in plan.stages}
-    levels = plan.stride.bit_length() - 1
-    names = ([f"encoder{i}" for i in range(levels)] + ["bottleneck"]
-             + [f"decoder{i}" for i in reversed(range(levels))])
+    names = ([f"encoder{i}" for i in range(levels(plan))] + ["bottleneck"]
+             + [f"decoder{i}" for i in reversed(range(levels(plan)))])
     if list(stages) != names or not F.is_stem(plan.stages[0]) \
             or not all(s.halo for s in plan.stages):
         raise ConfigError(f"{plan.name}: design gen8 runs gen7's stages (a 2-channel input, "
@@ -135,20 +139,20 @@ def geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
     """Regions and shared-memory layout of one program of ``plan`` on ``tile``."""
     stages = check_plan(plan)
     th, tw, warps = (int(v) for v in tile)
-    levels = plan.stride.bit_length() - 1
+    depth = levels(plan)
     if th <= 0 or tw <= 0 or th % plan.stride or tw % plan.stride or warps <= 0:
         raise ConfigError(f"gen8 tile {tile}: TH and TW must be positive multiples of the "
                           f"model stride {plan.stride}, warps positive")
     conv: dict[str, Region] = {}
     up_need: dict[int, Region] = {}
     region = Region(0, 0, 0, th, tw)
-    for lv in range(levels):                 # decoders top down: each reads region + 1
+    for lv in range(depth):                  # decoders top down: each reads region + 1
         conv[f"decoder{lv}"] = region
         up_need[lv] = region.grow()
         region = up_need[lv].halve()
     conv["bottleneck"] = region
-    pooled = {levels: region.grow()}
-    for lv in reversed(range(levels)):       # encoders: their pool and their skip
+    pooled = {depth: region.grow()}
+    for lv in reversed(range(depth)):        # encoders: their pool and their skip
         need = pooled[lv + 1].double()
         if plan.skips:
             need = need.union(up_need[lv])
@@ -156,20 +160,20 @@ def geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
         if lv:
             pooled[lv] = need.grow()
     regions = {"input": (conv["encoder0"].grow(), 2, 0)}
-    for lv in range(levels):
+    for lv in range(depth):
         s = stages[f"encoder{lv}"]
         regions[f"encoder{lv}"] = (conv[f"encoder{lv}"], s.cout_p, s.out_xor)
         regions[f"pooled{lv + 1}"] = (pooled[lv + 1], s.cout_p, s.out_xor)
-        src = stages["bottleneck" if lv + 1 == levels else f"decoder{lv + 1}"]
+        src = stages["bottleneck" if lv + 1 == depth else f"decoder{lv + 1}"]
         regions[f"upsampled{lv}"] = (up_need[lv], src.cout_p, src.out_xor)
     offset, weights = 0, {}
     for s in plan.stages:
         weights[s.name] = offset
-        offset += _round128(weight_bytes(s))
+        offset += F.round128(weight_bytes(s))
     buffers = {}
     for name, (reg, ch, xor) in regions.items():
         buffers[name] = (reg, ch, xor, offset)
-        offset += _round128(reg.pixels * pixel_bytes(ch))
+        offset += F.round128(reg.pixels * pixel_bytes(ch))
     return Geometry((th, tw, warps), conv, buffers, weights, offset)
 
 
@@ -196,7 +200,7 @@ def _struct(name: str, fields: dict[str, int | bool]) -> str:
     return f"struct {name} {{ {body} }};\n"
 
 
-def _sources(plan: Plan, stage: ConvStage, geo: Geometry) -> list[tuple[str, int, int, bool]]:
+def _sources(stage: ConvStage, geo: Geometry) -> list[tuple[str, int, int, bool]]:
     """(buffer, byte offset of the view in it, pitch, upsampled) of each source of ``stage``,
     in K-step order: the view is the source pixel under output (0, 0)'s tap (0, 0)."""
     src_region = geo.conv[stage.name].grow()
@@ -216,10 +220,8 @@ def _sources(plan: Plan, stage: ConvStage, geo: Geometry) -> list[tuple[str, int
     return out
 
 
-def _epilogue(plan: Plan, stage: ConvStage, geo: Geometry) -> tuple[int, str | None,
-                                                                    dict[str, int]]:
+def _epilogue(stage: ConvStage, geo: Geometry) -> tuple[int, str | None, dict[str, int]]:
     """(EPI kind, destination buffer, its constants) of ``stage``."""
-    levels = plan.stride.bit_length() - 1
     region = geo.conv[stage.name]
     if stage.head is not None:
         hd = stage.head
@@ -230,8 +232,6 @@ def _epilogue(plan: Plan, stage: ConvStage, geo: Geometry) -> tuple[int, str | N
         return 0, stage.name, {}
     dst = f"upsampled{stage.level - 1}"
     reg = geo.buffers[dst][0]
-    if stage.level > levels or reg.level != stage.level - 1:
-        raise AssertionError(f"{stage.name}: no upsampled consumer")
     return 1, dst, dict(UROWS=reg.rows, UCOLS=reg.cols, UOY=2 * region.oy - reg.oy,
                         UOX=2 * region.ox - reg.ox)
 
@@ -262,11 +262,12 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     def at(name: str, extra: int = 0) -> str:
         return f"smem + {geo.buffers[name][3] + extra}"
 
+    stamps = iter(range(len(labels)))
+
     def stamp() -> None:
+        k = next(stamps)
         if clocks:
-            body.append(f"    stamp(clocks, {stamp.k}, {len(labels)});\n")
-        stamp.k += 1
-    stamp.k = 0
+            body.append(f"    stamp(clocks, {k}, {len(labels)});\n")
 
     n = len(plan.stages)
     stamp()
@@ -276,10 +277,10 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     for k, s in enumerate(plan.stages):
         region = geo.conv[s.name]
         nt = s.cout_p // 8
-        epi, dst, extra = _epilogue(plan, s, geo)
+        epi, dst, extra = _epilogue(s, geo)
         fields: dict[str, int | bool] = dict(
             NT=nt, NPIX=region.pixels, COLS=region.cols,
-            MB=min(GROUP[nt], -(-m_tiles(region) // warps)),
+            MB=min(group_size(nt), -(-m_tiles(region) // warps)),
             RSHIFT=s.requant.rshift, LO=s.requant.lo, HI=s.requant.hi, OUT_XOR=s.out_xor,
             WIDE=bool(wide), EPI=epi, LEVEL=s.level, OY=region.oy, OX=region.ox, **extra)
         if s.level and not s.name.startswith("decoder"):   # its pooled source first
@@ -303,7 +304,7 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
             body.append(f"    stem_phase<S{k}>(smem_u32({at('input')}), {wsm}, b{k}, {out}, t);\n")
             continue
         views = {True: "0u", False: "0u"}
-        for name, off, pitch, up in _sources(plan, s, geo):
+        for name, off, pitch, up in _sources(s, geo):
             fields["UPITCH" if up else "SPITCH"] = pitch
             views[up] = f"smem_u32({at(name, off)})"
         up, sk = F.sources(s)
@@ -346,6 +347,19 @@ def phase_labels(plan: Plan) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # numpy model of one launch (CPU tests)
 # --------------------------------------------------------------------------------------------
+def kernel_steps(channels: int, up: bool) -> list[tuple[tuple[int, int], ...]]:
+    """The K steps of one source as ``region_source`` loops over them (transcribed from the
+    kernel, not from ``fragments.ksteps``, which packs the weights: a model that reads the
+    packed weights in this order tests that the two agree): per step, its (tap, channel)
+    slices of 16, one for K = 16, two for K = 32."""
+    if channels == 16 and up:
+        return [((tap, 0),) for tap in range(9)]
+    if channels == 16:
+        return ([((dx, 0), (3 + dx, 0)) for dx in range(3)]
+                + [((6 + dx, 0),) for dx in range(3)])
+    return [((tap, c0), (tap, c0 + 16)) for tap in range(9) for c0 in range(0, channels, 32)]
+
+
 def region_addresses(npix: int, cols: int, pitch: int, channels: int, up: bool,
                      step: tuple[tuple[int, int], ...], stride: int) -> np.ndarray:
     """The kernel's ldmatrix row addresses of one K step (``region_bases`` plus the step's
@@ -383,7 +397,7 @@ def _conv(stage: ConvStage, views: list[tuple[np.ndarray, int, int, bool]], regi
         flat = np.zeros((len(buf), stride), dtype=np.int64)
         flat[:, :src.channels] = buf
         flat = flat.ravel()
-        for step in F.ksteps(src.channels, up):
+        for step in kernel_steps(src.channels, up):
             addr = off + region_addresses(region.pixels, region.cols, pitch, src.channels, up,
                                           step, stride)
             a = flat[addr[:, :, None] + np.arange(16)].reshape(region.pixels, -1)
@@ -400,9 +414,9 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
 
     Per program: the quantised input region, then each phase as the kernel runs it (the
     stem's A bytes at ``stem_step``'s lane offsets, conv phases at :func:`region_addresses`,
-    weights read back through the B layout, bias and stores by ``fragments.epilogue``), pools
-    byte-wise on the stored buffers and upsampled copies, the stored form of 0 outside the
-    image; the head by ``fragments.model_head``."""
+    weights read back through the B layout, bias and stores by ``fragments.epilogue``); pools
+    and upsampled copies on the stored values, the stored form of 0 outside the image; the
+    head by ``fragments.model_head``."""
     geo = geometry(plan, tile)
     th, tw, _ = geo.tile
     n, _, h, w = x.shape
@@ -429,7 +443,7 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
                         if s.name.startswith("encoder") or s.name == "bottleneck":
                             _pool(bufs, geo, s.level, y0, x0, h, w)
                         views = [(bufs[name], off, pitch, up)
-                                 for name, off, pitch, up in _sources(plan, s, geo)]
+                                 for name, off, pitch, up in _sources(s, geo)]
                         acc = _conv(s, views, region, frags[s.name])
                     bias_ch, stored = F.epilogue(s.cout_p, wide)
                     v = apply_requant(acc + s.bias.astype(np.int64)[bias_ch], s.requant)
@@ -442,7 +456,7 @@ def model(plan: Plan, x: np.ndarray, tile: tuple[int, int, int] = TILE,
                         logits[b, :, y0:y0 + yh, x0:x0 + xw] = lg[:, :yh, :xw]
                         continue
                     stored_v = np.where(keep[:, None], v, 0) - s.out_xor
-                    epi, dst, _ = _epilogue(plan, s, geo)
+                    epi, dst, _ = _epilogue(s, geo)
                     if epi == 0:
                         bufs[dst] = stored_v
                     else:

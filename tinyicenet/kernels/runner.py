@@ -167,7 +167,7 @@ class IntTinyIceNetGPU:
             raise ConfigError(f"unknown kernel design {self.design!r}; choose auto or one of "
                               f"{', '.join(DESIGNS)}")
         self.device = torch.device(device)
-        #: the CUDA C++ kernels (gen6, gen7) need a CUDA device and CuPy ("auto" falls back
+        #: the CUDA C++ kernels (gen6 - gen8) need a CUDA device and CuPy ("auto" falls back
         #: without);
         #: on "meta" (kernel_resources.py, which compiles them with nvcc) they count as there
         self.cuda_cpp = self.device.type == "meta" or (self.device.type == "cuda"
@@ -185,6 +185,7 @@ class IntTinyIceNetGPU:
                           f"{' / '.join(AUTO_FALLBACK)} instead of gen7 / gen6 (pip install "
                           "cupy-cuda13x, or cupy-cuda12x for CUDA 12)", stacklevel=2)
         self._lowered: dict[str, _Lowered] = {}
+        self._gen8_tile: tuple[int, int, int] | None = None
         if self.design == "gen8":
             self._net_tile()   # fail early where gen8 cannot run this net
         #: the plan of small calls; shape-independent facts (classes, stride) are any plan's
@@ -505,7 +506,9 @@ class IntTinyIceNetGPU:
 
     def _net_tile(self) -> tuple[int, int, int]:
         """gen8's program tile: ``tiles["network"]``, else ``"*"`` where gen8 can run it, else
-        :attr:`NET_TILE`; ConfigError where gen8 cannot run this net on it."""
+        :attr:`NET_TILE`; ConfigError where gen8 cannot run this net on it (checked once)."""
+        if self._gen8_tile is not None:
+            return self._gen8_tile
         plan = self._lower("gen8").plan
         tile = self.NET_TILE
         if "network" in self.tiles:
@@ -517,7 +520,8 @@ class IntTinyIceNetGPU:
             raise ConfigError(f"design gen8 on tile {tile} needs {geo.smem} bytes of shared "
                               f"memory per program, over {net_tile.MAX_SMEM}: give a smaller "
                               'tiles={"network": (TH, TW, warps)}')
-        return tuple(int(v) for v in tile)
+        self._gen8_tile = tuple(int(v) for v in tile)
+        return self._gen8_tile
 
     def _net_tile_spec(self, state: _State, x: Any) -> tuple:
         """The one launch of a gen8 call: one program per output tile."""
@@ -527,9 +531,7 @@ class IntTinyIceNetGPU:
         kernel = self._halo_kernels.get(key)
         if kernel is None:
             kernel = self._halo_kernels[key] = NetTileKernel(low.plan, tile, self.wide)
-        th, tw, _ = tile
-        tiles_x = -(-state.w // tw)
-        tiles_img = -(-state.h // th) * tiles_x
+        tiles_x, tiles_img = self._grid(state.h, state.w, *tile[:2])
         args = [x]
         for t in low.tensors:
             args += t[:2]

@@ -103,8 +103,7 @@ def network_traffic(plan: Plan, n: int, h: int, w: int,
     programs = n * -(-h // th) * -(-w // tw)
     per_program = 0
     for s in plan.stages:
-        rows = 32 if s.sources[0].mode == "stem" else 9 * sum(x.channels for x in s.sources)
-        mma = rows * s.cout_p + (s.head.weight.size if s.head is not None else 0)
+        mma = net_tile.weight_bytes(s) + (s.head.weight.size if s.head is not None else 0)
         per_program += net_tile.m_tiles(geo.conv[s.name]) * 16 * mma
     macs = sum(v["macs"] for v in stage_traffic(plan, n, h, w).values())
     px = n * h * w
