@@ -186,6 +186,45 @@ __device__ __forceinline__ void head_mma(int (&h)[NCLS_T_][4], const int (&v)[NT
     }
 }
 
+// The K steps of one source of C channels (upsampled: UP) in the order
+// tinyicenet.kernels.fragments.ksteps packs them: step(KW, tap, c0, wsm) for each, with
+// KW = Width<32> or Width<16>, the step's first tap and channel and its packed weights (NT
+// n-tiles); wsm moves past them. A K = 32 step's second half is the next 16 channels of the
+// tap or, for a 16-channel same-resolution source, the tap one row down (taps (0, dx) +
+// (1, dx), then (2, dx) alone); a 16-channel upsampled source takes one K = 16 step per tap.
+template <int V> struct Width { static constexpr int value = V; };
+
+template <int C, bool UP, int NT, class Step>
+__device__ __forceinline__ void for_each_kstep(u32& wsm, Step&& step) {
+    if constexpr (C == 16 && UP) {
+#pragma unroll
+        for (int tap = 0; tap < 9; ++tap) {
+            step(Width<16>{}, tap, 0, wsm);
+            wsm += NT * 32 * 4;
+        }
+    } else if constexpr (C == 16) {
+#pragma unroll
+        for (int dx = 0; dx < 3; ++dx) {
+            step(Width<32>{}, dx, 0, wsm);
+            wsm += NT * 32 * 8;
+        }
+#pragma unroll
+        for (int dx = 0; dx < 3; ++dx) {
+            step(Width<16>{}, 6 + dx, 0, wsm);
+            wsm += NT * 32 * 4;
+        }
+    } else {
+#pragma unroll
+        for (int tap = 0; tap < 9; ++tap) {
+#pragma unroll
+            for (int c0 = 0; c0 < C; c0 += 32) {
+                step(Width<32>{}, tap, c0, wsm);
+                wsm += NT * 32 * 8;
+            }
+        }
+    }
+}
+
 // Programmatic dependent launch (PTX ISA "griddepcontrol", sm_90): compiled with GDC, a kernel
 // launched with the programmatic stream serialisation attribute (cuda_halo) may start while
 // its predecessor on the stream still runs. It stages its weights, then waits for that
@@ -435,40 +474,16 @@ __device__ __forceinline__ void lane_bases(u32 (&base)[3], u32 src, int warp, in
     }
 }
 
-// All k-steps of one source, in the order tinyicenet.kernels.fragments.ksteps packs them.
+// All k-steps of one source (for_each_kstep).
 template <bool IS_UP, int C>
 __device__ __forceinline__ void source_steps(int (&acc)[MT_PER_WARP][NT][4], u32 src,
                                              u32& wsm, int warp, int lane) {
     if constexpr (C > 0) {
         u32 base[3];
         lane_bases<IS_UP, C>(base, src, warp, lane);
-        if constexpr (C == 16 && IS_UP) {          // one tap per K = 16 step
-#pragma unroll
-            for (int tap = 0; tap < 9; ++tap) {
-                kstep<IS_UP, C, 16>(acc, base, wsm, tap, 0, lane);
-                wsm += NT * 32 * 4;
-            }
-        } else if constexpr (C == 16) {            // taps (0, dx) + (1, dx), then (2, dx)
-#pragma unroll
-            for (int dx = 0; dx < 3; ++dx) {
-                kstep<IS_UP, C, 32>(acc, base, wsm, dx, 0, lane);
-                wsm += NT * 32 * 8;
-            }
-#pragma unroll
-            for (int dx = 0; dx < 3; ++dx) {
-                kstep<IS_UP, C, 16>(acc, base, wsm, 6 + dx, 0, lane);
-                wsm += NT * 32 * 4;
-            }
-        } else {                                   // per tap: 32-channel slices
-#pragma unroll
-            for (int tap = 0; tap < 9; ++tap) {
-#pragma unroll
-                for (int c0 = 0; c0 < C; c0 += 32) {
-                    kstep<IS_UP, C, 32>(acc, base, wsm, tap, c0, lane);
-                    wsm += NT * 32 * 8;
-                }
-            }
-        }
+        for_each_kstep<C, IS_UP, NT>(wsm, [&](auto kw, int tap, int c0, u32 w) {
+            kstep<IS_UP, C, decltype(kw)::value>(acc, base, w, tap, c0, lane);
+        });
     }
 }
 

@@ -141,40 +141,18 @@ __device__ __forceinline__ void region_bases(u32 (&base)[MB], u32 view, int t0, 
     }
 }
 
-// All K steps of one source, in the order fragments.ksteps packs them.
+// All K steps of one source (for_each_kstep): tap (dy, dx) moves the lane rows by
+// (dy * PITCH + dx) pixels, a channel slice by its bytes.
 template <int C, int PITCH, bool UP, int NT, int MB>
 __device__ __forceinline__ void region_source(int (&acc)[MB][NT][4], const u32 (&base)[MB],
                                               u32& wsm, int live, int lane) {
     if constexpr (C > 0) {
         constexpr int PB = pixel_bytes<C>();
-        if constexpr (C == 16 && UP) {          // one tap per K = 16 step
-#pragma unroll
-            for (int tap = 0; tap < 9; ++tap) {
-                region_step<16>(acc, base, wsm, ((tap / 3) * PITCH + tap % 3) * PB, live, lane);
-                wsm += NT * 32 * 4;
-            }
-        } else if constexpr (C == 16) {         // taps (0, dx) + (1, dx), then (2, dx)
-#pragma unroll
-            for (int dx = 0; dx < 3; ++dx) {
-                region_step<32>(acc, base, wsm, dx * PB, live, lane);
-                wsm += NT * 32 * 8;
-            }
-#pragma unroll
-            for (int dx = 0; dx < 3; ++dx) {
-                region_step<16>(acc, base, wsm, (2 * PITCH + dx) * PB, live, lane);
-                wsm += NT * 32 * 4;
-            }
-        } else {                                // per tap: 32-channel slices
-#pragma unroll
-            for (int tap = 0; tap < 9; ++tap) {
-#pragma unroll
-                for (int c0 = 0; c0 < C; c0 += 32) {
-                    region_step<32>(acc, base, wsm, ((tap / 3) * PITCH + tap % 3) * PB + c0,
-                                    live, lane);
-                    wsm += NT * 32 * 8;
-                }
-            }
-        }
+        for_each_kstep<C, UP, NT>(wsm, [&](auto kw, int tap, int c0, u32 w) {
+            region_step<decltype(kw)::value>(acc, base, w,
+                                             ((tap / 3) * PITCH + tap % 3) * PB + c0, live,
+                                             lane);
+        });
     }
 }
 

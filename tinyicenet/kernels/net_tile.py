@@ -348,7 +348,7 @@ def phase_labels(plan: Plan) -> list[str]:
 # numpy model of one launch (CPU tests)
 # --------------------------------------------------------------------------------------------
 def kernel_steps(channels: int, up: bool) -> list[tuple[tuple[int, int], ...]]:
-    """The K steps of one source as ``region_source`` loops over them (transcribed from the
+    """The K steps of one source as ``for_each_kstep`` loops over them (transcribed from the
     kernel, not from ``fragments.ksteps``, which packs the weights: a model that reads the
     packed weights in this order tests that the two agree): per step, its (tap, channel)
     slices of 16, one for K = 16, two for K = 32."""
