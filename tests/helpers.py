@@ -38,6 +38,21 @@ def fresh_rng(label: str):
     return np.random.default_rng(fresh_seed(label))
 
 
+def quantiser_edge_input(rng, input_scale: float, h: int, w: int):
+    """Float input ``[2, 2, h, w]`` (h >= 6, w >= 12) for the kernels' input quantisers: random
+    values at a random scale, a saturated band (image 1, rows 0-5), exact ties of the
+    quantisation step (image 0, channel 0, row 3: round half to even), and +inf, -inf, NaN
+    (image 0, channel 1, row 5; the integer reference maps NaN to 0)."""
+    import numpy as np
+
+    x = (rng.standard_normal((2, 2, h, w)) * rng.uniform(0.5, 4)).astype(np.float32)
+    x[1, :, :6] = 60.0
+    step = np.float32(1 / input_scale)
+    x[0, 0, 3, :12] = (np.arange(-6, 6) + 0.5) * step
+    x[0, 1, 5, 3:6] = [np.inf, -np.inf, np.nan]
+    return x
+
+
 def run_main(capsys, *args):
     """``tinyicenet ARGS`` through ``tinyicenet.cli.main`` in this process, as a finished
     ``subprocess.CompletedProcess`` (exit status, stdout, stderr).

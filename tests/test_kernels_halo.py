@@ -16,7 +16,7 @@ from tinyicenet.kernels import fragments as F
 from tinyicenet.kernels import plan as P
 from tinyicenet.kernels.adapt import from_intref
 from tinyicenet.kernels.synthetic import random_intmodel
-from helpers import fresh_rng
+from helpers import fresh_rng, quantiser_edge_input
 
 
 def _b_layout(kw: int) -> dict[tuple[int, int, int], tuple[int, int]]:
@@ -160,11 +160,7 @@ def test_stem_model_equals_the_emulator(wb, ab, skips, widths, wide):
                             seed=int(rng.integers(1 << 30)))
     plan = P.lower(from_intref(model), "gen7")
     assert plan.quant_fused and "input" not in plan.buffers
-    x = (rng.standard_normal((2, 2, 24, 40)) * rng.uniform(0.5, 4)).astype(np.float32)
-    x[1, :, :6] = 60.0
-    step = np.float32(1 / plan.quant.input_scale)
-    x[0, 0, 3, :12] = (np.arange(-6, 6) + 0.5) * step          # ties: round half to even
-    x[0, 1, 5, 3:6] = [np.inf, -np.inf, np.nan]
+    x = quantiser_edge_input(rng, plan.quant.input_scale, 24, 40)
     stage, _, (n, h, w), y = next(_stage_outputs(plan, x))
     assert stage.name == "encoder0" and F.is_stem(stage) and stage.halo
     assert not stage.weight[18:].any()     # the A bytes past K = 18 are free

@@ -20,7 +20,7 @@ from tinyicenet.kernels import net_tile as N
 from tinyicenet.kernels import plan as P
 from tinyicenet.kernels.adapt import from_intref
 from tinyicenet.kernels.synthetic import random_intmodel
-from helpers import fresh_rng
+from helpers import fresh_rng, quantiser_edge_input
 
 
 def _plan(seed: int = 5, **kw) -> P.Plan:
@@ -70,13 +70,8 @@ def test_kernel_model_equals_the_emulator(wb, ab, skips, widths, classes, wide):
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips, widths=widths,
                             classes=classes, seed=int(rng.integers(1 << 30)))
     plan = P.lower(from_intref(model), "gen8")
-    # 40 x 72: partial tiles in both directions on each tile below; one saturating image;
-    # ties of the quantisation step, infinities (NaN: the reference maps it to 0)
-    x = (rng.standard_normal((2, 2, 40, 72)) * rng.uniform(0.5, 4)).astype(np.float32)
-    x[1, :, :6] = 60.0
-    step = np.float32(1 / plan.quant.input_scale)
-    x[0, 0, 3, :12] = (np.arange(-6, 6) + 0.5) * step
-    x[0, 1, 5, 3:6] = [np.inf, -np.inf, np.nan]
+    # 40 x 72: partial tiles in both directions on each tile below
+    x = quantiser_edge_input(rng, plan.quant.input_scale, 40, 72)
     ref = E.run_plan(plan, np.nan_to_num(x, nan=0.0))
     assert len(np.unique(ref)) >= 4
     for tile in ((16, 32, 16), (8, 16, 4) if wide else (32, 16, 8)):
