@@ -177,12 +177,24 @@ def geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
     return Geometry((th, tw, warps), conv, buffers, weights, offset)
 
 
+def fitted_geometry(plan: Plan, tile: tuple[int, int, int] = TILE) -> Geometry:
+    """:func:`geometry`, or ConfigError where its buffers do not fit in a program's shared
+    memory."""
+    geo = geometry(plan, tile)
+    if geo.smem > MAX_SMEM:
+        raise ConfigError(f"{plan.name}: design gen8 on tile {tuple(tile)} needs {geo.smem} "
+                          f"bytes of shared memory per program, over {MAX_SMEM}: give a "
+                          'smaller tiles={"network": (TH, TW, warps)}')
+    return geo
+
+
 def eligible(plan: Plan, tile: tuple[int, int, int] = TILE) -> bool:
     """True when gen8 can run ``plan`` on ``tile`` (its stages, and shared memory)."""
     try:
-        return geometry(plan, tile).smem <= MAX_SMEM
+        fitted_geometry(plan, tile)
     except ConfigError:
         return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,10 +256,7 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     tiles per image, the input scale). ``clocks``: one more argument, ``uint64 [programs,
     len(phase_labels(plan))]``, where thread 0 of each program writes the global timer after
     each phase (a profile; off in the runner)."""
-    geo = geometry(plan, tile)
-    if geo.smem > MAX_SMEM:
-        raise ConfigError(f"{plan.name}: gen8 on tile {tile} needs {geo.smem} bytes of shared "
-                          f"memory per program, over {MAX_SMEM}")
+    geo = fitted_geometry(plan, tile)
     th, tw, warps = geo.tile
     common = F.source().split("//@stage\n")[0]
     net = resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()

@@ -515,11 +515,7 @@ class IntTinyIceNetGPU:
             tile = self.tiles["network"][:3]
         elif "*" in self.tiles and net_tile.eligible(plan, self.tiles["*"][:3]):
             tile = self.tiles["*"][:3]
-        geo = net_tile.geometry(plan, tile)
-        if geo.smem > net_tile.MAX_SMEM:
-            raise ConfigError(f"design gen8 on tile {tile} needs {geo.smem} bytes of shared "
-                              f"memory per program, over {net_tile.MAX_SMEM}: give a smaller "
-                              'tiles={"network": (TH, TW, warps)}')
+        net_tile.fitted_geometry(plan, tile)
         self._gen8_tile = tuple(int(v) for v in tile)
         return self._gen8_tile
 
