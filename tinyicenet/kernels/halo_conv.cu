@@ -531,33 +531,29 @@ __device__ __forceinline__ void parity_up_steps(int (&acc)[MT_PER_WARP][NT][4], 
 #pragma unroll
             for (int dx = 0; dx < 3; ++dx)
                 load_bt<NT, KW>(b[dx], wsm + ((3 * dy + dx) * CH + c) * STEP, lane);
-            // every m-tile's rows first, then the MMAs tap by tap: consecutive MMAs accumulate
-            // into different m-tiles and n-tiles, as in kstep (asm volatile keeps this order)
-            u32 sa[MT_PER_WARP][6];   // S0, S1, S2, then S0', S1', S2' (K = 32)
 #pragma unroll
             for (int t = 0; t < MT_PER_WARP; ++t) {
                 const int rt = t / (TW / 16), cb = (t % (TW / 16)) * 16;
                 const u32 off = ((((rt + dy - 1) >> 1) + 1) * UW + cb / 2) * UPX + 32 * c;
+                u32 s0, s1, s2, s0h, s1h, s2h;
                 if constexpr (KW == 32) {
-                    ldsm_x4(ba + off, sa[t][0], sa[t][1], sa[t][3], sa[t][4]);
-                    ldsm_x2(bb + off, sa[t][2], sa[t][5]);
-                } else {
-                    ldsm_x4(ba + off, sa[t][0], sa[t][1], sa[t][2], sa[t][5]);
-                }
-            }
-#pragma unroll
-            for (int dx = 0; dx < 3; ++dx) {
-                const int e = dx > 0, o = 1 + (dx == 2);   // fragments.PARITY_TAPS
-#pragma unroll
-                for (int t = 0; t < MT_PER_WARP; ++t)
+                    ldsm_x4(ba + off, s0, s1, s0h, s1h);
+                    ldsm_x2(bb + off, s2, s2h);
 #pragma unroll
                     for (int j = 0; j < NT; ++j) {
-                        if constexpr (KW == 32)
-                            mma_k32(acc[t][j], sa[t][e], sa[t][o], sa[t][3 + e], sa[t][3 + o],
-                                    b[dx][j][0], b[dx][j][1]);
-                        else
-                            mma_k16(acc[t][j], sa[t][e], sa[t][o], b[dx][j][0]);
+                        mma_k32(acc[t][j], s0, s1, s0h, s1h, b[0][j][0], b[0][j][1]);
+                        mma_k32(acc[t][j], s1, s1, s1h, s1h, b[1][j][0], b[1][j][1]);
+                        mma_k32(acc[t][j], s1, s2, s1h, s2h, b[2][j][0], b[2][j][1]);
                     }
+                } else {
+                    ldsm_x4(ba + off, s0, s1, s2, s2h);
+#pragma unroll
+                    for (int j = 0; j < NT; ++j) {
+                        mma_k16(acc[t][j], s0, s1, b[0][j][0]);
+                        mma_k16(acc[t][j], s1, s1, b[1][j][0]);
+                        mma_k16(acc[t][j], s1, s2, b[2][j][0]);
+                    }
+                }
             }
         }
     }
