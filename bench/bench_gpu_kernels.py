@@ -103,7 +103,7 @@ def load_model(spec: str) -> tuple[Any, str]:
 # ------------------------------------------------------------------------------------------
 def kernel_options(variant: str) -> dict[str, Any]:
     """Runner options of a kernel variant name:
-    ``kernels[-<design>][-pdl|-nopdl][-fused|-unfused][-wide|-narrow][-parity|-noparity]``."""
+    ``kernels[-<design>][-pdl|-nopdl][-fused|-unfused][-wide|-narrow]``."""
     parts = variant.split("-")[1:]
     opts: dict[str, Any] = {}
     for part in parts:
@@ -113,23 +113,20 @@ def kernel_options(variant: str) -> dict[str, Any]:
             opts["fused"] = part == "fused"
         elif part in ("wide", "narrow"):
             opts["wide"] = part == "wide"
-        elif part in ("parity", "noparity"):
-            opts["parity"] = part == "parity"
         else:
             opts["design"] = part
     return opts
 
 
-def stage_design(variant: str, pixels: int) -> tuple[str, bool | None, bool | None]:
-    """(design, 4-byte stores, parity order) a kernel variant runs for a call of ``pixels``
-    (``None``: a design where the layout does not apply)."""
+def stage_design(variant: str, pixels: int) -> tuple[str, bool | None]:
+    """(design, 4-byte stores) a kernel variant runs for a call of ``pixels`` (``None``:
+    a design without halo convs, where the store layout does not apply)."""
     from tinyicenet.kernels.cuda_halo import available
     from tinyicenet.kernels.plan import resolve_design
-    from tinyicenet.kernels.runner import IntTinyIceNetGPU, parity_order, wide_stores
+    from tinyicenet.kernels.runner import IntTinyIceNetGPU, wide_stores
     opts = kernel_options(variant)
     design = resolve_design(opts.get("design"), pixels, available())
-    return (design, wide_stores(design, opts.get("wide", IntTinyIceNetGPU.WIDE)),
-            parity_order(design, opts.get("parity", IntTinyIceNetGPU.PARITY)))
+    return design, wide_stores(design, opts.get("wide", IntTinyIceNetGPU.WIDE))
 
 
 def is_kernels(variant: str) -> bool:
@@ -158,7 +155,7 @@ def check_exact(model: Any, label: str, scenes: np.ndarray | None, seed: int,
         cases.append((f"scene tiles {scenes.shape[0]}x{scenes.shape[2]}x{scenes.shape[3]}",
                       scenes))
     out = {"model": label, "runner": {"design": runner.design, "pdl": runner.pdl,
-                                          "wide": runner.wide, "parity": runner.parity},
+                                          "wide": runner.wide},
            "cases": []}
     for name, x in cases:
         ref = np.concatenate([model.run_int(model.quantize_input(x[i:i + 4]))
@@ -283,8 +280,7 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
         pixels = x32.numel() // x32.shape[1]
         return ((lambda: runner.forward_int(x32, copy=False)),
                 f"int (custom kernels, {runner.resolve(pixels)}{', PDL' if runner.pdl else ''}"
-                f"{', wide stores' if runner.wide_stores(pixels) else ''}"
-                f"{', parity order' if runner.parity_order(pixels) else ''})")
+                f"{', wide stores' if runner.wide_stores(pixels) else ''})")
     model = float_twin(net).to(x32.device)
     if variant == "eager-fp32":
         x = x32
@@ -369,7 +365,7 @@ def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256
                   "replay_us": p50(graph.replay),
                   "gpu_us": _time_cuda(graph.replay, 200) * 1e6,
                   "design": runner.design, "pdl": runner.pdl,
-                  "wide": runner.wide_stores(h * w), "parity": runner.parity_order(h * w)}
+                  "wide": runner.wide_stores(h * w)}
         log(f"latency probe {h}x{w}x1 {v}: {out[v]}")
     return out
 
@@ -790,23 +786,22 @@ def main(argv: list[str] | None = None) -> int:
         ops = 2 * macs_per_image(net, h, w)
         g = torch.Generator(device="cpu").manual_seed(h * 7 + batch)
         x32 = torch.randn(batch, net.in_channels, h, w, generator=g).to(args.device)
-        best_by_design: dict[tuple[str, bool | None, bool | None], Any] = {}
+        best_by_design: dict[tuple[str, bool | None], Any] = {}
         tune_here = args.stages and (args.stage_configs is None or cfg in
                                      args.stage_configs.split(","))
         if tune_here and kernel_variants:
             from tinyicenet.kernels.plan import lower
             from tinyicenet.kernels.traffic import network_traffic, stage_traffic
-            for design, wide, parity in dict.fromkeys(stage_design(v, batch * h * w)
-                                                      for v in kernel_variants):
+            for design, wide in dict.fromkeys(stage_design(v, batch * h * w)
+                                              for v in kernel_variants):
                 t = time.perf_counter()
                 # per-stage launches (a fused call's stages cannot be timed one by one)
                 table, best = tune(intmodel, batch, h, w,
                                    {"design": design, "pdl": False, "fused": False,
-                                    "wide": wide, "parity": parity},
+                                    "wide": wide},
                                    () if args.stage_shapes == "default" else TUNE_TILES)
-                key = (f"{h}x{w}x{batch}/{design}" + {None: "", False: "-narrow",
-                                                      True: "-wide"}[wide]
-                       + ("-parity" if parity else ""))
+                key = f"{h}x{w}x{batch}/{design}" + {None: "", False: "-narrow",
+                                                     True: "-wide"}[wide]
                 traffic = (network_traffic(lower(net, design), batch, h, w,
                                            tuple(best["network"][:3])) if design == "gen8"
                            else stage_traffic(lower(net, design), batch, h, w))
@@ -817,12 +812,11 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"stages {key} {shape:16s} (us): " + ", ".join(
                         f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in times.items()))
-                diff = check_tuned(intmodel, best, {"design": design, "wide": wide,
-                                                    "parity": parity})
+                diff = check_tuned(intmodel, best, {"design": design, "wide": wide})
                 record["stages"][key]["chosen_differing"] = diff
                 record.setdefault("tuned_differing", 0)
                 record["tuned_differing"] += diff
-                best_by_design[design, wide, parity] = best
+                best_by_design[design, wide] = best
                 log(f"chosen per stage ({design}): {best}, differing {diff} "
                     f"({time.perf_counter() - t:.0f} s)")
                 for name, r in record["stages"][key]["roofline"].items():

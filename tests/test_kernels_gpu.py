@@ -113,17 +113,16 @@ def test_launch_shapes_do_not_change_results(monkeypatch, tiles, design):
     assert int((got.cpu().numpy().astype(np.int64) != reference(model, x)).sum()) == 0
 
 
-@pytest.mark.parametrize("wide,parity", [(False, False), (True, False), (True, True),
-                                         (False, True)])
+@pytest.mark.parametrize("wide", [False, True])
 @pytest.mark.parametrize("design,fused", [("gen7", True), ("gen7", False), ("gen6", False)])
 @pytest.mark.parametrize("wb,ab,skips", MODELS[:4])
 def test_halo_convs_fused_and_per_stage_in_both_store_layouts(wb, ab, skips, design, fused,
-                                                              wide, parity):
+                                                              wide):
     pytest.importorskip("cupy")
-    rng = fresh_rng(f"halo {design} fused={fused} wide={wide} parity={parity}")
+    rng = fresh_rng(f"halo {design} fused={fused} wide={wide}")
     model = random_intmodel(weight_bits=wb, act_bits=ab, skips=skips,
                             seed=int(rng.integers(1 << 30)))
-    gpu = IntTinyIceNetGPU(model, design=design, fused=fused, wide=wide, parity=parity)
+    gpu = IntTinyIceNetGPU(model, design=design, fused=fused, wide=wide)
     for shape in [(4, 2, 256, 256), (3, 2, 40, 72), (1, 2, 4, 4)]:
         x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
         x[0, :, : shape[2] // 4] *= 30
@@ -137,27 +136,6 @@ def test_halo_convs_fused_and_per_stage_in_both_store_layouts(wb, ab, skips, des
             assert int((got.astype(np.int64) != ref).sum()) == 0, shape
             if fused:
                 assert not state.sync.any()
-
-
-@pytest.mark.parametrize("widths,classes,skips", [((16, 16, 16), 17, True),
-                                                  ((16, 48, 96), 11, True),
-                                                  ((32, 64, 128), 6, False)])
-@pytest.mark.parametrize("tile", [(8, 16, 4), (16, 16, 4), (8, 16, 1), (8, 32, 4)])
-def test_parity_order_on_every_source_width(widths, classes, skips, tile):
-    """The decoders' parity order (16- and 32+-channel upsampled sources, padded pixels, the
-    de-interleaved skip halo) on tiles of one to four warps, partial tiles included."""
-    pytest.importorskip("cupy")
-    rng = fresh_rng(f"parity {widths} {tile}")
-    model = random_intmodel(widths=widths, classes=classes, skips=skips,
-                            seed=int(rng.integers(1 << 30)))
-    gpu = IntTinyIceNetGPU(model, design="gen7", parity=True,
-                           tiles={"decoder1": tile, "decoder0": tile})
-    for shape in [(2, 2, 96, 160), (1, 2, 36, 44)]:
-        x = (rng.standard_normal(shape) * rng.uniform(0.5, 4)).astype(np.float32)
-        x[0, :, : shape[2] // 4] *= 30
-        gpu.state(*shape[:1], *shape[2:]).out.fill_(127)
-        got = gpu.forward_int(torch.from_numpy(x).cuda()).cpu().numpy()
-        assert int((got.astype(np.int64) != reference(model, x)).sum()) == 0, shape
 
 
 @pytest.mark.parametrize("wide", [False, True])

@@ -24,8 +24,7 @@ import numpy as np
 
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 from tinyicenet.kernels import net_tile
-from tinyicenet.kernels.fragments import (class_tiles, is_stem, smem_bytes, source, sources,
-                                          uses_parity)
+from tinyicenet.kernels.fragments import class_tiles, is_stem, smem_bytes, source, sources
 from tinyicenet.kernels.occupancy import programs_per_sm
 from tinyicenet.kernels.plan import ConvStage, Plan, QuantStage
 
@@ -48,12 +47,10 @@ def check_tile(tile: tuple[int, int, int]) -> bool:
 
 
 def defines(stage: ConvStage, tile: tuple[int, int, int],
-            quant: QuantStage | None = None, wide: bool = False,
-            parity: bool = False) -> dict[str, int]:
+            quant: QuantStage | None = None, wide: bool = False) -> dict[str, int]:
     """The kernel's compile-time constants for ``stage`` (see the head of the .cu file);
     the stem also needs the plan's input quantiser ``quant``; ``wide``: 4-byte output stores
-    (the weights packed with ``fragments.pack_conv(stage, wide=True)``); ``parity``: the
-    parity order of a conv with an upsampled source (:func:`fragments.uses_parity`)."""
+    (the weights packed with ``fragments.pack_conv(stage, wide=True)``)."""
     if is_stem(stage) and quant is None:
         raise ConfigError(f"{stage.name}: the stem needs the input quantiser")
     if not check_tile(tile):
@@ -66,33 +63,32 @@ def defines(stage: ConvStage, tile: tuple[int, int, int],
              TH=th, TW=tw, WARPS=warps, RSHIFT=rq.rshift, LO=rq.lo, HI=rq.hi,
              OUT_XOR=stage.out_xor, WRITE_OUT=int(stage.out is not None),
              POOL=int(stage.pool is not None), HEAD=int(stage.head is not None),
-             WIDE=int(wide), PARITY=int(uses_parity(stage, parity)))
+             WIDE=int(wide))
     if is_stem(stage):
         d.update(STEM=1, QLO=quant.lo, QHI=quant.hi)
     if stage.head is not None:
         hd = stage.head
         d.update(NCLS=hd.classes, NCLS_T=class_tiles(hd), H_RSHIFT=hd.requant.rshift,
                  H_LO=hd.requant.lo, H_HI=hd.requant.hi, H_XOR=hd.xor)
-    d["SMEM_BYTES"] = smem_bytes(stage, th, tw, parity)   # the kernel asserts its layout against it
+    d["SMEM_BYTES"] = smem_bytes(stage, th, tw)   # the kernel asserts its layout against it
     return d
 
 
 def options(stage: ConvStage, tile: tuple[int, int, int],
-            quant: QuantStage | None = None, wide: bool = False,
-            parity: bool = False) -> tuple[str, ...]:
+            quant: QuantStage | None = None, wide: bool = False) -> tuple[str, ...]:
     """Compiler options (NVRTC and nvcc alike)."""
-    return ("-std=c++17",) + tuple(f"-D{k}={v}" for k, v in
-                                   defines(stage, tile, quant, wide, parity).items())
+    return ("-std=c++17",) + tuple(f"-D{k}={v}"
+                                   for k, v in defines(stage, tile, quant, wide).items())
 
 
 #: macros the stage section defines from its constants (undefined after each fused stage)
 DERIVED = ("SMEM_BYTES", "STEM", "HEAD", "POOL", "WRITE_OUT", "NCLS", "NCLS_T", "H_RSHIFT",
            "H_LO", "H_HI", "H_XOR", "NT", "MT_PER_WARP", "UH", "UW", "SH", "SW", "UP_BYTES",
-           "SK_BYTES", "W_BYTES", "Q_BYTES", "HALO_BYTES", "PARITY", "UPX", "SKX")
+           "SK_BYTES", "W_BYTES", "Q_BYTES", "HALO_BYTES")
 
 
 def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
-                 quant: QuantStage, wide: bool = False, parity: bool = False) -> str:
+                 quant: QuantStage, wide: bool = False) -> str:
     """CUDA source of one kernel ``tinyicenet_net`` running ``specs`` (stage, tile) in order:
     each stage's section of ``halo_conv.cu`` in namespace ``s<i>`` with its constants, and a
     grid-wide wait after every stage but the last. All tiles need the same warps."""
@@ -104,7 +100,7 @@ def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
         raise ConfigError(f"a fused kernel needs one warp count per program, not {sorted(warps)}")
     parts = [common]
     for i, (stage, tile) in enumerate(specs):
-        d = defines(stage, tile, quant, wide, parity)
+        d = defines(stage, tile, quant, wide)
         parts.append(f"namespace s{i} {{\n" + "".join(f"#define {k} {v}\n" for k, v in d.items())
                      + stage_code + "".join(f"#undef {k}\n" for k in dict.fromkeys([*d, *DERIVED]))
                      + f"}}  // namespace s{i}\n")
@@ -255,21 +251,21 @@ class _Compiled:
 class HaloKernel(_Compiled):
     """The halo conv compiled for one stage and tile; ``pdl``: a programmatic dependent
     launch (compiled with GDC, launched with :func:`launch_programmatic`); ``wide``: 4-byte
-    output stores; ``parity``: the parity order (:func:`defines`)."""
+    output stores (:func:`defines`)."""
 
     entry = "halo_conv"
 
     def __init__(self, stage: ConvStage, tile: tuple[int, int, int],
                  quant: QuantStage | None = None, *, pdl: bool = False,
-                 wide: bool = False, parity: bool = False) -> None:
+                 wide: bool = False) -> None:
         super().__init__()
         self.name = stage.name
         self.tile = tuple(int(v) for v in tile)
         self.pdl = bool(pdl)
-        self.options = (options(stage, self.tile, quant, wide, parity)
+        self.options = (options(stage, self.tile, quant, wide)
                         + (("-DGDC=1",) if self.pdl else ()))
         self.code = source()
-        self.shared = smem_bytes(stage, self.tile[0], self.tile[1], parity)
+        self.shared = smem_bytes(stage, self.tile[0], self.tile[1])
         self.threads = 32 * self.tile[2]
 
 
@@ -283,13 +279,13 @@ class FusedKernel(_Compiled):
     cooperative = True
 
     def __init__(self, specs: list[tuple[ConvStage, tuple[int, int, int]]],
-                 quant: QuantStage, wide: bool = False, parity: bool = False) -> None:
+                 quant: QuantStage, wide: bool = False) -> None:
         super().__init__()
         self.name = "network"
         self.tiles = [tuple(int(v) for v in t) for _, t in specs]
-        self.code = fused_source(specs, quant, wide, parity)
+        self.code = fused_source(specs, quant, wide)
         self.options = ("-std=c++17",)
-        self.shared = max(smem_bytes(s, t[0], t[1], parity) for s, t in specs)
+        self.shared = max(smem_bytes(s, t[0], t[1]) for s, t in specs)
         self.threads = 32 * self.tiles[0][2]
         self.waits = len(specs) - 1
 

@@ -71,31 +71,16 @@ def round128(n: int) -> int:
     return -(-n // 128) * 128
 
 
-def uses_parity(stage: ConvStage, parity: bool) -> bool:
-    """Whether ``stage`` runs in the parity order with the option ``parity``: only a conv with
-    an upsampled source has it (halo_conv.cu's PARITY)."""
-    return bool(parity) and not is_stem(stage) and sources(stage)[0] is not None
-
-
-def pixel_stride(channels: int, parity: bool) -> int:
-    """Bytes per pixel of a halo buffer: 16 of padding per 32+-channel pixel in the parity
-    order (halo_conv.cu's UPX / SKX)."""
-    return channels + 16 if parity and channels > 16 else channels
-
-
-def smem_bytes(stage: ConvStage, th: int, tw: int, parity: bool = False) -> int:
+def smem_bytes(stage: ConvStage, th: int, tw: int) -> int:
     """Dynamic shared memory of one program of ``stage``: the weights and two halo buffers
-    (the kernel's W_BYTES and HALO_BYTES), and for the stem its quantised halo (Q_BYTES);
-    ``parity``: padded halo pixels where the stage runs in the parity order."""
+    (the kernel's W_BYTES and HALO_BYTES), and for the stem its quantised halo (Q_BYTES)."""
     if is_stem(stage):   # fp32 planes of the 2 input channels; one 2-byte pair per pixel
         pixels = (th + 2) * (tw + 2)
         return (round128(32 * stage.cout_p) + 2 * round128(pixels * 2 * 4)
                 + round128(pixels * 2))
     up, sk = sources(stage)
     cup, csk = (0 if s is None else s.channels for s in (up, sk))
-    par = uses_parity(stage, parity)
-    halo = ((th // 2 + 2) * (tw // 2 + 2) * pixel_stride(cup, par)
-            + (th + 2) * (tw + 2) * pixel_stride(csk, par))
+    halo = (th // 2 + 2) * (tw // 2 + 2) * cup + (th + 2) * (tw + 2) * csk
     return round128(9 * (cup + csk) * stage.cout_p) + 2 * round128(halo)
 
 
@@ -240,48 +225,30 @@ def _unpack(frag: np.ndarray, kw: int, cout: int) -> np.ndarray:
     return block
 
 
-#: the parity order's S matrices (columns g + s) of tap dx, for rows g and rows 8 + g
-PARITY_TAPS = ((0, 1), (1, 1), (1, 2))
-
-
 def lane_addresses(up: bool, channels: int, tile: tuple[int, int, int],
-                   step: tuple[tuple[int, int], ...],
-                   parity: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                   step: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
     """The kernel's ldmatrix row addresses of one K step, as ``lane_bases`` plus ``kstep``
     compute them: (tile pixel index ``[P]``, byte address in the source's halo ``[P, halves]``)
     for every pixel row P a warp's m-tiles give (the K = 32 step's second half comes from the
-    lane base, not from ``step``: the test that the two agree is the model's). ``parity``:
-    the parity order (m-tile row g is pixel 2g, row 8 + g pixel 2g + 1), the upsampled
-    source's rows from ``parity_up_steps``' S matrices, the same-resolution source's from
-    its de-interleaved, padded halo (:func:`halo_layout`)."""
+    lane base, not from ``step``: the test that the two agree is the model's)."""
     th, tw, warps = tile
     per = tw // 16
     mt = th * tw // 16 // warps
     c = channels
-    x = pixel_stride(c, parity)
     uw, sw = tw // 2 + 2, tw + 2
-    pair = sw * x if c == 16 else 16
+    pair = sw * c if c == 16 else 16
     warp, t, m = np.meshgrid(np.arange(warps), np.arange(mt), np.arange(16), indexing="ij")
     warp, t, m = warp.ravel(), t.ravel(), m.ravel()
     row0 = warp * mt // per
     rt, cb = t // per, (t % per) * 16
     tap, ch = step[0]
     dy, dx = divmod(tap, 3)
-    g, q = m & 7, m >> 3
-    pixel = (row0 + rt) * tw + cb + (2 * g + q if parity else m)
+    pixel = (row0 + rt) * tw + cb + m
     cols = []
     for h in range(len(step)):
-        if up and parity:
-            s = np.asarray(PARITY_TAPS[dx])[q]
-            base = ((row0 // 2) * uw + g + s) * x + 16 * h
-            off = ((((rt + dy - 1) >> 1) + 1) * uw + cb // 2) * x + ch
-        elif up:
+        if up:
             base = ((row0 // 2) * uw + ((m + dx - 1) >> 1) + 1) * c + 16 * h
             off = ((((rt + dy - 1) >> 1) + 1) * uw + cb // 2) * c + ch
-        elif parity:
-            s = dx + q
-            base = (row0 * sw + (s & 1) * (sw // 2) + (s >> 1) + g) * x + pair * h
-            off = ((rt + dy) * sw + cb // 2) * x + ch
         else:
             base = (row0 * sw + m) * c + pair * h
             off = ((rt + dy) * sw + cb + dx) * c + ch
@@ -289,23 +256,9 @@ def lane_addresses(up: bool, channels: int, tile: tuple[int, int, int],
     return pixel, np.stack(cols, axis=1)
 
 
-def halo_layout(halo: np.ndarray, up: bool, parity: bool) -> np.ndarray:
-    """A halo ``[rows, cols, C]`` as the kernel's shared memory holds it (flat bytes): in the
-    parity order 16 bytes of padding per 32+-channel pixel, and the same-resolution source's
-    rows de-interleaved (even columns, then odd ones: copy_halo's DEINT)."""
-    rows, cols, c = halo.shape
-    if not parity:
-        return halo.ravel()
-    if not up:
-        halo = np.concatenate([halo[:, 0::2], halo[:, 1::2]], axis=1)
-    out = np.zeros((rows, cols, pixel_stride(c, True)), dtype=halo.dtype)
-    out[:, :, :c] = halo
-    return out.ravel()
-
-
 def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarray | None,
                 n: int, h: int, w: int, tile: tuple[int, int, int] = TILE,
-                wide: bool = False, parity: bool = False) -> np.ndarray:
+                wide: bool = False) -> np.ndarray:
     """What the kernel computes for stage ``stage`` at level size ``h x w``: the requantised
     conv output ``[n, h, w, cout_p]`` (before any head or pool), from the stored source
     buffers (``up_flat`` of the upsampled source, ``sk_flat`` of the same-resolution one).
@@ -313,15 +266,13 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
     Walks the kernel's tiles, copies each halo as ``load_halo`` does (zero fill past the
     bordered buffer), and accumulates each K step from the bytes at the kernel's ldmatrix
     addresses (:func:`lane_addresses`), with weights read back through the B-fragment layout;
-    bias, requantisation and stores in accumulator columns as the kernel's :func:`epilogue`;
-    ``parity``: the parity order where the stage has it (:func:`uses_parity`).
+    bias, requantisation and stores in accumulator columns as the kernel's :func:`epilogue`.
     """
     th, tw, _ = tile
     cout = stage.cout_p
     frags = pack_conv(stage, wide).astype(np.int64)
     bias_ch, stored = epilogue(cout, wide)
     up, sk = sources(stage)
-    par = uses_parity(stage, parity)
     hl, wl = h // 2, w // 2
     out = np.zeros((n, h, w, cout), dtype=np.int64)
     for b in range(n):
@@ -338,9 +289,9 @@ def model_stage(stage: ConvStage, up_flat: np.ndarray | None, sk_flat: np.ndarra
                 for src, halo in ((up, hu), (sk, hs)):
                     if src is None:
                         continue
-                    flat = halo_layout(halo, src.up, par)
+                    flat = halo.ravel()
                     for step in ksteps(src.channels, src.up):
-                        pixel, addr = lane_addresses(src.up, src.channels, tile, step, par)
+                        pixel, addr = lane_addresses(src.up, src.channels, tile, step)
                         a = flat[addr[:, :, None] + np.arange(16)].reshape(len(pixel), -1)
                         kw = 16 * len(step)
                         size = cout * kw

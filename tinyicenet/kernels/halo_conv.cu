@@ -29,9 +29,7 @@
 // (multiple of 16), WARPS, RSHIFT, LO, HI, OUT_XOR, WRITE_OUT, POOL, HEAD (0/1) and with HEAD:
 // NCLS, NCLS_T (class tiles of 8), H_RSHIFT, H_LO, H_HI, H_XOR; with STEM: QLO, QHI;
 // WIDE (0/1): 4-byte output stores (fragments.store_channels); GDC (0/1) for a programmatic
-// dependent launch; PARITY (0/1, a conv with an upsampled source): m-tile rows in pixel
-// parity order, so each A row of the upsampled source serves the three taps of a row
-// (parity_up_steps), with de-interleaved same-resolution halos and padded pixels.
+// dependent launch.
 //
 // The file has three sections (marked //@stage and //@kernel): helpers, one stage's device
 // code, and the kernel of one stage. tinyicenet.kernels.cuda_halo also composes several
@@ -298,9 +296,6 @@ __device__ __forceinline__ void grid_exit(unsigned* sync, int waits) {
 #ifndef STEM
 #define STEM 0
 #endif
-#ifndef PARITY
-#define PARITY 0
-#endif
 
 #define NT (COUT / 8)                               // n-tiles of the conv
 #define MT_PER_WARP ((TH * TW / 16) / WARPS)        // 16-pixel m-tiles per warp
@@ -314,12 +309,8 @@ __device__ __forceinline__ void grid_exit(unsigned* sync, int waits) {
 #define W_BYTES (32 * COUT)                         // one im2col K = 32 step
 #define Q_BYTES ((SH * SW * 2 + 127) / 128 * 128)   // the quantised halo, channel pairs
 #else
-// PARITY pads each 32+-channel pixel by 16 bytes: 8 consecutive pixels of one ldmatrix then
-// fall on distinct 16-byte bank groups
-#define UPX (PARITY && CUP > 16 ? CUP + 16 : CUP)   // bytes per pixel of the halo buffers
-#define SKX (PARITY && CSK > 16 ? CSK + 16 : CSK)
-#define UP_BYTES (UH * UW * UPX)
-#define SK_BYTES (SH * SW * SKX)
+#define UP_BYTES (UH * UW * CUP)
+#define SK_BYTES (SH * SW * CSK)
 #define W_BYTES (9 * (CUP + CSK) * COUT)
 #define Q_BYTES 0
 #endif
@@ -332,15 +323,13 @@ static_assert((TH * TW / 16) % WARPS == 0, "m-tiles must split evenly over the w
 static_assert(MT_PER_WARP % (2 * (TW / 16)) == 0,
               "each warp holds whole pairs of tile rows (pooling, upsampled rows)");
 static_assert(STEM ? CUP + CSK == 0 : CUP + CSK > 0, "a stem, or at least one source");
-static_assert(!PARITY || (CUP > 0 && !POOL), "PARITY: a conv with an upsampled source, no pool");
 static_assert((W_BYTES + 127) / 128 * 128 + 2 * HALO_BYTES + Q_BYTES == SMEM_BYTES,
               "shared memory layout: weights, two halo buffers, the stem's quantised halo "
               "(fragments.smem_bytes)");
 
 // Copy one source's halo, rows x cols pixels of C channels from padded pixel (py0, px0) of
-// image n of a [N, hp, wp, C] buffer, into dst (zeros past the buffer's last row / column),
-// X bytes per pixel; DEINT: each row's even columns first, then its odd ones (PARITY).
-template <int C, int ROWS, int COLS, int X = C, bool DEINT = false>
+// image n of a [N, hp, wp, C] buffer, into dst (zeros past the buffer's last row / column).
+template <int C, int ROWS, int COLS>
 __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, int n, int py0,
                                           int px0, int hp, int wp) {
     if constexpr (C > 0) {
@@ -354,12 +343,7 @@ __device__ __forceinline__ void copy_halo(i8* dst, const i8* __restrict__ src, i
             const int hy = i / ROW, hx = (i - hy * ROW) / CH;
             const bool ok = hy < rows_left && hx < cols_left;
             const i8* p = ok ? base + (hy * wp + hx) * C + (i % CH) * 16 : src;
-            int d = i * 16;
-            if constexpr (X != C || DEINT) {
-                const int col = DEINT ? (hx & 1) * (COLS / 2) + (hx >> 1) : hx;
-                d = (hy * COLS + col) * X + (i % CH) * 16;
-            }
-            cp_async16(smem_u32(dst + d), p, ok);
+            cp_async16(smem_u32(dst + i * 16), p, ok);
         }
     }
     }
@@ -431,8 +415,8 @@ __device__ __forceinline__ void load_halo(i8* halo, const i8* __restrict__ up,
     const int n = tile / tiles_img, r = tile - n * tiles_img;
     const int y0 = (r / tiles_x) * TH, x0 = (r % tiles_x) * TW;   // unpadded origin
     // low-resolution rows (y0 - 1) >> 1 .. : padded rows y0 / 2 .., columns x0 / 2 ..
-    copy_halo<CUP, UH, UW, UPX>(halo, up, n, y0 >> 1, x0 >> 1, (H >> 1) + 2, (W >> 1) + 2);
-    copy_halo<CSK, SH, SW, SKX, bool(PARITY)>(halo + UP_BYTES, sk, n, y0, x0, H + 2, W + 2);
+    copy_halo<CUP, UH, UW>(halo, up, n, y0 >> 1, x0 >> 1, (H >> 1) + 2, (W >> 1) + 2);
+    copy_halo<CSK, SH, SW>(halo + UP_BYTES, sk, n, y0, x0, H + 2, W + 2);
     cp_commit();
 }
 
@@ -454,8 +438,6 @@ __device__ __forceinline__ void kstep(int (&acc)[MT_PER_WARP][NT][4], const u32 
         u32 addr;
         if (IS_UP) {   // upsampled tap: low-resolution halo row ((ry + dy - 1) >> 1) + 1
             addr = base[dx] + ((((rt + dy - 1) >> 1) + 1) * UW + cb / 2) * C + ch;
-        } else if (PARITY) {   // de-interleaved rows (lane_bases)
-            addr = base[dx] + ((rt + dy) * SW + cb / 2) * SKX + ch;
         } else {
             addr = base[0] + ((rt + dy) * SW + cb + dx) * C + ch;
         }
@@ -486,83 +468,10 @@ __device__ __forceinline__ void lane_bases(u32 (&base)[3], u32 src, int warp, in
 #pragma unroll
         for (int dx = 0; dx < 3; ++dx)
             base[dx] = src + ((row0 / 2) * UW + ((m + dx - 1) >> 1) + 1) * C + 16 * h;
-    } else if (PARITY) {
-        // m-tile row g is pixel 2g, row 8 + g pixel 2g + 1 (parity_up_steps); tap dx reads halo
-        // column 2g + dx (+ 1), at (column & 1) * SW / 2 + (column >> 1) in the buffer
-        constexpr int PAIR = C == 16 ? SW * SKX : 16;
-        const int q = (lane >> 3) & 1, r = lane & 7;
-#pragma unroll
-        for (int dx = 0; dx < 3; ++dx) {
-            const int s = dx + q;
-            base[dx] = src + (row0 * SW + (s & 1) * (SW / 2) + (s >> 1) + r) * SKX + PAIR * h;
-        }
     } else {
         constexpr int PAIR = C == 16 ? SW * C : 16;
         base[0] = base[1] = base[2] = src + (row0 * SW + m) * C + PAIR * h;
     }
-}
-
-// PARITY: the upsampled source's K steps with each A row loaded once per low-resolution row
-// and K step, not once per tap. An m-tile's rows are its even pixels 2g, then its odd ones
-// 2g + 1 (g = 0..7). Tap (dy, dx) takes pixel 2g from low-resolution halo column
-// g + (dx > 0) and pixel 2g + 1 from column g + 1 + (dx == 2) (plus the tile column's half,
-// cb / 2), so three 8-row matrices S_s (columns g + s) give all three taps of a row:
-// (rows g, rows 8 + g) = (S0, S1) for dx = 0, (S1, S1) for 1, (S1, S2) for 2. Exact: the same
-// products as source_steps<true, C>, summed in another order (int32 sums are exact here,
-// plan.safe_bias). The weights are for_each_kstep's: step (tap, c0) at (tap * C / 32 + c0 / 32).
-template <int C>
-__device__ __forceinline__ void parity_up_steps(int (&acc)[MT_PER_WARP][NT][4], u32 src,
-                                                u32& wsm, int warp, int lane) {
-    constexpr int KW = C == 16 ? 16 : 32, CH = C == 16 ? 1 : C / 32;
-    constexpr u32 STEP = NT * 32 * (KW / 4);   // bytes of one K step's fragments
-    const int q = lane >> 3, r = lane & 7;
-    const int row0 = (warp * MT_PER_WARP) / (TW / 16);
-    const u32 lo = src + (row0 / 2) * UW * UPX;
-    // lanes 8 q .. 8 q + 7 address matrix q: K = 32 an x4 of (S0, S1, S0', S1') and an x2 of
-    // (S2, S2'), ' the next 16 channels; K = 16 an x4 of (S0, S1, S2, S2)
-    const u32 ba = KW == 32 ? lo + (r + (q & 1)) * UPX + 16 * (q >> 1)
-                            : lo + (r + min(q, 2)) * UPX;
-    const u32 bb = lo + (r + 2) * UPX + 16 * (q & 1);
-#pragma unroll
-    for (int c = 0; c < CH; ++c) {
-#pragma unroll
-        for (int dy = 0; dy < 3; ++dy) {
-            u32 b[3][NT][2];
-#pragma unroll
-            for (int dx = 0; dx < 3; ++dx)
-                load_bt<NT, KW>(b[dx], wsm + ((3 * dy + dx) * CH + c) * STEP, lane);
-#pragma unroll
-            for (int t = 0; t < MT_PER_WARP; ++t) {
-                const int rt = t / (TW / 16), cb = (t % (TW / 16)) * 16;
-                const u32 off = ((((rt + dy - 1) >> 1) + 1) * UW + cb / 2) * UPX + 32 * c;
-                u32 s0, s1, s2, s0h, s1h, s2h;
-                if constexpr (KW == 32) {
-                    ldsm_x4(ba + off, s0, s1, s0h, s1h);
-                    ldsm_x2(bb + off, s2, s2h);
-#pragma unroll
-                    for (int j = 0; j < NT; ++j) {
-                        mma_k32(acc[t][j], s0, s1, s0h, s1h, b[0][j][0], b[0][j][1]);
-                        mma_k32(acc[t][j], s1, s1, s1h, s1h, b[1][j][0], b[1][j][1]);
-                        mma_k32(acc[t][j], s1, s2, s1h, s2h, b[2][j][0], b[2][j][1]);
-                    }
-                } else {
-                    ldsm_x4(ba + off, s0, s1, s2, s2h);
-#pragma unroll
-                    for (int j = 0; j < NT; ++j) {
-                        mma_k16(acc[t][j], s0, s1, b[0][j][0]);
-                        mma_k16(acc[t][j], s1, s1, b[1][j][0]);
-                        mma_k16(acc[t][j], s1, s2, b[2][j][0]);
-                    }
-                }
-            }
-        }
-    }
-    wsm += 9 * CH * STEP;
-}
-
-// The pixel column (in the tile) of accumulator row g + 8 half of the m-tile at column xb.
-__device__ __forceinline__ int row_pixel(int xb, int g, int half) {
-    return PARITY ? xb + 2 * g + half : xb + g + 8 * half;
 }
 
 // All k-steps of one source (for_each_kstep).
@@ -628,11 +537,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
 #else
         const u32 hs = smem_u32(halo0 + (it & 1) * HALO_BYTES);
         u32 wsm = smem_u32(wsh);
-#if PARITY
-        parity_up_steps<CUP>(acc, hs, wsm, warp, lane);
-#else
         source_steps<true, CUP>(acc, hs, wsm, warp, lane);
-#endif
         source_steps<false, CSK>(acc, hs + UP_BYTES, wsm, warp, lane);
 #endif
 
@@ -681,7 +586,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
             if constexpr (WRITE_OUT) {
 #pragma unroll
                 for (int half = 0; half < 2; ++half) {
-                    const int x = row_pixel(xb, g, half);
+                    const int x = xb + g + 8 * half;
                     if (y < H && x < W) {
                         store_pixel(out + ((long(n) * (H + 2) + y + 1) * (W + 2) + x + 1) * COUT,
                                     v, half, tq);
@@ -695,7 +600,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
                 for (int ct = 0; ct < NCLS_T; ++ct) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
-                        const int cls = ct * 8 + 2 * tq + (e & 1), x = row_pixel(xb, g, e >> 1);
+                        const int cls = ct * 8 + 2 * tq + (e & 1), x = xb + g + 8 * (e >> 1);
                         if (cls < NCLS && y < H && x < W) {
                             const int o = requant<H_RSHIFT, H_LO, H_HI>(h[ct][e] + hbias[cls]);
                             logits[((long(n) * NCLS + cls) * H + y) * W + x] = (i8)o;

@@ -37,12 +37,6 @@ def wide_stores(design: str, wide: bool) -> bool | None:
     """The store layout a call of ``design`` runs with the option ``wide``: None where the
     design has no halo convs (the layout is theirs alone)."""
     return bool(wide) if design in HALO_DESIGNS else None
-
-
-def parity_order(design: str, parity: bool) -> bool | None:
-    """Whether a call of ``design`` runs its decoder halo convs in the parity order with the
-    option ``parity``: None where the design has no per-stage halo convs (gen1 - gen5, gen8)."""
-    return bool(parity) if design in HALO_DESIGNS and design != "gen8" else None
 #: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
 #: beyond that, one more graph copies the input into its own static buffer first
 GRAPHS_IN_PLACE = 4
@@ -119,8 +113,6 @@ class IntTinyIceNetGPU:
     #: the halo convs' 4-byte output stores by default (fragments.store_channels): 2.2 % less
     #: kernel time at 1024² x 16, 1.1 µs less GPU time at 256² x 1 (run 30, bench notes)
     WIDE = True
-    #: the decoders' halo convs in the parity order (bench/gpu_kernels_notes.md, ninth round)
-    PARITY = True
     QUANT_BLOCK = 256
     #: halo convs (gen6, gen7, CUDA C++): TH x TW output pixels per program, warps; per stage for
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
@@ -137,7 +129,7 @@ class IntTinyIceNetGPU:
                  tiles: dict[str, tuple[int, ...]] | None = None,
                  stages: int | None = None, design: str | None = None,
                  pdl: bool | None = None, fused: bool = False,
-                 wide: bool | None = None, parity: bool | None = None) -> None:
+                 wide: bool | None = None) -> None:
         """``tiles`` overrides the launch shape per stage name (or ``"*"`` for all):
         ``(TH, TW, warps)``, ``(TH, TW, warps, pipeline stages)`` or ``(..., stages, vec)``
         with ``vec`` the widest activation copy in bytes (16: cp.async bypassing L1;
@@ -150,9 +142,7 @@ class IntTinyIceNetGPU:
         grid-wide waits between the stages, on the small calls' tiles unless ``tiles`` says
         otherwise (measured slower than per-stage launches at every size tried:
         bench/gpu_kernels_notes.md, so off by default). ``wide`` packs the halo convs'
-        output columns for 4-byte stores (default :attr:`WIDE`); ``parity`` runs the halo
-        convs with an upsampled source in the parity order (``halo_conv.cu``'s PARITY; default
-        :attr:`PARITY`). A named tile for a halo conv
+        output columns for 4-byte stores (default :attr:`WIDE`). A named tile for a halo conv
         (gen6 / gen7: encoder0 too in gen7) must suit it (:func:`cuda_halo.check_tile`);
         gen8's program tile is ``tiles["network"]`` (default :attr:`NET_TILE`), and gen8 refuses
         a net or tile whose buffers do not fit in shared memory."""
@@ -187,7 +177,6 @@ class IntTinyIceNetGPU:
                               f"CUDA device (and CuPy), not {self.device.type}")
         self.fused = bool(fused)
         self.wide = self.WIDE if wide is None else bool(wide)
-        self.parity = self.PARITY if parity is None else bool(parity)
         if self.fused and self.design not in (AUTO, "gen7"):
             raise ConfigError(f"fused=True runs gen7's CUDA C++ convs as one kernel; design "
                               f"{self.design} launches each stage")
@@ -258,10 +247,6 @@ class IntTinyIceNetGPU:
     def wide_stores(self, pixels: int) -> bool | None:
         """Whether a call of ``pixels`` stores 4 bytes at a time (:func:`wide_stores`)."""
         return wide_stores(self.resolve(pixels), self.wide)
-
-    def parity_order(self, pixels: int) -> bool | None:
-        """Whether a call of ``pixels`` runs in the parity order (:func:`parity_order`)."""
-        return parity_order(self.resolve(pixels), self.parity)
 
     def resolve(self, pixels: int) -> str:
         """The design a call of ``pixels`` full-resolution pixels runs (``plan.resolve_design``)."""
@@ -390,8 +375,7 @@ class IntTinyIceNetGPU:
         kernel = self._halo_kernels.get(key)
         if kernel is None:
             kernel = self._halo_kernels[key] = HaloKernel(stage, tile, low.plan.quant,
-                                                          pdl=self.pdl, wide=self.wide,
-                                                          parity=self.parity)
+                                                          pdl=self.pdl, wide=self.wide)
         return kernel
 
     @staticmethod
@@ -511,8 +495,7 @@ class IntTinyIceNetGPU:
         key = (low.design, "network", tuple(t for _, t in specs))
         kernel = self._halo_kernels.get(key)
         if kernel is None:
-            kernel = self._halo_kernels[key] = FusedKernel(specs, low.plan.quant, self.wide,
-                                                                   self.parity)
+            kernel = self._halo_kernels[key] = FusedKernel(specs, low.plan.quant, self.wide)
         args, most = [], 0
         for (stage, tile), tensors in zip(specs, low.tensors):
             a, tiles = self._halo_args(state, stage, tensors, tile, x)
