@@ -173,15 +173,19 @@ def test_stem_model_equals_the_emulator(wb, ab, skips, widths, wide):
 
 
 @pytest.mark.parametrize("rshift", [1, 2, 5, 7, 13, 30])
-def test_the_biased_shift_formula_rounds_half_to_even(rshift):
+def test_the_started_accumulator_rounds_half_to_even(rshift):
     # the identity halo_conv.cu's requant relies on (the kernel itself runs in the GPU tests):
-    # (acc + half - 1 + ((acc >> s) & 1)) >> s, against plan.round_shift
+    # from t = acc + half (the accumulator's start holds the offset), t >> s, with bit 0
+    # cleared where the low s bits of t are all 0 (a tie), against plan.round_shift
     rng = np.random.default_rng(rshift)
     half = 1 << (rshift - 1)
     ties = (np.arange(-40, 40) << rshift) + half                 # exact halves, both signs
     acc = np.concatenate([ties, ties - 1, ties + 1,
                           rng.integers(-2**31 + 2**rshift, 2**31 - 2**rshift, 4000)])
-    kernel = (acc + (half - 1) + ((acc >> rshift) & 1)) >> rshift
+    acc = acc[np.abs(acc + half) < 2**31 - 1]                   # what int32 holds (safe_bias)
+    assert acc.size > 4000
+    t = (acc + half).astype(np.int32)
+    kernel = np.where(t & ((1 << rshift) - 1) == 0, (t >> rshift) & ~1, t >> rshift)
     assert np.array_equal(kernel, P.round_shift(acc, rshift))
 
 
