@@ -81,10 +81,9 @@ template <int RS>
 __device__ __forceinline__ constexpr int round_half() { return RS > 0 ? 1 << (RS - 1) : 0; }
 
 // round half to even of acc * 2**-rshift, clamped (plan.apply_requant), from t = acc +
-// round_half<RS>(): every accumulator starts at its bias plus that offset, so neither costs an
-// instruction here. t >> RS rounds half up; a tie (the low RS bits of t all 0) goes to the even
-// neighbour by clearing bit 0. plan.safe_bias keeps acc + half inside int32 (the MMAs' int32
-// sums wrap, so only the final value must fit).
+// round_half<RS>() (the callers add it with the bias, in one addition): t >> RS rounds half up,
+// and a tie (the low RS bits of t all 0) goes to the even neighbour by clearing bit 0.
+// plan.safe_bias keeps acc + half inside int32.
 template <int RS, int MINV, int MAXV>
 __device__ __forceinline__ int requant(int t) {
     int q;
@@ -170,15 +169,12 @@ __device__ __forceinline__ void store_channels(i8* px, const int (&v)[NT][4], in
 // The 1x1 head as m16n8k16 MMAs straight from the accumulator layout: for the n-tile pair
 // (2p, 2p+1), lane (g, tq) holds columns 2tq, 2tq+1 of both n-tiles for pixels g and g+8, which
 // is the A fragment of K = 16 with the head's rows permuted to those columns' channels
-// (fragments.head_channels). h starts at start (head_start: bias and rounding offset).
+// (fragments.head_channels).
 template <int NT, int NCLS_T_, int XOR>
 __device__ __forceinline__ void head_mma(int (&h)[NCLS_T_][4], const int (&v)[NT][4],
-                                         const u32* __restrict__ hfrag, int lane,
-                                         const int (&start)[NCLS_T_][2]) {
+                                         const u32* __restrict__ hfrag, int lane) {
 #pragma unroll
-    for (int ct = 0; ct < NCLS_T_; ++ct)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) h[ct][e] = start[ct][e & 1];
+    for (int ct = 0; ct < NCLS_T_; ++ct) h[ct][0] = h[ct][1] = h[ct][2] = h[ct][3] = 0;
 #pragma unroll
     for (int p = 0; p < NT / 2; ++p) {
         u32 a[2];
@@ -194,20 +190,6 @@ __device__ __forceinline__ void head_mma(int (&h)[NCLS_T_][4], const int (&v)[NT
         for (int ct = 0; ct < NCLS_T_; ++ct)
             mma_k16(h[ct], a[0], a[1], hfrag[(p * NCLS_T_ + ct) * 32 + lane]);
     }
-}
-
-// This lane's head accumulator starts: class ct * 8 + 2 tq (+ 1)'s bias plus requant's
-// rounding offset (0 past the last class, whose values are never stored).
-template <int NCLS_T_, int NCLS_, int H_RS>
-__device__ __forceinline__ void head_start(int (&start)[NCLS_T_][2],
-                                           const int* __restrict__ hbias, int tq) {
-#pragma unroll
-    for (int ct = 0; ct < NCLS_T_; ++ct)
-#pragma unroll
-        for (int k = 0; k < 2; ++k) {
-            const int cls = ct * 8 + 2 * tq + k;
-            start[ct][k] = (cls < NCLS_ ? __ldg(hbias + cls) : 0) + round_half<H_RS>();
-        }
 }
 
 // The K steps of one source of C channels (upsampled: UP) in the order
@@ -526,15 +508,13 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
 
     for (int i = threadIdx.x; i < W_BYTES / 16; i += WARPS * 32)
         cp_async16(smem_u32(wsh + i * 16), wfrag + i * 16, true);
-    int bias_r[NT][2];   // the accumulators' start: bias and requant's rounding offset
+    int bias_r[NT][2];   // with requant's rounding offset
 #pragma unroll
     for (int j = 0; j < NT; ++j) {
         const int c = bias_channel<bool(WIDE)>(j, tq);
         bias_r[j][0] = bias[c] + round_half<RSHIFT>();
         bias_r[j][1] = bias[c + 1] + round_half<RSHIFT>();
     }
-    int hstart[NCLS_T][2];
-    if constexpr (HEAD) head_start<NCLS_T, NCLS, H_RSHIFT>(hstart, hbias, tq);
     gdc_wait_then_release();   // (weights and bias are constants: read before the wait)
     int tile = blockIdx.x;
     load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
@@ -554,8 +534,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
         for (int t = 0; t < MT_PER_WARP; ++t)
 #pragma unroll
             for (int j = 0; j < NT; ++j)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) acc[t][j][e] = bias_r[j][e & 1];
+                acc[t][j][0] = acc[t][j][1] = acc[t][j][2] = acc[t][j][3] = 0;
 #if STEM
         i8* qh = halo0 + 2 * HALO_BYTES;
         quantise_halo(qh, halo0 + (it & 1) * HALO_BYTES, qscale);
@@ -577,7 +556,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
             for (int j = 0; j < NT; ++j)
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
-                    acc[t][j][e] = requant<RSHIFT, LO, HI>(acc[t][j][e]);
+                    acc[t][j][e] = requant<RSHIFT, LO, HI>(acc[t][j][e] + bias_r[j][e & 1]);
         if constexpr (POOL) {
             // 2 x 2 max: rows ry, ry + 1 are m-tiles t, t + TW/16 of this warp; pixels x, x + 1
             // are lanes 4 apart. Even groups store pooled pixel (y / 2, x / 2).
@@ -622,14 +601,15 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
             }
             if constexpr (HEAD) {
                 int h[NCLS_T][4];   // the 1x1 head: head_mma
-                head_mma<NT, NCLS_T, H_XOR>(h, v, hfrag, lane, hstart);
+                head_mma<NT, NCLS_T, H_XOR>(h, v, hfrag, lane);
 #pragma unroll
                 for (int ct = 0; ct < NCLS_T; ++ct) {
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         const int cls = ct * 8 + 2 * tq + (e & 1), x = xb + g + 8 * (e >> 1);
                         if (cls < NCLS && y < H && x < W) {
-                            const int o = requant<H_RSHIFT, H_LO, H_HI>(h[ct][e]);
+                            const int o = requant<H_RSHIFT, H_LO, H_HI>(
+                                h[ct][e] + (hbias[cls] + round_half<H_RSHIFT>()));
                             logits[((long(n) * NCLS + cls) * H + y) * W + x] = (i8)o;
                         }
                     }

@@ -163,10 +163,11 @@ enum { EPI_STORE = 0, EPI_UP = 1, EPI_HEAD = 2 };
 // (UROWS x UCOLS; output pixel (r, c) fills (2r + UOY, 2c + UOX) .. + 1), HEAD: the 1x1 head,
 // int8 logits NCHW in global memory. Pixels outside the image store the stored form of 0.
 template <class S>
-__device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int live, i8* dst,
+__device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int live,
+                                       const int (&bias_r)[S::NT][2], i8* dst,
                                        const u32* __restrict__ hfrag,
-                                       const int (&hstart)[S::NCLS_T][2],
-                                       i8* __restrict__ logits, const Tile& t, int lane) {
+                                       const int* __restrict__ hbias, i8* __restrict__ logits,
+                                       const Tile& t, int lane) {
     constexpr int NT = S::NT;
     const int g = lane >> 2, tq = lane & 3;
 #pragma unroll
@@ -177,11 +178,11 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
         for (int j = 0; j < NT; ++j)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
-                v[j][e] = requant<S::RSHIFT, S::LO, S::HI>(acc[i][j][e]);
+                v[j][e] = requant<S::RSHIFT, S::LO, S::HI>(acc[i][j][e] + bias_r[j][e & 1]);
         const int p0 = 16 * (t0 + i) + g;
         if constexpr (S::EPI == EPI_HEAD) {
             int h[S::NCLS_T][4];
-            head_mma<NT, S::NCLS_T, S::H_XOR>(h, v, hfrag, lane, hstart);
+            head_mma<NT, S::NCLS_T, S::H_XOR>(h, v, hfrag, lane);
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int p = p0 + 8 * (e >> 1), r = p / S::COLS, c = p - r * S::COLS;
@@ -191,7 +192,8 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
                 for (int ct = 0; ct < S::NCLS_T; ++ct) {
                     const int cls = ct * 8 + 2 * tq + (e & 1);
                     if (cls < S::NCLS) {
-                        const int o = requant<S::H_RSHIFT, S::H_LO, S::H_HI>(h[ct][e]);
+                        const int o = requant<S::H_RSHIFT, S::H_LO, S::H_HI>(
+                            h[ct][e] + (hbias[cls] + round_half<S::H_RSHIFT>()));
                         logits[((long(t.n) * S::NCLS + cls) * t.h + y) * t.w + x] = (i8)o;
                     }
                 }
@@ -220,30 +222,15 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
     }
 }
 
-// The accumulators' start (bias and requant's rounding offset), and the head's (head_start).
 template <class S>
-__device__ __forceinline__ void load_bias(int (&bias_r)[S::NT][2], int (&hstart)[S::NCLS_T][2],
-                                          const int* __restrict__ bias,
-                                          const int* __restrict__ hbias, int lane) {
+__device__ __forceinline__ void load_bias(int (&bias_r)[S::NT][2], const int* __restrict__ bias,
+                                          int lane) {
 #pragma unroll
     for (int j = 0; j < S::NT; ++j) {
         const int c = bias_channel<S::WIDE>(j, lane & 3);
-        bias_r[j][0] = __ldg(bias + c) + round_half<S::RSHIFT>();
+        bias_r[j][0] = __ldg(bias + c) + round_half<S::RSHIFT>();   // (requant's offset)
         bias_r[j][1] = __ldg(bias + c + 1) + round_half<S::RSHIFT>();
     }
-    if constexpr (S::EPI == EPI_HEAD) head_start<S::NCLS_T, S::NCLS, S::H_RSHIFT>(hstart, hbias,
-                                                                                lane & 3);
-}
-
-template <class S>
-__device__ __forceinline__ void start_acc(int (&acc)[S::MB][S::NT][4],
-                                          const int (&bias_r)[S::NT][2]) {
-#pragma unroll
-    for (int i = 0; i < S::MB; ++i)
-#pragma unroll
-        for (int j = 0; j < S::NT; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[i][j][e] = bias_r[j][e & 1];
 }
 
 // A 3x3 conv over region S (NPIX pixels, COLS wide) from up to two source views in shared
@@ -257,12 +244,16 @@ __device__ __forceinline__ void conv_phase(u32 up, u32 sk, u32 wsm0,
                                            i8* __restrict__ logits, const Tile& t) {
     constexpr int MT = (S::NPIX + 15) / 16, NT = S::NT, MB = S::MB;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int bias_r[NT][2], hstart[S::NCLS_T][2];
-    load_bias<S>(bias_r, hstart, bias, hbias, lane);
+    int bias_r[NT][2];
+    load_bias<S>(bias_r, bias, lane);
     for (int t0 = warp * MB; t0 < MT; t0 += WARPS * MB) {
         const int live = min(MB, MT - t0);
         int acc[MB][NT][4];
-        start_acc<S>(acc, bias_r);
+#pragma unroll
+        for (int i = 0; i < MB; ++i)
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+                acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
         u32 wsm = wsm0;
         if constexpr (S::CUP > 0) {
             u32 base[MB];
@@ -274,7 +265,7 @@ __device__ __forceinline__ void conv_phase(u32 up, u32 sk, u32 wsm0,
             region_bases<S::CSK, S::SPITCH, false, S::COLS, S::NPIX, MB>(base, sk, t0, lane);
             region_source<S::CSK, S::SPITCH, false, NT, MB>(acc, base, wsm, live, lane);
         }
-        finish<S>(acc, t0, live, dst, hfrag, hstart, logits, t, lane);
+        finish<S>(acc, t0, live, bias_r, dst, hfrag, hbias, logits, t, lane);
     }
 }
 
@@ -286,8 +277,8 @@ __device__ __forceinline__ void stem_phase(u32 q, u32 wsm, const int* __restrict
                                            i8* dst, const Tile& t) {
     constexpr int MT = (S::NPIX + 15) / 16, NT = S::NT, MB = S::MB;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;
-    int bias_r[NT][2], hstart[S::NCLS_T][2];
-    load_bias<S>(bias_r, hstart, bias, nullptr, lane);
+    int bias_r[NT][2];
+    load_bias<S>(bias_r, bias, lane);
     u32 b[NT][2];
     load_bt<NT, 32>(b, wsm, lane);
     const int k0 = 2 * (lane & 3), k1 = k0 + 1;
@@ -296,9 +287,11 @@ __device__ __forceinline__ void stem_phase(u32 q, u32 wsm, const int* __restrict
     for (int t0 = warp * MB; t0 < MT; t0 += WARPS * MB) {
         const int live = min(MB, MT - t0);
         int acc[MB][NT][4];
-        start_acc<S>(acc, bias_r);
 #pragma unroll
         for (int i = 0; i < MB; ++i) {
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+                acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
             if (i >= live) continue;
             u32 px[2];
 #pragma unroll
@@ -313,6 +306,6 @@ __device__ __forceinline__ void stem_phase(u32 q, u32 wsm, const int* __restrict
 #pragma unroll
             for (int j = 0; j < NT; ++j) mma_k32(acc[i][j], a0, a1, a2, a3, b[j][0], b[j][1]);
         }
-        finish<S>(acc, t0, live, dst, nullptr, hstart, nullptr, t, lane);
+        finish<S>(acc, t0, live, bias_r, dst, nullptr, nullptr, nullptr, t, lane);
     }
 }

@@ -292,7 +292,6 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
             MB=min(group_size(nt), -(-m_tiles(region) // warps)),
             RSHIFT=s.requant.rshift, LO=s.requant.lo, HI=s.requant.hi, OUT_XOR=s.out_xor,
             WIDE=bool(wide), EPI=epi, LEVEL=s.level, OY=region.oy, OX=region.ox, **extra)
-        fields.setdefault("NCLS_T", 1)   # (the size of the head's accumulator starts)
         if s.level and not s.name.startswith("decoder"):   # its pooled source first
             reg, ch, xor, _ = geo.buffers[f"pooled{s.level}"]
             ereg = geo.buffers[f"encoder{s.level - 1}"][0]
