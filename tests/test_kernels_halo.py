@@ -173,10 +173,10 @@ def test_stem_model_equals_the_emulator(wb, ab, skips, widths, wide):
 
 
 @pytest.mark.parametrize("rshift", [1, 2, 5, 7, 13, 30])
-def test_the_started_accumulator_rounds_half_to_even(rshift):
+def test_the_tie_clearing_shift_rounds_half_to_even(rshift):
     # the identity halo_conv.cu's requant relies on (the kernel itself runs in the GPU tests):
-    # from t = acc + half (the accumulator's start holds the offset), t >> s, with bit 0
-    # cleared where the low s bits of t are all 0 (a tie), against plan.round_shift
+    # from t = acc + half (the offset folded into the bias), t >> s, with bit 0 cleared where
+    # the low s bits of t are all 0 (a tie), against plan.round_shift
     rng = np.random.default_rng(rshift)
     half = 1 << (rshift - 1)
     ties = (np.arange(-40, 40) << rshift) + half                 # exact halves, both signs
