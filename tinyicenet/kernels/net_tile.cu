@@ -19,13 +19,8 @@
 // address per row, so rows need not lie in one image row). The K steps and the weights'
 // B fragments are the halo convs' (fragments.ksteps, fragments.pack_conv).
 
-// Bytes from one pixel to the next in a buffer of C channels: 16 more than C from 32 channels
-// on, so that the 8 pixels of an ldmatrix matrix fall on 8 distinct bank groups (C = 32 or 64
-// alone would give 2- or 4-way bank conflicts); net_tile.pixel_bytes.
-template <int C>
-__device__ __forceinline__ constexpr int pixel_bytes() {
-    return C >= 32 ? C + 16 : C;
-}
+// Bytes from one pixel to the next in a buffer come with each phase's constants (PB, UPB, SPB,
+// OPB: net_tile.pixel_bytes, which pads 32+-channel pixels against bank conflicts).
 
 // The tile: image n, its origin (y0, x0) at full resolution, the image's size.
 struct Tile {
@@ -90,7 +85,7 @@ __device__ __forceinline__ void load_input(i8* q, const float* __restrict__ x, c
 // Outside the image: the stored form of 0.
 template <class P>
 __device__ __forceinline__ void pool_phase(const i8* src, i8* dst, const Tile& t) {
-    constexpr int WORDS = P::C / 4, PW = pixel_bytes<P::C>() / 4, ROW = P::SPITCH * PW;
+    constexpr int WORDS = P::C / 4, PW = P::PB / 4, ROW = P::SPITCH * PW;
     const u32 zero = 0x01010101u * (u32(-P::XOR) & 0xff);
     const u32* s = reinterpret_cast<const u32*>(src);
     for (int i = threadIdx.x; i < P::ROWS * P::COLS * WORDS; i += THREADS) {
@@ -127,13 +122,13 @@ __device__ __forceinline__ void region_step(int (&acc)[MB][NT][4], const u32 (&b
 }
 
 // Lane row address of each m-tile of the group at t0 in a source view (the pixel of output
-// (0, 0)'s tap (0, 0)) PITCH pixels wide with C channels: pixel 16 (t0 + i) + m of the region
-// (the last one past its end), K rows 16 h .. from the next 16 channels or, for a 16-channel
-// source read in tap pairs, the next row (fragments.ksteps).
-template <int C, int PITCH, bool UP, int COLS, int NPIX, int MB>
+// (0, 0)'s tap (0, 0)) PITCH pixels wide with C channels, PB bytes per pixel: pixel
+// 16 (t0 + i) + m of the region (the last one past its end), K rows 16 h .. from the next 16
+// channels or, for a 16-channel source read in tap pairs, the next row (fragments.ksteps).
+template <int C, int PITCH, int PB, bool UP, int COLS, int NPIX, int MB>
 __device__ __forceinline__ void region_bases(u32 (&base)[MB], u32 view, int t0, int lane) {
     const int m = (lane & 7) + 8 * ((lane >> 3) & 1), h = lane >> 4;
-    constexpr int PB = pixel_bytes<C>(), PAIR = C == 16 ? (UP ? 0 : PITCH * PB) : 16;
+    constexpr int PAIR = C == 16 ? (UP ? 0 : PITCH * PB) : 16;
 #pragma unroll
     for (int i = 0; i < MB; ++i) {
         const int p = min(16 * (t0 + i) + m, NPIX - 1), r = p / COLS, c = p - r * COLS;
@@ -143,11 +138,10 @@ __device__ __forceinline__ void region_bases(u32 (&base)[MB], u32 view, int t0, 
 
 // All K steps of one source (for_each_kstep): tap (dy, dx) moves the lane rows by
 // (dy * PITCH + dx) pixels, a channel slice by its bytes.
-template <int C, int PITCH, bool UP, int NT, int MB>
+template <int C, int PITCH, int PB, bool UP, int NT, int MB>
 __device__ __forceinline__ void region_source(int (&acc)[MB][NT][4], const u32 (&base)[MB],
                                               u32& wsm, int live, int lane) {
     if constexpr (C > 0) {
-        constexpr int PB = pixel_bytes<C>();
         for_each_kstep<C, UP, NT>(wsm, [&](auto kw, int tap, int c0, u32 w) {
             region_step<decltype(kw)::value>(acc, base, w,
                                              ((tap / 3) * PITCH + tap % 3) * PB + c0, live,
@@ -205,7 +199,7 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
                 if (p >= S::NPIX) continue;
                 const bool keep = in_image(t, S::LEVEL, S::OY + r, S::OX + c);
                 if constexpr (S::EPI == EPI_STORE) {
-                    store_channels<NT, S::OUT_XOR, S::WIDE>(dst + p * pixel_bytes<NT * 8>(), v,
+                    store_channels<NT, S::OUT_XOR, S::WIDE>(dst + p * S::OPB, v,
                                                             half, tq, keep);
                 } else {
 #pragma unroll
@@ -213,7 +207,7 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
                         const int rr = 2 * r + (k >> 1) + S::UOY, cc = 2 * c + (k & 1) + S::UOX;
                         if (unsigned(rr) < unsigned(S::UROWS) && unsigned(cc) < unsigned(S::UCOLS))
                             store_channels<NT, S::OUT_XOR, S::WIDE>(
-                                dst + (rr * S::UCOLS + cc) * pixel_bytes<NT * 8>(), v, half,
+                                dst + (rr * S::UCOLS + cc) * S::OPB, v, half,
                                 tq, keep);
                     }
                 }
@@ -257,13 +251,15 @@ __device__ __forceinline__ void conv_phase(u32 up, u32 sk, u32 wsm0,
         u32 wsm = wsm0;
         if constexpr (S::CUP > 0) {
             u32 base[MB];
-            region_bases<S::CUP, S::UPITCH, true, S::COLS, S::NPIX, MB>(base, up, t0, lane);
-            region_source<S::CUP, S::UPITCH, true, NT, MB>(acc, base, wsm, live, lane);
+            region_bases<S::CUP, S::UPITCH, S::UPB, true, S::COLS, S::NPIX, MB>(base, up, t0,
+                                                                                 lane);
+            region_source<S::CUP, S::UPITCH, S::UPB, true, NT, MB>(acc, base, wsm, live, lane);
         }
         if constexpr (S::CSK > 0) {
             u32 base[MB];
-            region_bases<S::CSK, S::SPITCH, false, S::COLS, S::NPIX, MB>(base, sk, t0, lane);
-            region_source<S::CSK, S::SPITCH, false, NT, MB>(acc, base, wsm, live, lane);
+            region_bases<S::CSK, S::SPITCH, S::SPB, false, S::COLS, S::NPIX, MB>(base, sk, t0,
+                                                                                  lane);
+            region_source<S::CSK, S::SPITCH, S::SPB, false, NT, MB>(acc, base, wsm, live, lane);
         }
         finish<S>(acc, t0, live, bias_r, dst, hfrag, hbias, logits, t, lane);
     }

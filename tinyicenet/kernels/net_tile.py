@@ -102,7 +102,8 @@ class Geometry:
 
 
 def pixel_bytes(channels: int) -> int:
-    """Bytes from one pixel to the next in a buffer (``net_tile.cu``'s ``pixel_bytes``): 16
+    """Bytes from one pixel to the next in a buffer (emitted into ``net_tile.cu``'s phase
+    constants as PB, UPB, SPB and OPB): 16
     more than the channels from 32 channels on, so that the 8 pixels an ldmatrix matrix reads
     fall on distinct shared-memory bank groups instead of 2- and 4-way conflicts (decoder1
     3.6 µs instead of 4.6 at 256² x 1: bench/gpu_kernels_notes.md, run 34)."""
@@ -291,14 +292,16 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
             NT=nt, NPIX=region.pixels, COLS=region.cols,
             MB=min(group_size(nt), -(-m_tiles(region) // warps)),
             RSHIFT=s.requant.rshift, LO=s.requant.lo, HI=s.requant.hi, OUT_XOR=s.out_xor,
-            WIDE=bool(wide), EPI=epi, LEVEL=s.level, OY=region.oy, OX=region.ox, **extra)
+            WIDE=bool(wide), EPI=epi, LEVEL=s.level, OY=region.oy, OX=region.ox,
+            OPB=pixel_bytes(s.cout_p), **extra)
         if s.level and not s.name.startswith("decoder"):   # its pooled source first
             reg, ch, xor, _ = geo.buffers[f"pooled{s.level}"]
             ereg = geo.buffers[f"encoder{s.level - 1}"][0]
             sy, sx = reg.double().offset_in(ereg)
-            parts.append(_struct(f"P{k}", dict(C=ch, ROWS=reg.rows, COLS=reg.cols,
-                                                LEVEL=reg.level, OY=reg.oy, OX=reg.ox,
-                                                SPITCH=ereg.cols, SOY=sy, SOX=sx, XOR=xor)))
+            parts.append(_struct(f"P{k}", dict(C=ch, PB=pixel_bytes(ch), ROWS=reg.rows,
+                                                COLS=reg.cols, LEVEL=reg.level, OY=reg.oy,
+                                                OX=reg.ox, SPITCH=ereg.cols, SOY=sy, SOX=sx,
+                                                XOR=xor)))
             body.append("    __syncthreads();\n")
             stamp()
             body.append(f"    pool_phase<P{k}>({at(f'encoder{s.level - 1}')}, "
@@ -315,11 +318,12 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
         views = {True: "0u", False: "0u"}
         for name, off, pitch, up in _sources(s, geo):
             fields["UPITCH" if up else "SPITCH"] = pitch
+            fields["UPB" if up else "SPB"] = pixel_bytes(geo.buffers[name][1])
             views[up] = f"smem_u32({at(name, off)})"
         up, sk = F.sources(s)
         fields.update(CUP=up.channels if up else 0, CSK=sk.channels if sk else 0)
-        fields.setdefault("UPITCH", 0)
-        fields.setdefault("SPITCH", 0)
+        for key in ("UPITCH", "SPITCH", "UPB", "SPB"):
+            fields.setdefault(key, 0)
         parts.append(_struct(f"S{k}", fields))
         head = "hfrag, hbias, logits" if epi == 2 else "nullptr, nullptr, nullptr"
         body.append(f"    conv_phase<S{k}>({views[True]}, {views[False]}, {wsm}, b{k}, {out}, "
