@@ -24,7 +24,8 @@ import numpy as np
 
 from tinyicenet.errors import ConfigError, ToolNotFoundError
 from tinyicenet.kernels import net_tile
-from tinyicenet.kernels.fragments import class_tiles, is_stem, smem_bytes, source, sources
+from tinyicenet.kernels.fragments import (class_tiles, is_stem, sections, smem_bytes, source,
+                                          sources)
 from tinyicenet.kernels.occupancy import programs_per_sm
 from tinyicenet.kernels.plan import ConvStage, Plan, QuantStage
 
@@ -92,9 +93,7 @@ def fused_source(specs: list[tuple[ConvStage, tuple[int, int, int]]],
     """CUDA source of one kernel ``tinyicenet_net`` running ``specs`` (stage, tile) in order:
     each stage's section of ``halo_conv.cu`` in namespace ``s<i>`` with its constants, and a
     grid-wide wait after every stage but the last. All tiles need the same warps."""
-    text = source()
-    common, rest = text.split("//@stage\n")
-    stage_code = rest.split("//@kernel\n")[0]
+    common, stage_code = sections()
     warps = {t[2] for _, t in specs}
     if len(warps) != 1:
         raise ConfigError(f"a fused kernel needs one warp count per program, not {sorted(warps)}")

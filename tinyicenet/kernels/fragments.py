@@ -39,6 +39,13 @@ def source() -> str:
     return resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()
 
 
+def sections() -> tuple[str, str]:
+    """The source's helper section and one stage's device code (split at its ``//@stage`` and
+    ``//@kernel`` markers): what the fused kernel and gen8 compose from."""
+    common, rest = source().split("//@stage\n")
+    return common, rest.split("//@kernel\n")[0]
+
+
 def ksteps(channels: int, up: bool) -> list[tuple[tuple[int, int], ...]]:
     """The K steps of a ``channels``-wide source (16, or a multiple of 32: the plan's padded
     widths), in kernel order: each one or two 16-channel slices (tap, first channel), for

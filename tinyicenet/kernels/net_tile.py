@@ -259,7 +259,7 @@ def kernel_source(plan: Plan, tile: tuple[int, int, int] = TILE, wide: bool = Fa
     each phase (a profile; off in the runner)."""
     geo = fitted_geometry(plan, tile)
     th, tw, warps = geo.tile
-    common = F.source().split("//@stage\n")[0]
+    common = F.sections()[0]
     net = resources.files("tinyicenet.kernels").joinpath(SOURCE).read_text()
     q = plan.quant
     parts = [f"#define THREADS {32 * warps}\n#define WARPS {warps}\n", common, net, "\n"]
