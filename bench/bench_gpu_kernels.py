@@ -37,7 +37,8 @@ Usage (repository root, package not installed)::
     # on the GPU machine (carry out/gpu_kernels):
     M=out/gpu_kernels; PYTHONPATH=. python bench/bench_gpu_kernels.py \
         --model $M/tinyicenet_w8a8.npz --scenes $M/scenes.npz \
-        --check $M/tinyicenet_w8a8.npz,$M/tinyicenet_w4a4.npz --out bench/results/gpu_kernels_h200.json
+        --check $M/tinyicenet_w8a8.npz,$M/tinyicenet_w4a4.npz \
+        --out bench/results/gpu_kernels_h200.json
 
 Without ``--model`` / ``--check`` files it runs on seeded synthetic integer models.
 ``--device cpu`` runs the eager variants on the CPU through the same code (smoke test of the
@@ -517,7 +518,8 @@ def entry_of(result: dict[str, Any], variant: str, prec: str, h: int, w: int, op
             "fps": fps, "fps_synchronised": result.get("synchronised_tiles_per_s"),
             "latency_ms_p50": result["latency_ms"]["p50"],
             "latency_ms_p99": result["latency_ms"]["p99"],
-            "mj_per_image": e["per_tile_gross"], "mj_per_image_above_idle": e["per_tile_above_idle"],
+            "mj_per_image": e["per_tile_gross"],
+            "mj_per_image_above_idle": e["per_tile_above_idle"],
             "power_w": result["power_w"]["average"],
             "ops_per_image": ops, "tops": tops,
             "peak_used": "int8 GEMM" if kern else "bf16 GEMM",
@@ -770,7 +772,8 @@ def main(argv: list[str] | None = None) -> int:
     idle = measure_idle(meter, args.idle, sync)
     record["idle"] = {"seconds": idle.elapsed_s, "power_w": idle.average_power_w,
                       "reason": idle.reason}
-    log(f"idle power: {idle.average_power_w if idle.average_power_w is None else round(idle.average_power_w, 1)} W")
+    watts = idle.average_power_w
+    log(f"idle power: {watts if watts is None else round(watts, 1)} W")
     config = BenchConfig(window_s=args.window, repetitions=args.repetitions,
                          warmup_s=args.warmup, warmup_calls=3, measure_idle=False,
                          latency_s=args.latency,
