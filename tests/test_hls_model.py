@@ -240,7 +240,7 @@ def test_fixed_reuse_factor_is_moved_like_hls4ml_and_reported(tmp_path, skip_des
     ("planner: {tiles: [0]}", "planner.tiles"),
     ("planner: {utilisation_limit: {lut: 1.5}}", "utilisation_limit.lut"),
     ("oops: 1", "unknown top-level"),
-    ("layers: [", "not valid YAML"),
+    ("layers: [", r"bad.yml line \d+: invalid YAML"),
 ])
 def test_bad_settings_yaml(tmp_path, text, match):
     from tinyicenet.hls.settings import load_settings
@@ -257,7 +257,7 @@ def test_binary_settings_file(tmp_path):
 
     blob = tmp_path / "model.pt"
     blob.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ConfigError, match="model.pt: not a text"):
+    with pytest.raises(ConfigError, match="model.pt: cannot read the HLS settings file"):
         load_settings(blob)
 
 

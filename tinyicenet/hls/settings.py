@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from tinyicenet.errors import ConfigError
 from tinyicenet.resources import resource_dir
+from tinyicenet.yamlfile import read_mapping
 
 STRATEGIES = ("resource", "latency")
 AUTO = "auto"
@@ -52,17 +52,7 @@ def default_settings_path() -> Path:
 
 
 def _read_yaml(p: Path) -> dict:
-    if not p.is_file():
-        raise ConfigError(f"{p}: HLS settings file not found")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not a text (YAML) file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level")
-    return raw
+    return read_mapping(p, "HLS settings")
 
 
 @functools.lru_cache(maxsize=None)

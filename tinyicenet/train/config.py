@@ -25,6 +25,7 @@ import yaml
 from tinyicenet.data.tables import CHARTS
 from tinyicenet.errors import ConfigError
 from tinyicenet.models.registry import ModelName, parse_model_name
+from tinyicenet.yamlfile import read_mapping
 
 
 
@@ -366,21 +367,8 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a YAML mapping (empty file -> {}) or raise a one-line ConfigError."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ConfigError(f"config {path}{where}: invalid YAML ({problem})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config {path}: cannot read ({exc})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {path}: top level must be a mapping of sections")
-    return data
+    """Parse a config's YAML mapping (empty file -> {}) or raise a one-line ConfigError."""
+    return read_mapping(path, "config")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
