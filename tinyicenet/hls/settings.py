@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from tinyicenet.errors import ConfigError
 from tinyicenet.resources import resource_dir
 from tinyicenet.yamlfile import read_mapping
@@ -51,15 +50,11 @@ def default_settings_path() -> Path:
     return resource_dir("hls") / "layers.yml"
 
 
-def _read_yaml(p: Path) -> dict:
-    return read_mapping(p, "HLS settings")
-
-
 @functools.lru_cache(maxsize=None)
 def _shipped_planner() -> tuple[tuple[int, ...], dict[str, float]]:
     """The planner defaults: tiles and utilisation limits of the shipped ``hls/layers.yml``."""
     p = default_settings_path()
-    planner = _read_yaml(p).get("planner") or {}
+    planner = read_mapping(p, "HLS settings").get("planner") or {}
     try:
         tiles = tuple(int(t) for t in planner["tiles"])
         limits = {str(k): float(v) for k, v in planner["utilisation_limit"].items()}
@@ -91,7 +86,7 @@ def _layer(raw, base: LayerSetting, where: str) -> LayerSetting:
 def load_settings(path: str | os.PathLike[str] | None = None) -> HlsSettings:
     """Read and validate a layers YAML (default: the project's ``hls/layers.yml``)."""
     p = Path(path) if path is not None else default_settings_path()
-    raw = _read_yaml(p)
+    raw = read_mapping(p, "HLS settings")
     unknown = sorted(set(raw) - {"version", "defaults", "layers", "planner"})
     if unknown:
         raise ConfigError(f"{p}: unknown top-level key(s) {', '.join(unknown)}")

@@ -102,11 +102,11 @@ class Geometry:
 
 
 def pixel_bytes(channels: int) -> int:
-    """Bytes from one pixel to the next in a buffer (emitted into ``net_tile.cu``'s phase
-    constants as PB, UPB, SPB and OPB): 16
-    more than the channels from 32 channels on, so that the 8 pixels an ldmatrix matrix reads
-    fall on distinct shared-memory bank groups instead of 2- and 4-way conflicts (decoder1
-    3.6 µs instead of 4.6 at 256² x 1: bench/gpu_kernels_notes.md, run 34)."""
+    """Bytes from one pixel to the next in a buffer (``net_tile.cu``'s phase constants PB,
+    UPB, SPB and OPB): 16 more than the channels from 32 channels on, so that the 8 pixels an
+    ldmatrix matrix reads fall on distinct shared-memory bank groups instead of 2- and 4-way
+    conflicts (decoder1 3.6 µs instead of 4.6 at 256² x 1: bench/gpu_kernels_notes.md,
+    run 34)."""
     return channels + 16 if channels >= 32 else channels
 
 

@@ -366,11 +366,6 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     return path
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a config's YAML mapping (empty file -> {}) or raise a one-line ConfigError."""
-    return read_mapping(path, "config")
-
-
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optim.lr=1e-3"`` -> (["optim", "lr"], 1e-3 as YAML reads it)."""
     if "=" not in text:
@@ -421,5 +416,5 @@ def load_config(name_or_path: str | Path | None = None,
     if base is not None:
         mapping = _deep_copy(base)
     else:
-        mapping = read_yaml(resolve_config_path(name_or_path or "default"))
+        mapping = read_mapping(resolve_config_path(name_or_path or "default"), "config")
     return config_from_dict(apply_overrides(mapping, list(overrides)))
