@@ -141,6 +141,28 @@ __device__ __forceinline__ int bias_channel(int j, int tq) {
     return WIDE_ ? (j >> 1) * 16 + 4 * tq + 2 * (j & 1) : j * 8 + 2 * tq;
 }
 
+// This lane's bias of accumulator columns 8 j + 2 tq (+ 1), each with requant's rounding
+// offset (round_half<RS>) folded in.
+template <int NT, bool WIDE_, int RS>
+__device__ __forceinline__ void load_bias(int (&bias_r)[NT][2], const int* __restrict__ bias,
+                                          int tq) {
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+        const int c = bias_channel<WIDE_>(j, tq);
+        bias_r[j][0] = bias[c] + round_half<RS>();
+        bias_r[j][1] = bias[c + 1] + round_half<RS>();
+    }
+}
+
+// Every accumulator of M m-tiles x NT n-tiles at 0.
+template <int M, int NT>
+__device__ __forceinline__ void zero_acc(int (&acc)[M][NT][4]) {
+#pragma unroll
+    for (int i = 0; i < M; ++i)
+#pragma unroll
+        for (int j = 0; j < NT; ++j) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
+}
+
 // This lane's channels of one pixel (accumulator row g + 8 half) with offset XOR, at px, the
 // pixel's channel 0; the stored form of 0 where !keep. Narrow: 2 bytes per n-tile j, channels
 // 8 j + 2 tq (+1). WIDE (the packed columns of fragments.store_channels): 4 bytes per n-tile
@@ -508,13 +530,8 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
 
     for (int i = threadIdx.x; i < W_BYTES / 16; i += WARPS * 32)
         cp_async16(smem_u32(wsh + i * 16), wfrag + i * 16, true);
-    int bias_r[NT][2];   // with requant's rounding offset
-#pragma unroll
-    for (int j = 0; j < NT; ++j) {
-        const int c = bias_channel<bool(WIDE)>(j, tq);
-        bias_r[j][0] = bias[c] + round_half<RSHIFT>();
-        bias_r[j][1] = bias[c + 1] + round_half<RSHIFT>();
-    }
+    int bias_r[NT][2];
+    load_bias<NT, bool(WIDE), RSHIFT>(bias_r, bias, tq);
     gdc_wait_then_release();   // (weights and bias are constants: read before the wait)
     int tile = blockIdx.x;
     load_halo(halo0, up, sk, tile, H, W, tiles_x, tiles_img);
@@ -530,11 +547,7 @@ __device__ __forceinline__ void conv_tiles(STAGE_PARAMS(), i8* smem) {
         __syncthreads();
 
         int acc[MT_PER_WARP][NT][4];
-#pragma unroll
-        for (int t = 0; t < MT_PER_WARP; ++t)
-#pragma unroll
-            for (int j = 0; j < NT; ++j)
-                acc[t][j][0] = acc[t][j][1] = acc[t][j][2] = acc[t][j][3] = 0;
+        zero_acc(acc);
 #if STEM
         i8* qh = halo0 + 2 * HALO_BYTES;
         quantise_halo(qh, halo0 + (it & 1) * HALO_BYTES, qscale);

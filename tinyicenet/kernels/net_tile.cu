@@ -216,17 +216,6 @@ __device__ __forceinline__ void finish(int (&acc)[S::MB][S::NT][4], int t0, int 
     }
 }
 
-template <class S>
-__device__ __forceinline__ void load_bias(int (&bias_r)[S::NT][2], const int* __restrict__ bias,
-                                          int lane) {
-#pragma unroll
-    for (int j = 0; j < S::NT; ++j) {
-        const int c = bias_channel<S::WIDE>(j, lane & 3);
-        bias_r[j][0] = __ldg(bias + c) + round_half<S::RSHIFT>();   // (requant's offset)
-        bias_r[j][1] = __ldg(bias + c + 1) + round_half<S::RSHIFT>();
-    }
-}
-
 // A 3x3 conv over region S (NPIX pixels, COLS wide) from up to two source views in shared
 // memory (up: an upsampled source written out at this resolution, sk: a same-resolution one),
 // weights staged at wsm. Warp w takes the m-tile groups w, w + WARPS, ... of MB m-tiles.
@@ -239,15 +228,11 @@ __device__ __forceinline__ void conv_phase(u32 up, u32 sk, u32 wsm0,
     constexpr int MT = (S::NPIX + 15) / 16, NT = S::NT, MB = S::MB;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int bias_r[NT][2];
-    load_bias<S>(bias_r, bias, lane);
+    load_bias<NT, S::WIDE, S::RSHIFT>(bias_r, bias, lane & 3);
     for (int t0 = warp * MB; t0 < MT; t0 += WARPS * MB) {
         const int live = min(MB, MT - t0);
         int acc[MB][NT][4];
-#pragma unroll
-        for (int i = 0; i < MB; ++i)
-#pragma unroll
-            for (int j = 0; j < NT; ++j)
-                acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
+        zero_acc(acc);
         u32 wsm = wsm0;
         if constexpr (S::CUP > 0) {
             u32 base[MB];
@@ -274,7 +259,7 @@ __device__ __forceinline__ void stem_phase(u32 q, u32 wsm, const int* __restrict
     constexpr int MT = (S::NPIX + 15) / 16, NT = S::NT, MB = S::MB;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;
     int bias_r[NT][2];
-    load_bias<S>(bias_r, bias, lane);
+    load_bias<NT, S::WIDE, S::RSHIFT>(bias_r, bias, lane & 3);
     u32 b[NT][2];
     load_bt<NT, 32>(b, wsm, lane);
     const int k0 = 2 * (lane & 3), k1 = k0 + 1;
@@ -283,11 +268,9 @@ __device__ __forceinline__ void stem_phase(u32 q, u32 wsm, const int* __restrict
     for (int t0 = warp * MB; t0 < MT; t0 += WARPS * MB) {
         const int live = min(MB, MT - t0);
         int acc[MB][NT][4];
+        zero_acc(acc);
 #pragma unroll
         for (int i = 0; i < MB; ++i) {
-#pragma unroll
-            for (int j = 0; j < NT; ++j)
-                acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
             if (i >= live) continue;
             u32 px[2];
 #pragma unroll
