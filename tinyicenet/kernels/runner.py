@@ -31,15 +31,15 @@ from tinyicenet.kernels.plan import (AUTO, AUTO_FALLBACK, DESIGNS, HALO_DESIGNS,
                                      lower, resolve_design)
 
 INDEX_LIMIT = 2**31 - 1024  # the kernels index with int32
+#: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
+#: beyond that, one more graph copies the input into its own static buffer first
+GRAPHS_IN_PLACE = 4
 
 
 def wide_stores(design: str, wide: bool) -> bool | None:
     """The store layout a call of ``design`` runs with the option ``wide``: None where the
     design has no halo convs (the layout is theirs alone)."""
     return bool(wide) if design in HALO_DESIGNS else None
-#: graphs kept per input shape that read the caller's tensor in place (keyed by its address);
-#: beyond that, one more graph copies the input into its own static buffer first
-GRAPHS_IN_PLACE = 4
 
 
 @dataclass
