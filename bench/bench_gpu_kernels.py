@@ -332,31 +332,64 @@ def stage_times(intmodel: Any, n: int, h: int, w: int,
     return out
 
 
+def _synchronised_p50_us(fn: Callable[[], Any], calls: int) -> float:
+    """p50 microseconds of ``fn`` then a device synchronisation (50 calls of warm-up)."""
+    import torch
+    for _ in range(50):
+        fn()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        ts.append(time.perf_counter() - t)
+    return float(np.percentile(ts, 50) * 1e6)
+
+
+def launch_floor(launches: tuple[int, ...] = (1, 5), calls: int = 2000) -> dict[str, Any]:
+    """What launches cost without work: a CUDA graph of ``n`` empty kernels, launched as the
+    halo convs are, plain and as programmatic dependent launches (``cuda_halo.EmptyKernel``,
+    one program of 4 warps per SM), replayed then synchronised (p50), and event-timed on the
+    GPU alone."""
+    import torch
+
+    from tinyicenet.kernels.cuda_halo import EmptyKernel
+    grid = (torch.cuda.get_device_properties(0).multi_processor_count,)
+    out: dict[str, Any] = {"programs": grid[0], "threads": EmptyKernel().threads}
+    for pdl in (False, True):
+        kernel = EmptyKernel(pdl=pdl)
+        kernel.launch(grid, ())       # compiled and loaded outside the capture
+        torch.cuda.synchronize()
+        for n in launches:
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                for _ in range(n):
+                    kernel.launch(grid, ())
+            out[f"{n}_launches{'_pdl' if pdl else ''}"] = {
+                "replay_us": _synchronised_p50_us(graph.replay, calls),
+                "gpu_us": _time_cuda(graph.replay, 200) * 1e6}
+    return out
+
+
 def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256,
                   calls: int = 2000) -> dict[str, Any]:
     """Where batch-1 latency goes: host + launch + GPU, per kernel variant (p50 microseconds).
 
     ``forward``: ``runner.forward_int`` then a device synchronisation (what the harness times);
     ``replay``: the CUDA graph's replay then a synchronisation; ``sync``: a synchronisation of
-    an idle device; ``gpu``: event-timed graph replays (device time alone).
+    an idle device; ``gpu``: event-timed graph replays (device time alone); ``floor``:
+    :func:`launch_floor`.
     """
     import torch
 
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
 
     def p50(fn: Callable[[], Any]) -> float:
-        for _ in range(50):
-            fn()
-        torch.cuda.synchronize()
-        ts = []
-        for _ in range(calls):
-            t = time.perf_counter()
-            fn()
-            torch.cuda.synchronize()
-            ts.append(time.perf_counter() - t)
-        return float(np.percentile(ts, 50) * 1e6)
+        return _synchronised_p50_us(fn, calls)
 
-    out: dict[str, Any] = {"sync_us": p50(lambda: None)}
+    out: dict[str, Any] = {"sync_us": p50(lambda: None), "floor": launch_floor(calls=calls)}
+    log(f"latency probe: idle sync {out['sync_us']:.1f} us, launch floor {out['floor']}")
     x = torch.randn(1, 2, h, w, device="cuda")
     for v in variants:
         runner = IntTinyIceNetGPU(intmodel, device="cuda", **kernel_options(v))

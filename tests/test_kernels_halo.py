@@ -313,6 +313,26 @@ def test_kernel_params_point_at_each_argument_as_the_signature_takes_it():
     assert [ctypes.sizeof(v) for v in held] == [8, 4, 4, 4]
 
 
+def test_the_launch_floor_kernel_has_the_halo_convs_dependency_and_no_work(tmp_path):
+    import shutil
+    import subprocess
+
+    from tinyicenet.kernels.cuda_halo import EmptyKernel
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not on PATH")
+    k = EmptyKernel()
+    assert k.pdl and k.shared == 0
+    (src := tmp_path / "empty.cu").write_text(k.code)
+    out = tmp_path / "empty.ptx"
+    subprocess.run([nvcc, "-ptx", "-arch=sm_90", *k.options, str(src), "-o", str(out)],
+                   check=True, capture_output=True)
+    body = out.read_text().split(f".entry {k.entry}", 1)[1]
+    ops = [line.split()[0] for line in body.splitlines()
+           if line.strip() and line.split()[0][0].isalpha()]
+    assert ops == ["griddepcontrol.wait;", "griddepcontrol.launch_dependents;", "ret;"]
+
+
 @pytest.mark.slow
 def test_a_programmatic_halo_conv_waits_before_it_touches_an_activation(tmp_path):
     import shutil

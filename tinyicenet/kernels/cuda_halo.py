@@ -303,6 +303,31 @@ class FusedKernel(_Compiled):
         return n
 
 
+#: no work: the programmatic dependency of a halo conv compiled with GDC, and nothing else
+EMPTY_SOURCE = r"""
+extern "C" __global__ void empty_stage() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+"""
+
+
+class EmptyKernel(_Compiled):
+    """A kernel without work, launched as a halo conv is (:func:`launch_programmatic` with
+    ``pdl``): what a chain of launches costs by itself, the floor under per-stage designs."""
+
+    entry = "empty_stage"
+
+    def __init__(self, threads: int = 128, pdl: bool = True) -> None:
+        super().__init__()
+        self.name = "empty"
+        self.threads, self.shared, self.pdl = int(threads), 0, bool(pdl)
+        self.options = ("-std=c++17",)
+        self.code = EMPTY_SOURCE
+
+
 class NetTileKernel(_Compiled):
     """The whole network per output tile (design gen8, :mod:`~tinyicenet.kernels.net_tile`)
     for ``plan`` on ``tile`` (TH, TW, warps). Arguments: the float input, per stage its packed
