@@ -116,12 +116,13 @@ class IntTinyIceNetGPU:
     QUANT_BLOCK = 256
     #: halo convs (gen6, gen7, CUDA C++): TH x TW output pixels per program, warps; per stage for
     #: (small, large) calls, the fastest of nine shapes at 256² x 1 and at 1024² x 16 in run 20;
-    #: gen7's first conv (encoder0) of five to nine shapes in runs 23-24 (bench notes)
+    #: gen7's first conv (encoder0) of five to nine shapes in runs 23-24; small calls'
+    #: decoder0 of 13 shapes in run 44 (bench notes)
     HALO_TILE = fragments.TILE
     #: gen8's program: TH x TW logits, warps (:data:`net_tile.TILE`; ``tiles={"network": ...}``)
     NET_TILE = net_tile.TILE
     HALO_TILES = ({"encoder0": (8, 16, 4), "encoder1": (8, 16, 4), "bottleneck": (8, 16, 4),
-                   "decoder1": (8, 16, 4), "decoder0": (16, 16, 4)},
+                   "decoder1": (8, 16, 4), "decoder0": (8, 16, 4)},
                   {"encoder0": (16, 32, 4), "encoder1": (8, 16, 2), "bottleneck": (8, 16, 2),
                    "decoder1": (8, 16, 2), "decoder0": (8, 16, 1)})
 
