@@ -304,6 +304,12 @@ def make_fn(variant: str, net: Any, intmodel: Any, x32: Any,
 #: (pipeline stages 1, plain loads, crashed with an illegal address in run 6: not tried)
 TUNE_TILES = ((8, 16, 4, 3, 16), (8, 32, 4, 3, 16), (16, 16, 8, 3, 16), (16, 32, 8, 3, 16),
               (8, 16, 4, 2, 16), (8, 16, 4, 4, 16), (4, 16, 4, 3, 16), (4, 16, 8, 3, 16))
+#: halo conv tiles (TH, TW, warps; the halo convs ignore the last two fields) tried with
+#: ``--stage-shapes halo``; run 44 chose small calls' decoder0 tile from these (bench notes)
+HALO_TUNE_TILES = tuple((*t, 3, 16) for t in (
+    (2, 16, 1), (4, 16, 2), (4, 32, 2), (8, 16, 2), (8, 16, 4), (8, 32, 4), (4, 64, 2),
+    (16, 16, 4), (16, 16, 8), (16, 32, 4), (16, 32, 8), (8, 64, 4), (32, 16, 16)))
+STAGE_SHAPES = {"tune": TUNE_TILES, "halo": HALO_TUNE_TILES, "default": ()}
 
 
 def stage_times(intmodel: Any, n: int, h: int, w: int,
@@ -668,9 +674,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--idle", type=float, default=8.0, help="seconds of idle power window")
     p.add_argument("--stages", action="store_true", help="time each kernel stage too")
-    p.add_argument("--stage-shapes", default="tune", choices=("tune", "default"),
-                   help="--stages: try TUNE_TILES and measure with the fastest per stage, or "
-                        "time the runner's default shapes only (what predict/bench use)")
+    p.add_argument("--stage-shapes", default="tune", choices=tuple(STAGE_SHAPES),
+                   help="--stages: try TUNE_TILES (or the halo convs' HALO_TUNE_TILES) and "
+                        "measure with the fastest per stage, or time the runner's default "
+                        "shapes only (what predict/bench use)")
     p.add_argument("--stage-configs", default=None,
                    help="configurations whose stages --stages tunes (default: all)")
     p.add_argument("--no-peaks", action="store_true")
@@ -835,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
                 table, best = tune(intmodel, batch, h, w,
                                    {"design": design, "pdl": False, "fused": False,
                                     "wide": wide},
-                                   () if args.stage_shapes == "default" else TUNE_TILES)
+                                   STAGE_SHAPES[args.stage_shapes])
                 key = f"{h}x{w}x{batch}/{design}" + {None: "", False: "-narrow",
                                                      True: "-wide"}[wide]
                 traffic = (network_traffic(lower(net, design), batch, h, w,
