@@ -94,6 +94,7 @@ __device__ __forceinline__ int requant(int t) {
         t = min(max(t, MINV - 1), MAXV + 1);
         q = t << (-RS);
     }
+    if constexpr (MINV == 0) return __vimin_s32_relu(q, MAXV);   // one VIMNMX.RELU on sm_90
     return min(max(q, MINV), MAXV);
 }
 
