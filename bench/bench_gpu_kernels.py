@@ -361,7 +361,8 @@ def launch_floor(launches: tuple[int, ...] = (1, 5), calls: int = 2000) -> dict[
     import torch
 
     from tinyicenet.kernels.cuda_halo import EmptyKernel
-    grid = (torch.cuda.get_device_properties(0).multi_processor_count,)
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    grid = (props.multi_processor_count,)
     out: dict[str, Any] = {"programs": grid[0], "threads": EmptyKernel().threads}
     for pdl in (False, True):
         kernel = EmptyKernel(pdl=pdl)
