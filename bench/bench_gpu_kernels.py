@@ -411,14 +411,15 @@ def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256
     return out
 
 
-def check_tuned(intmodel: Any, tiles: dict[str, Any], options: dict[str, Any] | None = None
-                ) -> int:
-    """Differing values of a runner with per-stage launch shapes ``tiles`` (fresh input)."""
+def check_tuned(intmodel: Any, tiles: dict[str, Any], seed: int,
+                options: dict[str, Any] | None = None) -> int:
+    """Differing values of a runner with per-stage launch shapes ``tiles`` (random input from
+    ``seed``)."""
     import torch
 
     from tinyicenet.kernels.runner import IntTinyIceNetGPU
     runner = IntTinyIceNetGPU(intmodel, device="cuda", tiles=tiles, **(options or {}))
-    x = np.random.default_rng().standard_normal((2, runner.plan.in_channels, 128, 192))
+    x = np.random.default_rng(seed).standard_normal((2, runner.plan.in_channels, 128, 192))
     x = (x * 3).astype(np.float32)
     got = runner.forward_int(torch.from_numpy(x).cuda()).cpu().numpy().astype(np.int64)
     return int((got != intmodel.run_int(intmodel.quantize_input(x))).sum())
@@ -856,8 +857,9 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"stages {key} {shape:16s} (us): " + ", ".join(
                         f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in times.items()))
-                diff = check_tuned(intmodel, best, {"design": design, "wide": wide})
-                record["stages"][key]["chosen_differing"] = diff
+                seed = 2000 + len(record["stages"])
+                diff = check_tuned(intmodel, best, seed, {"design": design, "wide": wide})
+                record["stages"][key].update(chosen_differing=diff, chosen_check_seed=seed)
                 record.setdefault("tuned_differing", 0)
                 record["tuned_differing"] += diff
                 best_by_design[design, wide] = best
