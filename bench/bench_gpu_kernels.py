@@ -353,19 +353,21 @@ def _synchronised_p50_us(fn: Callable[[], Any], calls: int) -> float:
     return float(np.percentile(ts, 50) * 1e6)
 
 
-def launch_floor(launches: tuple[int, ...] = (1, 5), calls: int = 2000) -> dict[str, Any]:
+def launch_floor(launches: tuple[int, ...] = (1, 5), calls: int = 2000,
+                 threads: int = 128) -> dict[str, Any]:
     """What launches cost without work: a CUDA graph of ``n`` empty kernels, launched as the
     halo convs are, plain and as programmatic dependent launches (``cuda_halo.EmptyKernel``,
-    one program of 4 warps per SM), replayed then synchronised (p50), and event-timed on the
-    GPU alone."""
+    one program per SM), replayed then synchronised (``replay_us``, p50), and between CUDA
+    events around one replay (``gpu_us``: on an idle GPU that includes the graph's
+    submission, so it is not device time alone)."""
     import torch
 
     from tinyicenet.kernels.cuda_halo import EmptyKernel
     props = torch.cuda.get_device_properties(torch.cuda.current_device())
     grid = (props.multi_processor_count,)
-    out: dict[str, Any] = {"programs": grid[0], "threads": EmptyKernel().threads}
+    out: dict[str, Any] = {"programs": grid[0], "threads": threads}
     for pdl in (False, True):
-        kernel = EmptyKernel(pdl=pdl)
+        kernel = EmptyKernel(threads, pdl=pdl)
         kernel.launch(grid, ())       # compiled and loaded outside the capture
         torch.cuda.synchronize()
         for n in launches:
@@ -385,8 +387,9 @@ def latency_probe(intmodel: Any, variants: list[str], h: int = 256, w: int = 256
 
     ``forward``: ``runner.forward_int`` then a device synchronisation (what the harness times);
     ``replay``: the CUDA graph's replay then a synchronisation; ``sync``: a synchronisation of
-    an idle device; ``gpu``: event-timed graph replays (device time alone); ``floor``:
-    :func:`launch_floor`.
+    an idle device; ``gpu``: the median time between CUDA events around one replay (on an
+    idle GPU that includes the graph's submission: not device time alone; the stage times
+    are); ``floor``: :func:`launch_floor`.
     """
     import torch
 
@@ -677,9 +680,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle", type=float, default=8.0, help="seconds of idle power window")
     p.add_argument("--stages", action="store_true", help="time each kernel stage too")
     p.add_argument("--stage-shapes", default="tune", choices=tuple(STAGE_SHAPES),
-                   help="--stages: try TUNE_TILES (or the halo convs' HALO_TUNE_TILES) and "
-                        "measure with the fastest per stage, or time the runner's default "
-                        "shapes only (what predict/bench use)")
+                   help="--stages: try TUNE_TILES (or HALO_TUNE_TILES, for designs whose "
+                        "stages are all halo convs: gen7) and measure with the fastest per "
+                        "stage, or time the runner's default shapes only (what predict/bench "
+                        "use)")
     p.add_argument("--stage-configs", default=None,
                    help="configurations whose stages --stages tunes (default: all)")
     p.add_argument("--no-peaks", action="store_true")

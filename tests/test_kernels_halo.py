@@ -321,16 +321,18 @@ def test_the_launch_floor_kernel_has_the_halo_convs_dependency_and_no_work(tmp_p
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not on PATH")
-    k = EmptyKernel()
-    assert k.pdl and k.shared == 0
-    (src := tmp_path / "empty.cu").write_text(k.code)
-    out = tmp_path / "empty.ptx"
-    subprocess.run([nvcc, "-ptx", "-arch=sm_90", *k.options, str(src), "-o", str(out)],
-                   check=True, capture_output=True)
-    body = out.read_text().split(f".entry {k.entry}", 1)[1]
-    ops = [line.split()[0] for line in body.splitlines()
-           if line.strip() and line.split()[0][0].isalpha()]
-    assert ops == ["griddepcontrol.wait;", "griddepcontrol.launch_dependents;", "ret;"]
+    for pdl, dependency in ((True, ["griddepcontrol.wait;", "griddepcontrol.launch_dependents;"]),
+                            (False, [])):
+        k = EmptyKernel(pdl=pdl)
+        assert k.pdl == pdl and k.shared == 0
+        (src := tmp_path / "empty.cu").write_text(k.code)
+        out = tmp_path / "empty.ptx"
+        subprocess.run([nvcc, "-ptx", "-arch=sm_90", *k.options, str(src), "-o", str(out)],
+                       check=True, capture_output=True)
+        body = out.read_text().split(f".entry {k.entry}", 1)[1]
+        ops = [line.split()[0] for line in body.splitlines()
+               if line.strip() and line.split()[0][0].isalpha()]
+        assert ops == [*dependency, "ret;"]
 
 
 @pytest.mark.slow

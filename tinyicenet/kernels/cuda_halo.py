@@ -303,10 +303,10 @@ class FusedKernel(_Compiled):
         return n
 
 
-#: no work: the programmatic dependency of a halo conv compiled with GDC, and nothing else
+#: no work: a halo conv's programmatic dependency when compiled with GDC, and nothing else
 EMPTY_SOURCE = r"""
 extern "C" __global__ void empty_stage() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(GDC) && GDC && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
     asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
@@ -324,7 +324,7 @@ class EmptyKernel(_Compiled):
         super().__init__()
         self.name = "empty"
         self.threads, self.shared, self.pdl = int(threads), 0, bool(pdl)
-        self.options = ("-std=c++17",)
+        self.options = ("-std=c++17",) + (("-DGDC=1",) if self.pdl else ())
         self.code = EMPTY_SOURCE
 
 

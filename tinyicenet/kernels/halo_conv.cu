@@ -86,6 +86,7 @@ __device__ __forceinline__ constexpr int round_half() { return RS > 0 ? 1 << (RS
 // plan.safe_bias keeps acc + half inside int32.
 template <int RS, int MINV, int MAXV>
 __device__ __forceinline__ int requant(int t) {
+    static_assert(MINV <= MAXV, "requant: an empty output range");
     int q;
     if constexpr (RS > 0) {
         q = t >> RS;

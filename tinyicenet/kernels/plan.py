@@ -383,9 +383,9 @@ def resolve_design(design: str | None, pixels: int, cuda_cpp: bool = True) -> st
     """The design a call of ``pixels`` full-resolution pixels runs: ``design`` itself, or for
     None / :data:`AUTO` the size's choice in :data:`AUTO_DESIGNS` (:data:`AUTO_FALLBACK`
     where the CUDA C++ kernels cannot run: ``cuda_cpp=False``). gen8 is never chosen: at
-    256² x 1 it measured no faster than gen7 (4 % more queued images/s, a 1.8 µs higher
-    synchronised p50) at 26 % more energy per image, and slower from 4 images per call on
-    (bench/gpu_kernels_notes.md, runs 32-35)."""
+    256² x 1 it measured no faster than gen7 (4-7 % more queued images/s, a synchronised p50
+    0.7-1.8 µs higher) at 21-26 % more energy per image, and slower from 4 images per call on
+    (bench/gpu_kernels_notes.md, runs 32-35 and 45)."""
     if design in (None, AUTO):
         return (AUTO_DESIGNS if cuda_cpp else AUTO_FALLBACK)[pixels >= AUTO_PIXELS]
     return design
