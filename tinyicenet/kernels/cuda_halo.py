@@ -303,17 +303,6 @@ class FusedKernel(_Compiled):
         return n
 
 
-#: no work: a halo conv's programmatic dependency when compiled with GDC, and nothing else
-EMPTY_SOURCE = r"""
-extern "C" __global__ void empty_stage() {
-#if defined(GDC) && GDC && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-"""
-
-
 class EmptyKernel(_Compiled):
     """A kernel without work, launched as a halo conv is (:func:`launch_programmatic` with
     ``pdl``): what a chain of launches costs by itself, the floor under per-stage designs."""
@@ -325,7 +314,9 @@ class EmptyKernel(_Compiled):
         self.name = "empty"
         self.threads, self.shared, self.pdl = int(threads), 0, bool(pdl)
         self.options = ("-std=c++17",) + (("-DGDC=1",) if self.pdl else ())
-        self.code = EMPTY_SOURCE
+        # the halo convs' own dependency (halo_conv.cu's gdc_wait_then_release), nothing else
+        self.code = (sections()[0]
+                     + 'extern "C" __global__ void empty_stage() { gdc_wait_then_release(); }\n')
 
 
 class NetTileKernel(_Compiled):
